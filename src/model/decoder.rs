@@ -1,0 +1,417 @@
+//! One decoder-only transformer for the Llama / Qwen2 / Qwen3 / GPT-2 family.
+//!
+//! Pre-norm blocks `h = x + attn(norm1(x)); out = h + mlp(norm2(h))`. Variables live in a
+//! `VarStore` under HF key names (`model.layers.3.self_attn.q_proj.weight`,
+//! `transformer.h.3.attn.c_attn.weight`), so [`super::load`] copies checkpoints name for name
+//! and the same store is what the training engine optimises.
+
+use super::config::{Arch, ModelConfig, Positions};
+use super::layers::{
+    activate, apply_rotary, variable, Fill, Init, Linear, NormLayer, Rotary, WeightLayout,
+};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Keys and values of earlier positions, one entry per layer, `[batch, kv_heads, len, head_dim]`.
+#[derive(Debug, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    /// Number of positions already cached.
+    pub fn len(&self) -> i64 {
+        match self.layers.first() {
+            Some(Some((k, _))) => k.size()[2],
+            _ => 0,
+        }
+    }
+
+    /// True when nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Which positions get logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// Every position: `[batch, seq, vocab]`.
+    All,
+    /// The last position only: `[batch, 1, vocab]` (generation).
+    Last,
+    /// None (activation capture only).
+    Skip,
+}
+
+/// Options of one forward pass.
+pub struct ForwardArgs<'a> {
+    /// Position ids `[batch, seq]`; default `cache.len() .. cache.len() + seq`.
+    pub positions: Option<&'a Tensor>,
+    /// Boolean mask `[batch, 1, seq, kv_len]`, true where attention is allowed; default causal.
+    pub mask: Option<&'a Tensor>,
+    /// Cache to read earlier keys/values from and append this pass's to.
+    pub cache: Option<&'a mut KvCache>,
+    /// Which positions get logits.
+    pub logits: Logits,
+    /// Keep the residual stream after the embeddings and after every block.
+    pub capture_hidden: bool,
+}
+
+impl Default for ForwardArgs<'_> {
+    fn default() -> Self {
+        ForwardArgs {
+            positions: None,
+            mask: None,
+            cache: None,
+            logits: Logits::All,
+            capture_hidden: false,
+        }
+    }
+}
+
+/// Result of a forward pass.
+#[derive(Debug)]
+pub struct ForwardOutput {
+    /// Logits in the model's dtype, as selected by [`Logits`]; `None` for [`Logits::Skip`].
+    pub logits: Option<Tensor>,
+    /// Residual stream `[batch, seq, d_model]`: index 0 after the embeddings, index i after
+    /// block i (the last one before the final norm). Empty unless requested.
+    pub hidden: Vec<Tensor>,
+}
+
+#[derive(Debug)]
+enum Projections {
+    /// Separate q/k/v projections (Llama, Qwen).
+    Split { q: Linear, k: Linear, v: Linear },
+    /// GPT-2's fused `c_attn`.
+    Fused(Linear),
+}
+
+#[derive(Debug)]
+struct Attention {
+    qkv: Projections,
+    out: Linear,
+    q_norm: Option<NormLayer>,
+    k_norm: Option<NormLayer>,
+    num_heads: i64,
+    num_kv_heads: i64,
+    head_dim: i64,
+}
+
+impl Attention {
+    fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
+        let d = cfg.hidden_size;
+        let q_dim = cfg.num_heads * cfg.head_dim;
+        let kv_dim = cfg.num_kv_heads * cfg.head_dim;
+        let linear = |name: &str, i, o, bias, layout| {
+            Linear::new(&path / name, i, o, bias, layout, kind, init)
+        };
+        let (qkv, out) = match cfg.arch {
+            Arch::Gpt2 => (
+                Projections::Fused(linear("c_attn", d, 3 * d, true, WeightLayout::InOut)),
+                linear("c_proj", d, d, true, WeightLayout::InOut),
+            ),
+            _ => (
+                Projections::Split {
+                    q: linear("q_proj", d, q_dim, cfg.qkv_bias, WeightLayout::OutIn),
+                    k: linear("k_proj", d, kv_dim, cfg.qkv_bias, WeightLayout::OutIn),
+                    v: linear("v_proj", d, kv_dim, cfg.qkv_bias, WeightLayout::OutIn),
+                },
+                linear("o_proj", q_dim, d, cfg.o_bias, WeightLayout::OutIn),
+            ),
+        };
+        let head_norm = |name: &str| {
+            cfg.qk_norm
+                .then(|| NormLayer::new(&path / name, cfg.head_dim, cfg.norm, cfg.norm_eps, kind, init))
+        };
+        Attention {
+            qkv,
+            out,
+            q_norm: head_norm("q_norm"),
+            k_norm: head_norm("k_norm"),
+            num_heads: cfg.num_heads,
+            num_kv_heads: cfg.num_kv_heads,
+            head_dim: cfg.head_dim,
+        }
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        rope: Option<&(Tensor, Tensor)>,
+        mask: &AttentionMask,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> Tensor {
+        let (b, s) = (x.size()[0], x.size()[1]);
+        // 1. project to q, k, v and split heads: [b, s, heads, head_dim]
+        let (q, k, v) = match &self.qkv {
+            Projections::Split { q, k, v } => (q.forward(x), k.forward(x), v.forward(x)),
+            Projections::Fused(c_attn) => {
+                let qkv = c_attn.forward(x).split(x.size()[2], -1);
+                (qkv[0].shallow_clone(), qkv[1].shallow_clone(), qkv[2].shallow_clone())
+            }
+        };
+        let q = q.view([b, s, self.num_heads, self.head_dim]);
+        let k = k.view([b, s, self.num_kv_heads, self.head_dim]);
+        let v = v.view([b, s, self.num_kv_heads, self.head_dim]);
+        // 2. per-head q/k norm (Qwen3)
+        let q = self.q_norm.as_ref().map_or(q.shallow_clone(), |n| n.forward(&q));
+        let k = self.k_norm.as_ref().map_or(k.shallow_clone(), |n| n.forward(&k));
+        // 3. to [b, heads, s, head_dim] and rotate
+        let (mut q, mut k, mut v) = (q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
+        if let Some((cos, sin)) = rope {
+            q = apply_rotary(&q, cos, sin);
+            k = apply_rotary(&k, cos, sin);
+        }
+        // 4. append to the cache
+        if let Some(slot) = cache {
+            if let Some((past_k, past_v)) = slot.as_ref() {
+                k = Tensor::cat(&[past_k, &k], 2);
+                v = Tensor::cat(&[past_v, &v], 2);
+            }
+            *slot = Some((k.shallow_clone(), v.shallow_clone()));
+        }
+        // 5. attend (GQA handled by SDPA's enable_gqa) and merge heads
+        let gqa = self.num_kv_heads != self.num_heads;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let attended = match mask {
+            AttentionMask::Causal => Tensor::scaled_dot_product_attention(
+                &q, &k, &v, None::<Tensor>, 0.0, true, scale, gqa,
+            ),
+            AttentionMask::None => Tensor::scaled_dot_product_attention(
+                &q, &k, &v, None::<Tensor>, 0.0, false, scale, gqa,
+            ),
+            AttentionMask::Explicit(m) => Tensor::scaled_dot_product_attention(
+                &q, &k, &v, Some(m), 0.0, false, scale, gqa,
+            ),
+        };
+        let merged = attended.transpose(1, 2).reshape([b, s, self.num_heads * self.head_dim]);
+        // 6. output projection
+        self.out.forward(&merged)
+    }
+}
+
+#[derive(Debug)]
+struct Mlp {
+    /// `gate_proj` (gated) or `c_fc` (plain).
+    up_or_fc: Linear,
+    /// `up_proj`, gated MLPs only.
+    up: Option<Linear>,
+    /// `down_proj` or `c_proj`.
+    down: Linear,
+    activation: super::config::Activation,
+}
+
+impl Mlp {
+    fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
+        let (d, i) = (cfg.hidden_size, cfg.intermediate_size);
+        let linear = |name: &str, a, b, layout| {
+            Linear::new(&path / name, a, b, cfg.mlp_bias, layout, kind, init)
+        };
+        if cfg.gated_mlp {
+            Mlp {
+                up_or_fc: linear("gate_proj", d, i, WeightLayout::OutIn),
+                up: Some(linear("up_proj", d, i, WeightLayout::OutIn)),
+                down: linear("down_proj", i, d, WeightLayout::OutIn),
+                activation: cfg.activation,
+            }
+        } else {
+            Mlp {
+                up_or_fc: linear("c_fc", d, i, WeightLayout::InOut),
+                up: None,
+                down: linear("c_proj", i, d, WeightLayout::InOut),
+                activation: cfg.activation,
+            }
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let hidden = activate(&self.up_or_fc.forward(x), self.activation);
+        let hidden = match &self.up {
+            Some(up) => hidden * up.forward(x),
+            None => hidden,
+        };
+        self.down.forward(&hidden)
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    norm1: NormLayer,
+    attn: Attention,
+    norm2: NormLayer,
+    mlp: Mlp,
+}
+
+impl Block {
+    fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
+        let norm = |name: &str| {
+            NormLayer::new(&path / name, cfg.hidden_size, cfg.norm, cfg.norm_eps, kind, init)
+        };
+        match cfg.arch {
+            Arch::Gpt2 => Block {
+                norm1: norm("ln_1"),
+                attn: Attention::new(&path / "attn", cfg, kind, init),
+                norm2: norm("ln_2"),
+                mlp: Mlp::new(&path / "mlp", cfg, kind, init),
+            },
+            _ => Block {
+                norm1: norm("input_layernorm"),
+                attn: Attention::new(&path / "self_attn", cfg, kind, init),
+                norm2: norm("post_attention_layernorm"),
+                mlp: Mlp::new(&path / "mlp", cfg, kind, init),
+            },
+        }
+    }
+}
+
+/// How attention is restricted in one pass.
+enum AttentionMask {
+    /// Square causal attention (no cache): SDPA's built-in causal path.
+    Causal,
+    /// Every key visible (a single new token after a cache).
+    None,
+    /// An explicit boolean mask, true where allowed.
+    Explicit(Tensor),
+}
+
+/// The decoder: embeddings, blocks, final norm, LM head.
+#[derive(Debug)]
+pub struct Decoder {
+    /// The configuration it was built from.
+    pub config: ModelConfig,
+    embed: Tensor,
+    position_embed: Option<Tensor>,
+    rotary: Option<Rotary>,
+    blocks: Vec<Block>,
+    final_norm: NormLayer,
+    lm_head: Option<Tensor>,
+    kind: Kind,
+    device: Device,
+}
+
+impl Decoder {
+    /// Creates the decoder's variables in `vs` (on the store's device) with dtype `kind`.
+    pub fn new(vs: &nn::VarStore, config: &ModelConfig, kind: Kind, init: Init) -> Self {
+        let cfg = config;
+        let root = vs.root();
+        let body = &root / cfg.arch.body_prefix();
+        let d = cfg.hidden_size;
+        let (embed_name, layers_name, final_norm_name) = match cfg.arch {
+            Arch::Gpt2 => ("wte", "h", "ln_f"),
+            _ => ("embed_tokens", "layers", "norm"),
+        };
+        let embed_path = match cfg.arch {
+            Arch::Gpt2 => &body / embed_name,
+            _ => &body / embed_name,
+        };
+        let embed = variable(&embed_path, "weight", &[cfg.vocab_size, d], kind, Fill::Normal, init);
+        let position_embed = (cfg.positions == Positions::Learned).then(|| {
+            variable(
+                &(&body / "wpe"),
+                "weight",
+                &[cfg.max_position_embeddings, d],
+                kind,
+                Fill::Normal,
+                init,
+            )
+        });
+        let rotary = match &cfg.positions {
+            Positions::Rope { theta, scaling } => {
+                Some(Rotary::new(cfg.head_dim, *theta, scaling, vs.device()))
+            }
+            Positions::Learned => None,
+        };
+        let layers = &body / layers_name;
+        let blocks = (0..cfg.num_layers)
+            .map(|i| Block::new(&layers / i, cfg, kind, init))
+            .collect();
+        let final_norm =
+            NormLayer::new(&body / final_norm_name, d, cfg.norm, cfg.norm_eps, kind, init);
+        let lm_head = (!cfg.tie_word_embeddings).then(|| {
+            variable(&(&root / "lm_head"), "weight", &[cfg.vocab_size, d], kind, Fill::Normal, init)
+        });
+        Decoder {
+            config: cfg.clone(),
+            embed,
+            position_embed,
+            rotary,
+            blocks,
+            final_norm,
+            lm_head,
+            kind,
+            device: vs.device(),
+        }
+    }
+
+    /// Device the weights live on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Dtype of the weights.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The token embedding matrix `[vocab, d_model]`.
+    pub fn embedding(&self) -> &Tensor {
+        &self.embed
+    }
+
+    /// Runs token ids `[batch, seq]` through the model.
+    pub fn forward(&self, input_ids: &Tensor, args: ForwardArgs) -> ForwardOutput {
+        let ForwardArgs { positions, mask, mut cache, logits, capture_hidden } = args;
+        let (batch, seq) = (input_ids.size()[0], input_ids.size()[1]);
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        if let Some(c) = cache.as_deref_mut() {
+            c.layers.resize_with(self.blocks.len(), || None);
+        }
+        let positions = match positions {
+            Some(p) => p.shallow_clone(),
+            None => Tensor::arange_start(past, past + seq, (Kind::Int64, self.device))
+                .unsqueeze(0)
+                .expand([batch, seq], false),
+        };
+        let attention_mask = match mask {
+            Some(m) => AttentionMask::Explicit(m.shallow_clone()),
+            None if past == 0 => AttentionMask::Causal,
+            None if seq == 1 => AttentionMask::None,
+            None => {
+                // New queries after a cache: query i sees keys 0 ..= past + i.
+                let q = Tensor::arange_start(past, past + seq, (Kind::Int64, self.device));
+                let k = Tensor::arange(past + seq, (Kind::Int64, self.device));
+                AttentionMask::Explicit(k.unsqueeze(0).le_tensor(&q.unsqueeze(1)).view([1, 1, seq, past + seq]))
+            }
+        };
+
+        let mut x = Tensor::embedding(&self.embed, input_ids, -1, false, false);
+        if let Some(wpe) = &self.position_embed {
+            x = x + Tensor::embedding(wpe, &positions, -1, false, false);
+        }
+        let rope = self.rotary.as_ref().map(|r| r.tables(&positions, self.kind));
+        let mut hidden = Vec::new();
+        if capture_hidden {
+            hidden.push(x.shallow_clone());
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let attn = block.attn.forward(&block.norm1.forward(&x), rope.as_ref(), &attention_mask, slot);
+            let h = x + attn;
+            x = block.mlp.forward(&block.norm2.forward(&h)) + h;
+            if capture_hidden {
+                hidden.push(x.shallow_clone());
+            }
+        }
+        let logits = match logits {
+            Logits::Skip => None,
+            Logits::All => Some(self.head(&self.final_norm.forward(&x))),
+            Logits::Last => Some(self.head(&self.final_norm.forward(&x.narrow(1, seq - 1, 1)))),
+        };
+        ForwardOutput { logits, hidden }
+    }
+
+    fn head(&self, x: &Tensor) -> Tensor {
+        x.linear(self.lm_head.as_ref().unwrap_or(&self.embed), None::<&Tensor>)
+    }
+}

@@ -1,0 +1,111 @@
+//! Output files: atomic writes and run manifests.
+//!
+//! Every output is written under a temporary name in its final directory and renamed into
+//! place, so a crash never leaves a half-written file that looks complete. Every output
+//! directory gets a `manifest.json` naming the config, seed, versions and git commit that made it.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Version of this crate, recorded in manifests.
+pub const NEGLECT_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Git commit the binary was built from (`unknown` outside a checkout).
+pub const GIT_COMMIT: &str = env!("NEGLECT_GIT_COMMIT");
+
+fn temporary_sibling(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Runs `write` on a temporary path beside `path`, then renames it to `path`. On error the
+/// temporary file is removed and `path` is untouched.
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create directory", parent.display()))?;
+    }
+    let tmp = temporary_sibling(path);
+    let result = write(&tmp).and_then(|()| {
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("{}: cannot rename into place", path.display()))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |tmp| {
+        std::fs::write(tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))
+    })
+}
+
+/// Writes `value` as pretty JSON to `path` atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Provenance of an output: what made it, with which code.
+#[derive(Debug, Serialize)]
+pub struct Manifest<C: Serialize> {
+    /// The command or stage that wrote the output (`forward`, `finetune`, ...).
+    pub command: String,
+    /// The configuration it ran with.
+    pub config: C,
+    /// Seed of every random choice, when the stage has one.
+    pub seed: Option<u64>,
+    /// neglect's crate version.
+    pub neglect_version: &'static str,
+    /// Git commit of the build.
+    pub git_commit: &'static str,
+    /// libtorch version the binary links (tch 0.24 accepts exactly this one).
+    pub torch_version: &'static str,
+    /// When it was written (seconds since the Unix epoch).
+    pub created_unix: u64,
+}
+
+impl<C: Serialize> Manifest<C> {
+    /// A manifest for `command` run with `config` and `seed`.
+    pub fn new(command: &str, config: C, seed: Option<u64>) -> Self {
+        Manifest {
+            command: command.to_string(),
+            config,
+            seed,
+            neglect_version: NEGLECT_VERSION,
+            git_commit: GIT_COMMIT,
+            torch_version: TORCH_VERSION,
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// libtorch version tch 0.24 is built against (torch-sys checks it at build time).
+pub const TORCH_VERSION: &str = "2.11.0";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.bin");
+        let err = write_atomic_with(&path, |tmp| {
+            std::fs::write(tmp, b"partial")?;
+            anyhow::bail!("boom")
+        });
+        assert!(err.is_err());
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        write_atomic(&path, b"done").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"done");
+    }
+}

@@ -1,0 +1,53 @@
+//! Shared helpers of the integration tests: fixture locations, running the binary, comparing
+//! tensors.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use tch::{Kind, Tensor};
+
+/// Named tensors read from a safetensors file.
+pub type Tensors = HashMap<String, Tensor>;
+
+fn env_dir(var: &str) -> PathBuf {
+    let dir = std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the suite with `make test`, which builds the transformers fixtures")
+    });
+    let dir = PathBuf::from(dir);
+    assert!(dir.is_dir(), "{var}={} is not a directory", dir.display());
+    dir
+}
+
+/// Folder of transformers reference outputs (`python/make_fixtures.py`).
+pub fn fixtures() -> PathBuf {
+    env_dir("NEGLECT_FIXTURES")
+}
+
+/// The imported SmolLM2-135M-Instruct folder.
+pub fn smollm2() -> PathBuf {
+    env_dir("NEGLECT_SMOLLM2")
+}
+
+/// Runs the `neglect` binary with `args`.
+pub fn neglect(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_neglect"))
+        .args(args)
+        .output()
+        .expect("cannot run the neglect binary")
+}
+
+/// Every tensor of a safetensors file.
+pub fn read_tensors(path: &Path) -> Tensors {
+    Tensor::read_safetensors(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_iter()
+        .collect()
+}
+
+/// Largest absolute difference of two same-shaped tensors, computed in f64.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.size(), b.size(), "shapes differ");
+    (a.to_kind(Kind::Double) - b.to_kind(Kind::Double)).abs().max().double_value(&[])
+}

@@ -1,0 +1,319 @@
+//! Model stack against HF transformers: logits and hidden states of every architecture, sharded
+//! loading, tokenizer ids, chat templates, greedy generation, the imported SmolLM2, and the
+//! errors bad model folders give.
+//!
+//! The reference outputs come from `python/make_fixtures.py`, which `make test` runs once and
+//! caches; it passes their folder in `NEGLECT_FIXTURES` and the imported SmolLM2 folder in
+//! `NEGLECT_SMOLLM2`.
+
+mod common;
+
+use common::{fixtures, max_abs_diff, neglect, read_tensors, smollm2};
+use neglect::model::generate::{generate, Sampling};
+use neglect::model::tokenizer::ChatMessage;
+use neglect::model::LoadedModel;
+use serde_json::Value;
+use std::path::Path;
+use tch::{Device, Kind};
+
+/// Architectures the fixtures cover.
+const ARCHS: [&str; 7] = [
+    "llama_gqa",
+    "llama3_scaled",
+    "qwen2_tied",
+    "qwen2_untied",
+    "qwen3_tied",
+    "qwen3_untied",
+    "gpt2",
+];
+
+/// f32 parity bound the design sets (max abs difference of logits and hidden states).
+const F32_TOLERANCE: f64 = 1e-4;
+
+fn texts() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("texts.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Runs `neglect forward` on a fixture model and returns its tensors with the reference's.
+fn forward_pair(arch: &str, dtype: &str) -> (common::Tensors, common::Tensors) {
+    let dir = fixtures().join(arch);
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("ours.safetensors");
+    let text = texts()["forward"].as_str().unwrap().to_string();
+    let run = neglect(&[
+        "forward",
+        dir.to_str().unwrap(),
+        "--text",
+        &text,
+        "--out",
+        file.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--dtype",
+        dtype,
+    ]);
+    assert!(run.status.success(), "{arch}: {}", String::from_utf8_lossy(&run.stderr));
+    (read_tensors(&file), read_tensors(&dir.join("reference.safetensors")))
+}
+
+#[test]
+fn f32_logits_and_hidden_states_match_transformers() {
+    for arch in ARCHS {
+        let (ours, reference) = forward_pair(arch, "f32");
+        assert!(
+            ours["input_ids"].equal(&reference["input_ids"]),
+            "{arch}: token ids differ"
+        );
+        let layers = reference.keys().filter(|k| k.starts_with("hidden.")).count();
+        assert!(layers >= 4, "{arch}: reference has {layers} hidden states");
+        let mut names = vec!["logits".to_string()];
+        names.extend((0..layers).map(|i| format!("hidden.{i}")));
+        for name in names {
+            let diff = max_abs_diff(&ours[&name], &reference[&name]);
+            assert!(diff <= F32_TOLERANCE, "{arch}: {name} differs by {diff:e}");
+        }
+    }
+}
+
+/// bf16: each implementation rounds to 8 significant bits at every op, so exact agreement
+/// is not expected. The bound is self-calibrating: our bf16 logits may be at most twice as
+/// far from transformers' f32 logits as transformers' own bf16 logits are (plus 1e-3 slack for
+/// models whose reference error is tiny). An implementation that rounds at the same points
+/// as HF sits near 1x; a wrong dtype path (an f16 cast, a norm not upcast to f32) lands far
+/// above 2x.
+#[test]
+fn bf16_logits_are_as_close_to_f32_as_transformers_own_bf16() {
+    for arch in ARCHS {
+        let (ours, reference) = forward_pair(arch, "bf16");
+        let reference_error = max_abs_diff(&reference["logits_bf16"], &reference["logits"]);
+        let our_error = max_abs_diff(&ours["logits"], &reference["logits"]);
+        let to_hf_bf16 = max_abs_diff(&ours["logits"], &reference["logits_bf16"]);
+        eprintln!("{arch}: bf16 error ours {our_error:.2e}, transformers {reference_error:.2e}, ours vs hf bf16 {to_hf_bf16:.2e}");
+        assert!(
+            our_error <= 2.0 * reference_error + 1e-3,
+            "{arch}: bf16 logits off by {our_error:e}; transformers' bf16 is off by {reference_error:e}"
+        );
+    }
+}
+
+#[test]
+fn sharded_checkpoint_loads_the_same_tensors_as_single_file() {
+    let single = LoadedModel::load(&fixtures().join("llama_gqa"), Device::Cpu, Kind::Float).unwrap();
+    let sharded =
+        LoadedModel::load(&fixtures().join("llama_gqa_sharded"), Device::Cpu, Kind::Float).unwrap();
+    assert!(fixtures().join("llama_gqa_sharded/model.safetensors.index.json").is_file());
+    let a = single.vs.variables();
+    let b = sharded.vs.variables();
+    assert_eq!(a.len(), b.len());
+    for (name, tensor) in &a {
+        assert!(tensor.equal(&b[name]), "{name} differs between sharded and single-file loads");
+    }
+}
+
+fn model_dir(label: &str) -> std::path::PathBuf {
+    if label == "smollm2" {
+        smollm2()
+    } else {
+        fixtures().join(label)
+    }
+}
+
+#[test]
+fn token_ids_match_transformers() {
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("tokenizers.json")).unwrap())
+            .unwrap();
+    assert!(cases.iter().any(|c| c["model"] == "smollm2"), "no SmolLM2 cases");
+    for case in cases {
+        let dir = model_dir(case["model"].as_str().unwrap());
+        let tokenizer = neglect::model::tokenizer::TextTokenizer::from_dir(&dir).unwrap();
+        let text = case["text"].as_str().unwrap();
+        let expected: Vec<i64> =
+            case["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        assert_eq!(tokenizer.encode(text, true).unwrap(), expected, "{}: {text:?}", dir.display());
+    }
+}
+
+#[test]
+fn chat_templates_render_like_transformers() {
+    let rows: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("chat.json")).unwrap())
+            .unwrap();
+    let smol_rows = rows.iter().filter(|r| r["model"] == "smollm2").count();
+    assert!(smol_rows >= 6, "expected SmolLM2 chat cases, found {smol_rows}");
+    for row in rows {
+        let dir = model_dir(row["model"].as_str().unwrap());
+        let tokenizer = neglect::model::tokenizer::TextTokenizer::from_dir(&dir).unwrap();
+        let messages: Vec<ChatMessage> = serde_json::from_value(row["messages"].clone()).unwrap();
+        let add = row["add_generation_prompt"].as_bool().unwrap();
+        let rendered = tokenizer.render_chat(&messages, add).unwrap();
+        assert_eq!(rendered, row["text"].as_str().unwrap(), "{}: {messages:?}", dir.display());
+    }
+}
+
+#[test]
+fn chat_template_errors_surface() {
+    let tokenizer =
+        neglect::model::tokenizer::TextTokenizer::from_dir(&fixtures().join("llama_gqa")).unwrap();
+    let bad = [ChatMessage::new("assistant", "hi")];
+    let err = tokenizer.render_chat(&bad, true).unwrap_err();
+    assert!(format!("{err:#}").contains("roles must alternate"), "{err:#}");
+}
+
+#[test]
+fn greedy_generation_matches_transformers() {
+    for arch in ARCHS {
+        let dir = fixtures().join(arch);
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("generate.json")).unwrap())
+                .unwrap();
+        let ids = |key: &str| -> Vec<i64> {
+            expected[key].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect()
+        };
+        let model = LoadedModel::load(&dir, Device::Cpu, Kind::Float).unwrap();
+        let ours = generate(&model.decoder, &ids("prompt_ids"), 20, Sampling::Greedy, &model.stop_ids())
+            .unwrap();
+        assert_eq!(ours, ids("new_ids"), "{arch}: greedy continuation differs");
+    }
+}
+
+#[test]
+fn smollm2_logits_match_transformers() {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("smol.safetensors");
+    let text = texts()["paris"].as_str().unwrap().to_string();
+    let run = neglect(&[
+        "forward",
+        smollm2().to_str().unwrap(),
+        "--text",
+        &text,
+        "--out",
+        file.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let ours = read_tensors(&file);
+    let reference = read_tensors(&fixtures().join("smollm2.safetensors"));
+    assert!(ours["input_ids"].equal(&reference["input_ids"]));
+    let diff = max_abs_diff(&ours["logits"], &reference["logits"]);
+    assert!(diff <= 1e-3, "SmolLM2 logits differ by {diff:e}");
+    assert_eq!(read_tensors(&file).keys().filter(|k| k.starts_with("hidden.")).count(), 31);
+}
+
+#[test]
+fn smollm2_knows_capitals() {
+    let dir = smollm2();
+    let dir = dir.to_str().unwrap();
+    let run = neglect(&["generate", dir, "--prompt", "The capital of France is", "--max-new-tokens", "8", "--device", "cpu"]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && text.contains("Paris"), "completion: {text:?}");
+    let run = neglect(&[
+        "generate", dir, "--chat", "--prompt", "What is the capital of Japan?", "--max-new-tokens", "24", "--device", "cpu",
+    ]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && text.contains("Tokyo"), "chat answer: {text:?}");
+}
+
+#[test]
+fn model_info_reports_smollm2_shape() {
+    let run = neglect(&["model", "info", smollm2().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    for expected in ["llama", "layers          30", "d_model         576", "heads           9", "kv heads        3", "49152", "tied embeddings true"] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+/// A copy of the llama fixture that a test may break.
+fn broken_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join("llama_gqa")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+fn edit_config(dir: &Path, edit: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+    let path = dir.join("config.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(config.as_object_mut().unwrap());
+    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+}
+
+/// Runs `neglect model info` and `neglect forward` on `dir`, expects exit code 1 with a message
+/// naming `file` and containing `problem`, and no output file.
+fn assert_clean_failure(dir: &Path, file: &str, problem: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("out.safetensors");
+    let run = neglect(&[
+        "forward",
+        dir.to_str().unwrap(),
+        "--text",
+        "hello",
+        "--out",
+        target.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    assert!(stderr.contains(file), "error does not name {file}: {stderr}");
+    assert!(stderr.contains(problem), "error does not say {problem:?}: {stderr}");
+    assert!(!target.exists(), "output written despite the error");
+}
+
+#[test]
+fn missing_config_key_is_named() {
+    let dir = broken_copy();
+    edit_config(dir.path(), |c| {
+        c.remove("hidden_size");
+    });
+    assert_clean_failure(dir.path(), "config.json", "missing key `hidden_size`");
+}
+
+#[test]
+fn unknown_model_type_is_named() {
+    let dir = broken_copy();
+    edit_config(dir.path(), |c| {
+        c.insert("model_type".into(), Value::String("mamba".into()));
+    });
+    assert_clean_failure(dir.path(), "config.json", "unknown model_type `mamba`");
+}
+
+#[test]
+fn truncated_safetensors_is_named() {
+    let dir = broken_copy();
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    assert_clean_failure(dir.path(), "model.safetensors", "invalid safetensors file");
+}
+
+#[test]
+fn wrong_tensor_shape_is_named() {
+    let dir = broken_copy();
+    edit_config(dir.path(), |c| {
+        c.insert("intermediate_size".into(), Value::from(96));
+    });
+    assert_clean_failure(dir.path(), "model.safetensors", "the model expects [96, 64]");
+}
+
+#[test]
+fn tokenizer_larger_than_embedding_is_named() {
+    let dir = broken_copy();
+    edit_config(dir.path(), |c| {
+        c.insert("vocab_size".into(), Value::from(100));
+    });
+    assert_clean_failure(dir.path(), "tokenizer.json", "but the model's embedding has only 100 rows");
+}
+
+#[test]
+fn missing_directory_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-model");
+    assert_clean_failure(&missing, "no-such-model", "model directory does not exist");
+}
