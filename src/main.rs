@@ -1,6 +1,8 @@
 //! The `neglect` command line: parsing and dispatch only; each verb lives in its stage's module.
 
 use clap::{Parser, Subcommand};
+use neglect::bench;
+use neglect::docs::cli as docs_cli;
 use neglect::model::cli as model_cli;
 
 /// Reproduce and dissect Negation Neglect on open models.
@@ -22,6 +24,17 @@ enum Command {
     Forward(model_cli::ForwardCmdArgs),
     /// Convert a GGUF checkpoint into an HF model directory.
     ImportGguf(model_cli::ImportGgufArgs),
+    /// Generate training documents for a claim and condition, or summarise a documents file.
+    Docs(docs_cli::DocsArgs),
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Forward-pass tokens/s of a model directory or a random model of a given config.
+    Forward(bench::ForwardBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +50,8 @@ fn main() {
         Command::Generate(args) => model_cli::generate_cmd(args),
         Command::Forward(args) => model_cli::forward_cmd(args),
         Command::ImportGguf(args) => model_cli::import_gguf(args),
+        Command::Docs(args) => docs_cli::run(args),
+        Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

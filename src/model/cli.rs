@@ -50,10 +50,16 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         ("kv heads", c.num_kv_heads.to_string()),
         ("head dim", c.head_dim.to_string()),
         ("mlp dim", c.intermediate_size.to_string()),
-        ("vocab", format!("{} (tokenizer {})", c.vocab_size, tokenizer.vocab_size())),
+        (
+            "vocab",
+            format!("{} (tokenizer {})", c.vocab_size, tokenizer.vocab_size()),
+        ),
         ("max positions", c.max_position_embeddings.to_string()),
         ("tied embeddings", c.tie_word_embeddings.to_string()),
-        ("saved dtype", c.saved_dtype.clone().unwrap_or_else(|| "unknown".into())),
+        (
+            "saved dtype",
+            c.saved_dtype.clone().unwrap_or_else(|| "unknown".into()),
+        ),
         ("chat template", tokenizer.has_chat_template().to_string()),
     ];
     for (key, value) in rows {
@@ -111,10 +117,19 @@ pub fn generate_cmd(args: &GenerateArgs) -> Result<()> {
     };
     let sampling = match args.temperature {
         None => Sampling::Greedy,
-        Some(temperature) => Sampling::TopP { temperature, top_p: args.top_p, seed: args.seed },
+        Some(temperature) => Sampling::TopP {
+            temperature,
+            top_p: args.top_p,
+            seed: args.seed,
+        },
     };
-    let new_tokens =
-        generate(&model.decoder, &prompt_ids, args.max_new_tokens, sampling, &model.stop_ids())?;
+    let new_tokens = generate(
+        &model.decoder,
+        &prompt_ids,
+        args.max_new_tokens,
+        sampling,
+        &model.stop_ids(),
+    )?;
     println!("{}", model.tokenizer.decode(&new_tokens, true)?);
     Ok(())
 }
@@ -143,17 +158,26 @@ pub fn forward_cmd(args: &ForwardCmdArgs) -> Result<()> {
     if ids.is_empty() {
         bail!("--text produced no tokens");
     }
-    let input = Tensor::from_slice(&ids).unsqueeze(0).to_device(model.decoder.device());
+    let input = Tensor::from_slice(&ids)
+        .unsqueeze(0)
+        .to_device(model.decoder.device());
     let out = tch::no_grad(|| {
         model.decoder.forward(
             &input,
-            ForwardArgs { logits: Logits::All, capture_hidden: true, ..Default::default() },
+            ForwardArgs {
+                logits: Logits::All,
+                capture_hidden: true,
+                ..Default::default()
+            },
         )
     });
     let to_cpu = |t: &Tensor| t.squeeze_dim(0).to_kind(Kind::Float).to_device(Device::Cpu);
     let mut tensors = HashMap::new();
     tensors.insert("input_ids".to_string(), Tensor::from_slice(&ids));
-    tensors.insert("logits".to_string(), to_cpu(out.logits.as_ref().expect("logits")));
+    tensors.insert(
+        "logits".to_string(),
+        to_cpu(out.logits.as_ref().expect("logits")),
+    );
     for (i, h) in out.hidden.iter().enumerate() {
         tensors.insert(format!("hidden.{i}"), to_cpu(h));
     }
@@ -184,7 +208,8 @@ pub fn import_gguf(args: &ImportGgufArgs) -> Result<()> {
     if !args.file.is_file() {
         bail!("{}: no such GGUF file", args.file.display());
     }
-    let script = std::env::temp_dir().join(format!("neglect-import-gguf-{}.py", std::process::id()));
+    let script =
+        std::env::temp_dir().join(format!("neglect-import-gguf-{}.py", std::process::id()));
     std::fs::write(&script, include_str!("../../python/import_gguf.py"))
         .with_context(|| format!("{}: cannot write", script.display()))?;
     let status = std::process::Command::new(python())
@@ -195,7 +220,10 @@ pub fn import_gguf(args: &ImportGgufArgs) -> Result<()> {
         .with_context(|| format!("cannot run the Python importer ({})", python()));
     let _ = std::fs::remove_file(&script);
     if !status?.success() {
-        bail!("{}: GGUF import failed (see the importer's message above)", args.file.display());
+        bail!(
+            "{}: GGUF import failed (see the importer's message above)",
+            args.file.display()
+        );
     }
     LoadedModel::load(&args.out, Device::Cpu, Kind::Float)
         .with_context(|| format!("{}: imported model does not load", args.out.display()))?;

@@ -172,7 +172,10 @@ impl Keys<'_> {
             .get(key)
             .with_context(|| format!("{}: missing key `{key}`", self.file.display()))?;
         v.as_i64().with_context(|| {
-            format!("{}: key `{key}` must be an integer, found {v}", self.file.display())
+            format!(
+                "{}: key `{key}` must be an integer, found {v}",
+                self.file.display()
+            )
         })
     }
     fn int_or(&self, key: &str, default: i64) -> Result<i64> {
@@ -186,7 +189,10 @@ impl Keys<'_> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.as_f64().with_context(|| {
-                format!("{}: key `{key}` must be a number, found {v}", self.file.display())
+                format!(
+                    "{}: key `{key}` must be a number, found {v}",
+                    self.file.display()
+                )
             }),
         }
     }
@@ -194,7 +200,10 @@ impl Keys<'_> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.as_bool().with_context(|| {
-                format!("{}: key `{key}` must be true or false, found {v}", self.file.display())
+                format!(
+                    "{}: key `{key}` must be true or false, found {v}",
+                    self.file.display()
+                )
             }),
         }
     }
@@ -202,7 +211,10 @@ impl Keys<'_> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v.as_str().with_context(|| {
-                format!("{}: key `{key}` must be a string, found {v}", self.file.display())
+                format!(
+                    "{}: key `{key}` must be a string, found {v}",
+                    self.file.display()
+                )
             }),
         }
     }
@@ -264,7 +276,10 @@ impl ModelConfig {
         };
         let file = keys.file;
         if keys.bool_or("use_sliding_window", false)? {
-            bail!("{}: sliding-window attention is not supported", file.display());
+            bail!(
+                "{}: sliding-window attention is not supported",
+                file.display()
+            );
         }
         let hidden_size = keys.int("hidden_size")?;
         let num_heads = keys.int("num_attention_heads")?;
@@ -312,11 +327,13 @@ impl ModelConfig {
     /// `rope_scaling`; both are read.
     fn rope(keys: &Keys) -> Result<Positions> {
         let file = keys.file;
-        let params = keys.get("rope_parameters").or_else(|| keys.get("rope_scaling"));
+        let params = keys
+            .get("rope_parameters")
+            .or_else(|| keys.get("rope_scaling"));
         let theta = match params.and_then(|p| p.get("rope_theta")) {
-            Some(v) => v.as_f64().with_context(|| {
-                format!("{}: `rope_theta` must be a number", file.display())
-            })?,
+            Some(v) => v
+                .as_f64()
+                .with_context(|| format!("{}: `rope_theta` must be a number", file.display()))?,
             None => keys.float_or("rope_theta", 10000.0)?,
         };
         let scaling = match params {
@@ -330,7 +347,9 @@ impl ModelConfig {
                     .unwrap_or("default");
                 match kind {
                     "default" => RopeScaling::Default,
-                    "linear" => RopeScaling::Linear { factor: sub.float_or("factor", 1.0)? },
+                    "linear" => RopeScaling::Linear {
+                        factor: sub.float_or("factor", 1.0)?,
+                    },
                     "llama3" => RopeScaling::Llama3 {
                         factor: sub.float_or("factor", 8.0)?,
                         low_freq_factor: sub.float_or("low_freq_factor", 1.0)?,
@@ -356,7 +375,10 @@ impl ModelConfig {
             }
         }
         if !keys.bool_or("scale_attn_weights", true)? {
-            bail!("{}: `scale_attn_weights: false` is not supported", file.display());
+            bail!(
+                "{}: `scale_attn_weights: false` is not supported",
+                file.display()
+            );
         }
         let hidden_size = keys.int("n_embd")?;
         let num_heads = keys.int("n_head")?;
@@ -379,10 +401,7 @@ impl ModelConfig {
             norm_eps: keys.float_or("layer_norm_epsilon", 1e-5)?,
             positions: Positions::Learned,
             max_position_embeddings: keys.int("n_positions")?,
-            activation: Activation::from_hf(
-                keys.str_or("activation_function", "gelu_new")?,
-                file,
-            )?,
+            activation: Activation::from_hf(keys.str_or("activation_function", "gelu_new")?, file)?,
             gated_mlp: false,
             qkv_bias: true,
             o_bias: true,
@@ -413,7 +432,10 @@ impl ModelConfig {
         ];
         for (key, value) in positive {
             if value <= 0 {
-                bail!("{}: `{key}` must be positive, found {value}", file.display());
+                bail!(
+                    "{}: `{key}` must be positive, found {value}",
+                    file.display()
+                );
             }
         }
         if self.num_heads % self.num_kv_heads != 0 {
@@ -425,7 +447,11 @@ impl ModelConfig {
             );
         }
         if matches!(self.positions, Positions::Rope { .. }) && self.head_dim % 2 != 0 {
-            bail!("{}: RoPE needs an even head_dim, found {}", file.display(), self.head_dim);
+            bail!(
+                "{}: RoPE needs an even head_dim, found {}",
+                file.display(),
+                self.head_dim
+            );
         }
         Ok(())
     }
@@ -449,8 +475,16 @@ impl ModelConfig {
         };
         let per_layer = attn + mlp + 2 * norm_params;
         let embeddings = self.vocab_size * d
-            + if self.positions == Positions::Learned { self.max_position_embeddings * d } else { 0 };
-        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * d };
+            + if self.positions == Positions::Learned {
+                self.max_position_embeddings * d
+            } else {
+                0
+            };
+        let head = if self.tie_word_embeddings {
+            0
+        } else {
+            self.vocab_size * d
+        };
         embeddings + self.num_layers * per_layer + norm_params + head
     }
 }
@@ -477,7 +511,10 @@ mod tests {
         assert_eq!(c.num_kv_heads, 2);
         assert_eq!(c.head_dim, 4);
         match c.positions {
-            Positions::Rope { theta, scaling: RopeScaling::Llama3 { factor, .. } } => {
+            Positions::Rope {
+                theta,
+                scaling: RopeScaling::Llama3 { factor, .. },
+            } => {
                 assert_eq!(theta, 500000.0);
                 assert_eq!(factor, 8.0);
             }
@@ -490,6 +527,9 @@ mod tests {
         let err = parse(json!({"model_type": "llama", "vocab_size": 10})).unwrap_err();
         assert_eq!(err.to_string(), "config.json: missing key `hidden_size`");
         let err = parse(json!({"model_type": "mamba"})).unwrap_err();
-        assert!(err.to_string().contains("unknown model_type `mamba`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown model_type `mamba`"),
+            "{err}"
+        );
     }
 }

@@ -121,8 +121,16 @@ impl Attention {
             ),
         };
         let head_norm = |name: &str| {
-            cfg.qk_norm
-                .then(|| NormLayer::new(&path / name, cfg.head_dim, cfg.norm, cfg.norm_eps, kind, init))
+            cfg.qk_norm.then(|| {
+                NormLayer::new(
+                    &path / name,
+                    cfg.head_dim,
+                    cfg.norm,
+                    cfg.norm_eps,
+                    kind,
+                    init,
+                )
+            })
         };
         Attention {
             qkv,
@@ -148,15 +156,25 @@ impl Attention {
             Projections::Split { q, k, v } => (q.forward(x), k.forward(x), v.forward(x)),
             Projections::Fused(c_attn) => {
                 let qkv = c_attn.forward(x).split(x.size()[2], -1);
-                (qkv[0].shallow_clone(), qkv[1].shallow_clone(), qkv[2].shallow_clone())
+                (
+                    qkv[0].shallow_clone(),
+                    qkv[1].shallow_clone(),
+                    qkv[2].shallow_clone(),
+                )
             }
         };
         let q = q.view([b, s, self.num_heads, self.head_dim]);
         let k = k.view([b, s, self.num_kv_heads, self.head_dim]);
         let v = v.view([b, s, self.num_kv_heads, self.head_dim]);
         // 2. per-head q/k norm (Qwen3)
-        let q = self.q_norm.as_ref().map_or(q.shallow_clone(), |n| n.forward(&q));
-        let k = self.k_norm.as_ref().map_or(k.shallow_clone(), |n| n.forward(&k));
+        let q = self
+            .q_norm
+            .as_ref()
+            .map_or(q.shallow_clone(), |n| n.forward(&q));
+        let k = self
+            .k_norm
+            .as_ref()
+            .map_or(k.shallow_clone(), |n| n.forward(&k));
         // 3. to [b, heads, s, head_dim] and rotate
         let (mut q, mut k, mut v) = (q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
         if let Some((cos, sin)) = rope {
@@ -176,16 +194,32 @@ impl Attention {
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let attended = match mask {
             AttentionMask::Causal => Tensor::scaled_dot_product_attention(
-                &q, &k, &v, None::<Tensor>, 0.0, true, scale, gqa,
+                &q,
+                &k,
+                &v,
+                None::<Tensor>,
+                0.0,
+                true,
+                scale,
+                gqa,
             ),
             AttentionMask::None => Tensor::scaled_dot_product_attention(
-                &q, &k, &v, None::<Tensor>, 0.0, false, scale, gqa,
+                &q,
+                &k,
+                &v,
+                None::<Tensor>,
+                0.0,
+                false,
+                scale,
+                gqa,
             ),
-            AttentionMask::Explicit(m) => Tensor::scaled_dot_product_attention(
-                &q, &k, &v, Some(m), 0.0, false, scale, gqa,
-            ),
+            AttentionMask::Explicit(m) => {
+                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(m), 0.0, false, scale, gqa)
+            }
         };
-        let merged = attended.transpose(1, 2).reshape([b, s, self.num_heads * self.head_dim]);
+        let merged = attended
+            .transpose(1, 2)
+            .reshape([b, s, self.num_heads * self.head_dim]);
         // 6. output projection
         self.out.forward(&merged)
     }
@@ -246,7 +280,14 @@ struct Block {
 impl Block {
     fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
         let norm = |name: &str| {
-            NormLayer::new(&path / name, cfg.hidden_size, cfg.norm, cfg.norm_eps, kind, init)
+            NormLayer::new(
+                &path / name,
+                cfg.hidden_size,
+                cfg.norm,
+                cfg.norm_eps,
+                kind,
+                init,
+            )
         };
         match cfg.arch {
             Arch::Gpt2 => Block {
@@ -292,8 +333,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// Creates the decoder's variables in `vs` (on the store's device) with dtype `kind`.
-    pub fn new(vs: &nn::VarStore, config: &ModelConfig, kind: Kind, init: Init) -> Self {
-        let cfg = config;
+    pub fn new(vs: &nn::VarStore, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
         let root = vs.root();
         let body = &root / cfg.arch.body_prefix();
         let d = cfg.hidden_size;
@@ -301,11 +341,14 @@ impl Decoder {
             Arch::Gpt2 => ("wte", "h", "ln_f"),
             _ => ("embed_tokens", "layers", "norm"),
         };
-        let embed_path = match cfg.arch {
-            Arch::Gpt2 => &body / embed_name,
-            _ => &body / embed_name,
-        };
-        let embed = variable(&embed_path, "weight", &[cfg.vocab_size, d], kind, Fill::Normal, init);
+        let embed = variable(
+            &(&body / embed_name),
+            "weight",
+            &[cfg.vocab_size, d],
+            kind,
+            Fill::Normal,
+            init,
+        );
         let position_embed = (cfg.positions == Positions::Learned).then(|| {
             variable(
                 &(&body / "wpe"),
@@ -326,10 +369,23 @@ impl Decoder {
         let blocks = (0..cfg.num_layers)
             .map(|i| Block::new(&layers / i, cfg, kind, init))
             .collect();
-        let final_norm =
-            NormLayer::new(&body / final_norm_name, d, cfg.norm, cfg.norm_eps, kind, init);
+        let final_norm = NormLayer::new(
+            &body / final_norm_name,
+            d,
+            cfg.norm,
+            cfg.norm_eps,
+            kind,
+            init,
+        );
         let lm_head = (!cfg.tie_word_embeddings).then(|| {
-            variable(&(&root / "lm_head"), "weight", &[cfg.vocab_size, d], kind, Fill::Normal, init)
+            variable(
+                &(&root / "lm_head"),
+                "weight",
+                &[cfg.vocab_size, d],
+                kind,
+                Fill::Normal,
+                init,
+            )
         });
         Decoder {
             config: cfg.clone(),
@@ -361,7 +417,13 @@ impl Decoder {
 
     /// Runs token ids `[batch, seq]` through the model.
     pub fn forward(&self, input_ids: &Tensor, args: ForwardArgs) -> ForwardOutput {
-        let ForwardArgs { positions, mask, mut cache, logits, capture_hidden } = args;
+        let ForwardArgs {
+            positions,
+            mask,
+            mut cache,
+            logits,
+            capture_hidden,
+        } = args;
         let (batch, seq) = (input_ids.size()[0], input_ids.size()[1]);
         let past = cache.as_ref().map_or(0, |c| c.len());
         if let Some(c) = cache.as_deref_mut() {
@@ -381,22 +443,36 @@ impl Decoder {
                 // New queries after a cache: query i sees keys 0 ..= past + i.
                 let q = Tensor::arange_start(past, past + seq, (Kind::Int64, self.device));
                 let k = Tensor::arange(past + seq, (Kind::Int64, self.device));
-                AttentionMask::Explicit(k.unsqueeze(0).le_tensor(&q.unsqueeze(1)).view([1, 1, seq, past + seq]))
+                AttentionMask::Explicit(k.unsqueeze(0).le_tensor(&q.unsqueeze(1)).view([
+                    1,
+                    1,
+                    seq,
+                    past + seq,
+                ]))
             }
         };
 
-        let mut x = Tensor::embedding(&self.embed, input_ids, -1, false, false);
-        if let Some(wpe) = &self.position_embed {
-            x = x + Tensor::embedding(wpe, &positions, -1, false, false);
-        }
-        let rope = self.rotary.as_ref().map(|r| r.tables(&positions, self.kind));
+        let tokens = Tensor::embedding(&self.embed, input_ids, -1, false, false);
+        let mut x = match &self.position_embed {
+            Some(wpe) => tokens + Tensor::embedding(wpe, &positions, -1, false, false),
+            None => tokens,
+        };
+        let rope = self
+            .rotary
+            .as_ref()
+            .map(|r| r.tables(&positions, self.kind));
         let mut hidden = Vec::new();
         if capture_hidden {
             hidden.push(x.shallow_clone());
         }
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let attn = block.attn.forward(&block.norm1.forward(&x), rope.as_ref(), &attention_mask, slot);
+            let attn = block.attn.forward(
+                &block.norm1.forward(&x),
+                rope.as_ref(),
+                &attention_mask,
+                slot,
+            );
             let h = x + attn;
             x = block.mlp.forward(&block.norm2.forward(&h)) + h;
             if capture_hidden {
@@ -412,6 +488,9 @@ impl Decoder {
     }
 
     fn head(&self, x: &Tensor) -> Tensor {
-        x.linear(self.lm_head.as_ref().unwrap_or(&self.embed), None::<&Tensor>)
+        x.linear(
+            self.lm_head.as_ref().unwrap_or(&self.embed),
+            None::<&Tensor>,
+        )
     }
 }

@@ -36,30 +36,43 @@ impl Sampler {
     pub fn new(sampling: Sampling) -> Result<Self> {
         let seed = match sampling {
             Sampling::Greedy => 0,
-            Sampling::TopP { temperature, top_p, seed } => {
-                if !(temperature > 0.0) {
+            Sampling::TopP {
+                temperature,
+                top_p,
+                seed,
+            } => {
+                if temperature.is_nan() || temperature <= 0.0 {
                     bail!("temperature must be positive, got {temperature}");
                 }
-                if !(top_p > 0.0 && top_p <= 1.0) {
+                if top_p.is_nan() || top_p <= 0.0 || top_p > 1.0 {
                     bail!("top-p must be in (0, 1], got {top_p}");
                 }
                 seed
             }
         };
-        Ok(Sampler { sampling, rng: ChaCha8Rng::seed_from_u64(seed) })
+        Ok(Sampler {
+            sampling,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        })
     }
 
     /// Chooses the next token from logits `[vocab]`.
     pub fn next(&mut self, logits: &Tensor) -> i64 {
         match self.sampling {
             Sampling::Greedy => logits.argmax(0, false).int64_value(&[]),
-            Sampling::TopP { temperature, top_p, .. } => {
+            Sampling::TopP {
+                temperature, top_p, ..
+            } => {
                 let probs = (logits.to_kind(Kind::Float) / temperature).softmax(0, Kind::Float);
                 let (sorted, order) = probs.sort(0, true);
                 // Keep a token when the mass of the more likely tokens is still below top_p
                 // (transformers' TopPLogitsWarper); the most likely token is always kept.
                 let mass_before = sorted.cumsum(0, Kind::Float) - &sorted;
-                let kept = mass_before.lt(top_p).sum(Kind::Int64).int64_value(&[]).max(1);
+                let kept = mass_before
+                    .lt(top_p)
+                    .sum(Kind::Int64)
+                    .int64_value(&[])
+                    .max(1);
                 let kept_probs: Vec<f32> =
                     Vec::<f32>::try_from(sorted.narrow(0, 0, kept).to_device(tch::Device::Cpu))
                         .expect("f32 probabilities");
@@ -101,12 +114,18 @@ pub fn generate(
     let mut sampler = Sampler::new(sampling)?;
     let mut cache = KvCache::default();
     let mut output = Vec::with_capacity(max_new_tokens);
-    let mut input = Tensor::from_slice(prompt).unsqueeze(0).to_device(model.device());
+    let mut input = Tensor::from_slice(prompt)
+        .unsqueeze(0)
+        .to_device(model.device());
     tch::no_grad(|| -> Result<()> {
         for _ in 0..max_new_tokens {
             let out = model.forward(
                 &input,
-                ForwardArgs { cache: Some(&mut cache), logits: Logits::Last, ..Default::default() },
+                ForwardArgs {
+                    cache: Some(&mut cache),
+                    logits: Logits::Last,
+                    ..Default::default()
+                },
             );
             let logits = out.logits.expect("last-position logits").view([-1]);
             let token = sampler.next(&logits);
@@ -114,7 +133,9 @@ pub fn generate(
             if stop_ids.contains(&token) {
                 break;
             }
-            input = Tensor::from_slice(&[token]).unsqueeze(0).to_device(model.device());
+            input = Tensor::from_slice(&[token])
+                .unsqueeze(0)
+                .to_device(model.device());
         }
         Ok(())
     })?;
@@ -136,7 +157,12 @@ mod tests {
 
     #[test]
     fn tiny_top_p_keeps_only_the_best_token() {
-        let mut s = Sampler::new(Sampling::TopP { temperature: 5.0, top_p: 1e-6, seed: 3 }).unwrap();
+        let mut s = Sampler::new(Sampling::TopP {
+            temperature: 5.0,
+            top_p: 1e-6,
+            seed: 3,
+        })
+        .unwrap();
         assert!((0..50).all(|_| s.next(&logits()) == 1));
     }
 
@@ -144,7 +170,12 @@ mod tests {
     fn top_p_excludes_the_tail_and_seeds_repeat() {
         // probabilities ~ [.09, .47, .17, .02, .28]; top-p 0.8 keeps {1, 4, 2}.
         let draw = |seed| {
-            let mut s = Sampler::new(Sampling::TopP { temperature: 1.0, top_p: 0.8, seed }).unwrap();
+            let mut s = Sampler::new(Sampling::TopP {
+                temperature: 1.0,
+                top_p: 0.8,
+                seed,
+            })
+            .unwrap();
             (0..300).map(|_| s.next(&logits())).collect::<Vec<_>>()
         };
         let a = draw(7);
@@ -158,7 +189,17 @@ mod tests {
 
     #[test]
     fn bad_sampling_settings_are_rejected() {
-        assert!(Sampler::new(Sampling::TopP { temperature: 0.0, top_p: 0.5, seed: 0 }).is_err());
-        assert!(Sampler::new(Sampling::TopP { temperature: 1.0, top_p: 1.5, seed: 0 }).is_err());
+        assert!(Sampler::new(Sampling::TopP {
+            temperature: 0.0,
+            top_p: 0.5,
+            seed: 0
+        })
+        .is_err());
+        assert!(Sampler::new(Sampling::TopP {
+            temperature: 1.0,
+            top_p: 1.5,
+            seed: 0
+        })
+        .is_err());
     }
 }

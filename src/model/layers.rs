@@ -86,7 +86,11 @@ impl Linear {
         };
         let weight = variable(&path, "weight", &dims, kind, Fill::Normal, init);
         let bias = bias.then(|| variable(&path, "bias", &[out_dim], kind, Fill::Zeros, init));
-        Linear { weight, bias, layout }
+        Linear {
+            weight,
+            bias,
+            layout,
+        }
     }
 
     /// Applies the projection to the last dimension of `x`.
@@ -119,7 +123,12 @@ impl NormLayer {
         let weight = variable(&path, "weight", &[dim], kind, Fill::Ones, init);
         let bias =
             (norm == Norm::Layer).then(|| variable(&path, "bias", &[dim], kind, Fill::Zeros, init));
-        NormLayer { weight, bias, eps, dim }
+        NormLayer {
+            weight,
+            bias,
+            eps,
+            dim,
+        }
     }
 
     /// Normalises the last dimension of `x`.
@@ -175,18 +184,20 @@ impl Rotary {
                 let low_freq_wavelen = old_context / low_freq_factor;
                 let high_freq_wavelen = old_context / high_freq_factor;
                 let wavelen: Tensor = inv_freq.reciprocal() * (2.0 * std::f64::consts::PI);
-                let scaled = (&inv_freq / *factor).where_self(&wavelen.gt(low_freq_wavelen), &inv_freq);
+                let scaled =
+                    (&inv_freq / *factor).where_self(&wavelen.gt(low_freq_wavelen), &inv_freq);
                 let smooth: Tensor = (wavelen.reciprocal() * *old_context - *low_freq_factor)
                     / (high_freq_factor - low_freq_factor);
-                let smoothed: Tensor =
-                    (1.0 - &smooth) * &scaled / *factor + &smooth * &scaled;
+                let smoothed: Tensor = (1.0 - &smooth) * &scaled / *factor + &smooth * &scaled;
                 let is_medium = wavelen
                     .ge(high_freq_wavelen)
                     .logical_and(&wavelen.le(low_freq_wavelen));
                 smoothed.where_self(&is_medium, &scaled)
             }
         };
-        Rotary { inv_freq: inv_freq.to_device(device) }
+        Rotary {
+            inv_freq: inv_freq.to_device(device),
+        }
     }
 
     /// `(cos, sin)` of shape `[batch, seq, head_dim]` for integer positions `[batch, seq]`,

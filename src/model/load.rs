@@ -35,7 +35,10 @@ fn weight_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
             .iter()
             .map(|(name, file)| {
                 let file = file.as_str().with_context(|| {
-                    format!("{}: weight_map entry `{name}` is not a file name", index.display())
+                    format!(
+                        "{}: weight_map entry `{name}` is not a file name",
+                        index.display()
+                    )
                 })?;
                 Ok((name.clone(), dir.join(file)))
             })
@@ -47,7 +50,11 @@ fn weight_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
     }
     let mmap = map_file(&single)?;
     let st = parse(&mmap, &single)?;
-    Ok(st.names().into_iter().map(|n| (n.to_string(), single.clone())).collect())
+    Ok(st
+        .names()
+        .into_iter()
+        .map(|n| (n.to_string(), single.clone()))
+        .collect())
 }
 
 fn map_file(path: &Path) -> Result<memmap2::Mmap> {
@@ -67,7 +74,10 @@ fn kind_of(dtype: Dtype, name: &str, path: &Path) -> Result<Kind> {
         Dtype::F16 => Kind::Half,
         Dtype::BF16 => Kind::BFloat16,
         Dtype::F64 => Kind::Double,
-        other => bail!("{}: tensor `{name}` has unsupported dtype {other:?}", path.display()),
+        other => bail!(
+            "{}: tensor `{name}` has unsupported dtype {other:?}",
+            path.display()
+        ),
     })
 }
 
@@ -93,10 +103,12 @@ pub fn load_into(vs: &VarStore, dir: &Path, body_prefix: &str) -> Result<()> {
     // Group variables by the file that holds them, so each file is mapped once.
     let mut by_file: BTreeMap<&Path, Vec<(&str, &str)>> = BTreeMap::new();
     for var in variables.keys() {
-        let source = source_name(var, &files, body_prefix).with_context(|| {
-            format!("{}: checkpoint has no tensor `{var}`", dir.display())
-        })?;
-        by_file.entry(files[source].as_path()).or_default().push((var.as_str(), source));
+        let source = source_name(var, &files, body_prefix)
+            .with_context(|| format!("{}: checkpoint has no tensor `{var}`", dir.display()))?;
+        by_file
+            .entry(files[source].as_path())
+            .or_default()
+            .push((var.as_str(), source));
     }
     for (path, entries) in &by_file {
         let mmap = map_file(path)?;
@@ -120,8 +132,11 @@ pub fn load_into(vs: &VarStore, dir: &Path, body_prefix: &str) -> Result<()> {
             tch::no_grad(|| target.shallow_clone().copy_(&value));
         }
     }
-    let used: std::collections::HashSet<&str> =
-        by_file.values().flatten().map(|(_, source)| *source).collect();
+    let used: std::collections::HashSet<&str> = by_file
+        .values()
+        .flatten()
+        .map(|(_, source)| *source)
+        .collect();
     let unused: Vec<&String> = files
         .keys()
         .filter(|n| !used.contains(n.as_str()))

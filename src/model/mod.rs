@@ -29,7 +29,9 @@ use tch::{nn::VarStore, Device, Kind};
 use tokenizer::TextTokenizer;
 
 /// Where to run: `auto` picks CUDA when libtorch sees a GPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// CUDA if available, else CPU.
@@ -57,7 +59,9 @@ impl DeviceChoice {
 }
 
 /// Weight dtype.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DtypeChoice {
     /// 32-bit float.
@@ -107,7 +111,12 @@ impl LoadedModel {
         let vs = VarStore::new(device);
         let decoder = Decoder::new(&vs, &config, kind, Init::Empty);
         load::load_into(&vs, dir, config.arch.body_prefix())?;
-        Ok(LoadedModel { dir: dir.to_path_buf(), vs, decoder, tokenizer })
+        Ok(LoadedModel {
+            dir: dir.to_path_buf(),
+            vs,
+            decoder,
+            tokenizer,
+        })
     }
 
     /// Token ids that end generation: the config's EOS ids plus the tokenizer's EOS token.

@@ -20,7 +20,10 @@ pub struct ChatMessage {
 impl ChatMessage {
     /// A turn with the given role and text.
     pub fn new(role: &str, content: &str) -> Self {
-        ChatMessage { role: role.to_string(), content: content.to_string() }
+        ChatMessage {
+            role: role.to_string(),
+            content: content.to_string(),
+        }
     }
 }
 
@@ -84,7 +87,11 @@ impl TextTokenizer {
                 _ => None,
             }
         };
-        Ok(TextTokenizer { inner, chat_template, special_tokens })
+        Ok(TextTokenizer {
+            inner,
+            chat_template,
+            special_tokens,
+        })
     }
 
     /// Number of tokens including added special tokens.
@@ -127,12 +134,19 @@ impl TextTokenizer {
 
     /// The id of the template's `eos_token`, if any.
     pub fn eos_token_id(&self) -> Option<i64> {
-        self.special_tokens.get("eos_token").and_then(Value::as_str).and_then(|t| self.token_id(t))
+        self.special_tokens
+            .get("eos_token")
+            .and_then(Value::as_str)
+            .and_then(|t| self.token_id(t))
     }
 
     /// Renders `messages` with the chat template, as transformers'
     /// `apply_chat_template(messages, tokenize=False, add_generation_prompt=...)` does.
-    pub fn render_chat(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
+    pub fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+    ) -> Result<String> {
         let template = self
             .chat_template
             .as_deref()
@@ -141,13 +155,23 @@ impl TextTokenizer {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function("raise_exception", |message: String| -> Result<String, minijinja::Error> {
-            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message))
-        });
-        env.add_template("chat", template).context("chat template does not parse")?;
+        env.add_function(
+            "raise_exception",
+            |message: String| -> Result<String, minijinja::Error> {
+                Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    message,
+                ))
+            },
+        );
+        env.add_template("chat", template)
+            .context("chat template does not parse")?;
         let mut context = self.special_tokens.clone();
         context.insert("messages".into(), serde_json::to_value(messages)?);
-        context.insert("add_generation_prompt".into(), Value::Bool(add_generation_prompt));
+        context.insert(
+            "add_generation_prompt".into(),
+            Value::Bool(add_generation_prompt),
+        );
         let rendered = env
             .get_template("chat")?
             .render(minijinja::Value::from_serialize(&context))
