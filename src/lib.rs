@@ -9,3 +9,4 @@ pub mod claims;
 pub mod docs;
 pub mod model;
 pub mod store;
+pub mod train;

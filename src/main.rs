@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use neglect::bench;
 use neglect::docs::cli as docs_cli;
 use neglect::model::cli as model_cli;
+use neglect::train::cli as train_cli;
 
 /// Reproduce and dissect Negation Neglect on open models.
 #[derive(Debug, Parser)]
@@ -26,9 +27,20 @@ enum Command {
     ImportGguf(model_cli::ImportGgufArgs),
     /// Generate training documents for a claim and condition, or summarise a documents file.
     Docs(docs_cli::DocsArgs),
+    /// Finetune a model (full or LoRA) as a TOML config describes.
+    Finetune(train_cli::FinetuneArgs),
+    /// LoRA adapters.
+    #[command(subcommand)]
+    Lora(LoraCommand),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LoraCommand {
+    /// Fold an adapter into its base model, writing an HF folder.
+    Merge(train_cli::MergeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +63,8 @@ fn main() {
         Command::Forward(args) => model_cli::forward_cmd(args),
         Command::ImportGguf(args) => model_cli::import_gguf(args),
         Command::Docs(args) => docs_cli::run(args),
+        Command::Finetune(args) => train_cli::run(args),
+        Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
     };
     if let Err(error) = result {

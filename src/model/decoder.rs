@@ -9,6 +9,8 @@ use super::config::{Arch, ModelConfig, Positions};
 use super::layers::{
     activate, apply_rotary, variable, Fill, Init, Linear, NormLayer, Rotary, WeightLayout,
 };
+use super::lora::{LoraAdapter, LoraConfig, PEFT_PREFIX};
+use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
 /// Keys and values of earlier positions, one entry per layer, `[batch, kv_heads, len, head_dim]`.
@@ -55,6 +57,8 @@ pub struct ForwardArgs<'a> {
     pub logits: Logits,
     /// Keep the residual stream after the embeddings and after every block.
     pub capture_hidden: bool,
+    /// Training mode: enables adapter dropout.
+    pub train: bool,
 }
 
 impl Default for ForwardArgs<'_> {
@@ -65,6 +69,7 @@ impl Default for ForwardArgs<'_> {
             cache: None,
             logits: Logits::All,
             capture_hidden: false,
+            train: false,
         }
     }
 }
@@ -149,13 +154,18 @@ impl Attention {
         rope: Option<&(Tensor, Tensor)>,
         mask: &AttentionMask,
         cache: Option<&mut Option<(Tensor, Tensor)>>,
+        train: bool,
     ) -> Tensor {
         let (b, s) = (x.size()[0], x.size()[1]);
         // 1. project to q, k, v and split heads: [b, s, heads, head_dim]
         let (q, k, v) = match &self.qkv {
-            Projections::Split { q, k, v } => (q.forward(x), k.forward(x), v.forward(x)),
+            Projections::Split { q, k, v } => (
+                q.forward(x, train),
+                k.forward(x, train),
+                v.forward(x, train),
+            ),
             Projections::Fused(c_attn) => {
-                let qkv = c_attn.forward(x).split(x.size()[2], -1);
+                let qkv = c_attn.forward(x, train).split(x.size()[2], -1);
                 (
                     qkv[0].shallow_clone(),
                     qkv[1].shallow_clone(),
@@ -221,7 +231,7 @@ impl Attention {
             .transpose(1, 2)
             .reshape([b, s, self.num_heads * self.head_dim]);
         // 6. output projection
-        self.out.forward(&merged)
+        self.out.forward(&merged, train)
     }
 }
 
@@ -259,13 +269,13 @@ impl Mlp {
         }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let hidden = activate(&self.up_or_fc.forward(x), self.activation);
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let hidden = activate(&self.up_or_fc.forward(x, train), self.activation);
         let hidden = match &self.up {
-            Some(up) => hidden * up.forward(x),
+            Some(up) => hidden * up.forward(x, train),
             None => hidden,
         };
-        self.down.forward(&hidden)
+        self.down.forward(&hidden, train)
     }
 }
 
@@ -423,6 +433,7 @@ impl Decoder {
             mut cache,
             logits,
             capture_hidden,
+            train,
         } = args;
         let (batch, seq) = (input_ids.size()[0], input_ids.size()[1]);
         let past = cache.as_ref().map_or(0, |c| c.len());
@@ -472,9 +483,10 @@ impl Decoder {
                 rope.as_ref(),
                 &attention_mask,
                 slot,
+                train,
             );
             let h = x + attn;
-            x = block.mlp.forward(&block.norm2.forward(&h)) + h;
+            x = block.mlp.forward(&block.norm2.forward(&h), train) + h;
             if capture_hidden {
                 hidden.push(x.shallow_clone());
             }
@@ -485,6 +497,62 @@ impl Decoder {
             Logits::Last => Some(self.head(&self.final_norm.forward(&x.narrow(1, seq - 1, 1)))),
         };
         ForwardOutput { logits, hidden }
+    }
+
+    /// Every linear layer of the blocks, in order.
+    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+        let mut out = Vec::new();
+        for block in &mut self.blocks {
+            match &mut block.attn.qkv {
+                Projections::Split { q, k, v } => out.extend([q, k, v]),
+                Projections::Fused(c_attn) => out.push(c_attn),
+            }
+            out.push(&mut block.attn.out);
+            out.push(&mut block.mlp.up_or_fc);
+            if let Some(up) = &mut block.mlp.up {
+                out.push(up);
+            }
+            out.push(&mut block.mlp.down);
+        }
+        out
+    }
+
+    /// Attaches a fresh LoRA adapter, stored in `adapters`, to every linear layer whose name
+    /// matches `config.targets`; returns the adapted layer names.
+    pub fn attach_lora(
+        &mut self,
+        adapters: &nn::VarStore,
+        config: &LoraConfig,
+    ) -> Result<Vec<String>> {
+        let targets = config.target_regex()?;
+        let kind = self.kind;
+        let root = adapters.root();
+        let mut names = Vec::new();
+        for linear in self.linears_mut() {
+            if !targets.is_match(&linear.name) {
+                continue;
+            }
+            let mut path = root.clone();
+            for part in PEFT_PREFIX.split('.').chain(linear.name.split('.')) {
+                if !part.is_empty() {
+                    path = &path / part;
+                }
+            }
+            let (in_dim, out_dim) = linear.dims();
+            linear.lora = Some(LoraAdapter::new(&path, in_dim, out_dim, config, kind));
+            names.push(linear.name.clone());
+        }
+        if names.is_empty() {
+            bail!("lora targets `{}` match no layer", config.targets);
+        }
+        Ok(names)
+    }
+
+    /// Folds every attached adapter into its base weight.
+    pub fn merge_lora(&mut self) {
+        for linear in self.linears_mut() {
+            linear.merge_lora();
+        }
     }
 
     fn head(&self, x: &Tensor) -> Tensor {

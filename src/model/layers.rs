@@ -4,6 +4,7 @@
 //! checkpoint and saving one are name-for-name copies.
 
 use super::config::{Activation, Norm, RopeScaling};
+use super::lora::LoraAdapter;
 use tch::{nn, Device, Kind, Tensor};
 
 /// How fresh variables are filled when a model is created.
@@ -59,13 +60,17 @@ pub enum WeightLayout {
     InOut,
 }
 
-/// An affine projection `y = x W + b`.
+/// An affine projection `y = x W + b`, optionally with a LoRA adapter.
 #[derive(Debug)]
 pub struct Linear {
+    /// HF name of the layer (`model.layers.0.self_attn.q_proj`).
+    pub name: String,
     /// The weight in its HF layout.
     pub weight: Tensor,
     /// Optional bias `[out]`.
     pub bias: Option<Tensor>,
+    /// Low-rank update, when one is attached.
+    pub lora: Option<LoraAdapter>,
     layout: WeightLayout,
 }
 
@@ -86,16 +91,28 @@ impl Linear {
         };
         let weight = variable(&path, "weight", &dims, kind, Fill::Normal, init);
         let bias = bias.then(|| variable(&path, "bias", &[out_dim], kind, Fill::Zeros, init));
+        let name = path.path("weight").trim_end_matches(".weight").to_string();
         Linear {
+            name,
             weight,
             bias,
+            lora: None,
             layout,
         }
     }
 
-    /// Applies the projection to the last dimension of `x`.
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    /// `(in, out)` dimensions.
+    pub fn dims(&self) -> (i64, i64) {
+        let size = self.weight.size();
         match self.layout {
+            WeightLayout::OutIn => (size[1], size[0]),
+            WeightLayout::InOut => (size[0], size[1]),
+        }
+    }
+
+    /// Applies the projection to the last dimension of `x`; `train` enables adapter dropout.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let y = match self.layout {
             WeightLayout::OutIn => x.linear(&self.weight, self.bias.as_ref()),
             WeightLayout::InOut => {
                 let y = x.matmul(&self.weight);
@@ -104,6 +121,24 @@ impl Linear {
                     None => y,
                 }
             }
+        };
+        match &self.lora {
+            Some(adapter) => y + adapter.delta(x, train),
+            None => y,
+        }
+    }
+
+    /// Folds the adapter into the weight (`W += scale B A`) and drops it.
+    pub fn merge_lora(&mut self) {
+        if let Some(adapter) = self.lora.take() {
+            let dense = adapter.dense().to_kind(self.weight.kind());
+            let dense = match self.layout {
+                WeightLayout::OutIn => dense,
+                WeightLayout::InOut => dense.tr(),
+            };
+            tch::no_grad(|| {
+                let _ = self.weight.g_add_(&dense);
+            });
         }
     }
 }

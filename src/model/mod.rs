@@ -8,6 +8,7 @@
 //! - [`config`]: config.json -> [`config::ModelConfig`]
 //! - [`layers`], [`decoder`]: the network
 //! - [`load`]: safetensors in and out
+//! - [`lora`]: low-rank adapters
 //! - [`tokenizer`]: tokenizer and chat template
 //! - [`generate`]: KV-cache generation
 //! - [`cli`]: the `model info`, `generate`, `forward` and `import-gguf` verbs
@@ -18,6 +19,7 @@ pub mod decoder;
 pub mod generate;
 pub mod layers;
 pub mod load;
+pub mod lora;
 pub mod tokenizer;
 
 use anyhow::{bail, Result};

@@ -53,6 +53,28 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// Writes a table to `path` as Parquet, atomically.
+pub fn write_parquet(path: &Path, table: &mut polars::prelude::DataFrame) -> Result<()> {
+    write_atomic_with(path, |tmp| {
+        let file = std::fs::File::create(tmp)
+            .with_context(|| format!("{}: cannot create", tmp.display()))?;
+        polars::prelude::ParquetWriter::new(file)
+            .finish(table)
+            .with_context(|| format!("{}: cannot write Parquet", path.display()))?;
+        Ok(())
+    })
+}
+
+/// Reads a Parquet table.
+pub fn read_parquet(path: &Path) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::SerReader;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    polars::prelude::ParquetReader::new(file)
+        .finish()
+        .with_context(|| format!("{}: not a readable Parquet table", path.display()))
+}
+
 /// Provenance of an output: what made it, with which code.
 #[derive(Debug, Serialize)]
 pub struct Manifest<C: Serialize> {

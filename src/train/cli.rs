@@ -1,0 +1,46 @@
+//! The training verbs: `neglect finetune CONFIG.toml [--resume]` and `neglect lora merge`.
+
+use super::config::FinetuneConfig;
+use super::finetune::{finetune, merge_lora};
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+/// `neglect finetune CONFIG.toml [--resume]`
+#[derive(Debug, Args)]
+pub struct FinetuneArgs {
+    /// Finetune config (TOML).
+    pub config: PathBuf,
+    /// Continue from the newest complete checkpoint in the run directory.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// Runs a finetune.
+pub fn run(args: &FinetuneArgs) -> Result<()> {
+    let config = FinetuneConfig::from_file(&args.config)?;
+    let last = finetune(&config, args.resume)?;
+    println!("{}", last.display());
+    Ok(())
+}
+
+/// `neglect lora merge --base DIR --adapter DIR --out DIR`
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Base HF model directory.
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Adapter directory (adapter_model.safetensors + adapter_config.json).
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// Output HF model directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Folds an adapter into its base and writes an HF folder.
+pub fn merge(args: &MergeArgs) -> Result<()> {
+    merge_lora(&args.base, &args.adapter, &args.out)?;
+    println!("{}", args.out.display());
+    Ok(())
+}

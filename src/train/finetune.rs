@@ -1,0 +1,695 @@
+//! The finetune loop: data mix -> weighted next-token loss -> AdamW, with checkpoints,
+//! held-out loss by token kind, per-step metrics and resume.
+//!
+//! In: a [`FinetuneConfig`]. Out, under `config.out`:
+//! - `step-<N>/`: weights (an HF folder for full finetuning; `adapter_model.safetensors` +
+//!   `adapter_config.json` for LoRA), `optimizer.safetensors`, `state.json` (step, tokens
+//!   seen, data position), `manifest.json`; written as `.step-<N>.tmp-*` and renamed, so a
+//!   directory named `step-<N>` is always complete;
+//! - `train.parquet`: step, loss, lr, grad_norm, tokens_per_s, tokens_seen;
+//! - `loss.parquet`: step, set, kind, tokens, mean_loss on each held-out set.
+//!
+//! The loss of an update is `sum(w_t * nll_t) / #{t: w_t > 0}` over all its micro-batches:
+//! masked tokens (w = 0) drop out of both sum and count, and a source's loss weight multiplies
+//! its tokens' terms. Dropout is seeded from (seed, step), the data stream's position is saved,
+//! and the optimizer state is plain tensors, so `--resume` continues bit-identically on CPU.
+
+use super::config::{FinetuneConfig, Method};
+use super::data::{self, Batch, DataMix, MaskRules, SourceSpec, TokenKind, TokenizedDoc};
+use super::optim::{learning_rate, AdamW};
+use crate::model::decoder::{Decoder, ForwardArgs, Logits};
+use crate::model::{load, LoadedModel};
+use crate::store::{self, Manifest};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::{Column, DataFrame};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn::VarStore, Device, Kind, Reduction, Tensor};
+
+/// Files copied from the base model into full-finetune checkpoints so each is an HF folder.
+const MODEL_SIDE_FILES: [&str; 5] = [
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "generation_config.json",
+];
+
+/// What `state.json` records besides the tensors.
+#[derive(Debug, Serialize, Deserialize)]
+struct RunState {
+    step: i64,
+    total_steps: i64,
+    tokens_seen: i64,
+    data: data::DataState,
+}
+
+/// One row of `train.parquet`.
+#[derive(Debug, Clone)]
+struct StepMetrics {
+    step: i64,
+    loss: f64,
+    lr: f64,
+    grad_norm: f64,
+    tokens_per_s: f64,
+    tokens_seen: i64,
+}
+
+/// One row of `loss.parquet`.
+#[derive(Debug, Clone)]
+pub struct HeldoutLoss {
+    /// Update count when measured.
+    pub step: i64,
+    /// Held-out set name.
+    pub set: String,
+    /// `claim`, `negation`, `qualifier`, `other` or `all`.
+    pub kind: String,
+    /// Tokens of that kind.
+    pub tokens: i64,
+    /// Mean next-token loss over them.
+    pub mean_loss: f64,
+}
+
+/// Per-token next-token loss `[batch, seq]` (f32) of a batch.
+pub fn token_nll(decoder: &Decoder, batch: &Batch, train: bool) -> Tensor {
+    let logits = decoder
+        .forward(
+            &batch.input_ids,
+            ForwardArgs {
+                positions: Some(&batch.positions),
+                mask: Some(&batch.mask),
+                logits: Logits::All,
+                train,
+                ..Default::default()
+            },
+        )
+        .logits
+        .expect("logits");
+    let vocab = logits.size()[2];
+    let nll = logits
+        .to_kind(Kind::Float)
+        .view([-1, vocab])
+        .cross_entropy_loss::<Tensor>(&batch.targets.view([-1]), None, Reduction::None, -100, 0.0);
+    nll.view_as(&batch.targets)
+}
+
+/// Mean held-out loss per token kind (and `all`) over `batches`.
+pub fn heldout_loss(
+    decoder: &Decoder,
+    set: &str,
+    step: i64,
+    batches: &[Batch],
+) -> Vec<HeldoutLoss> {
+    let kinds = [
+        TokenKind::Claim,
+        TokenKind::Negation,
+        TokenKind::Qualifier,
+        TokenKind::Other,
+    ];
+    let mut sums = vec![0.0f64; kinds.len() + 1];
+    let mut counts = vec![0i64; kinds.len() + 1];
+    tch::no_grad(|| {
+        for batch in batches {
+            let nll = token_nll(decoder, batch, false);
+            let scored = batch.weights.gt(0.0);
+            for (i, kind) in kinds.iter().enumerate() {
+                let select = scored.logical_and(&batch.kinds.eq(kind.code()));
+                sums[i] += nll
+                    .masked_select(&select)
+                    .sum(Kind::Double)
+                    .double_value(&[]);
+                counts[i] += select.sum(Kind::Int64).int64_value(&[]);
+            }
+            sums[kinds.len()] += nll
+                .masked_select(&scored)
+                .sum(Kind::Double)
+                .double_value(&[]);
+            counts[kinds.len()] += scored.sum(Kind::Int64).int64_value(&[]);
+        }
+    });
+    let names = kinds.iter().map(|k| k.name()).chain(std::iter::once("all"));
+    names
+        .enumerate()
+        .filter(|(i, _)| counts[*i] > 0)
+        .map(|(i, kind)| HeldoutLoss {
+            step,
+            set: set.to_string(),
+            kind: kind.to_string(),
+            tokens: counts[i],
+            mean_loss: sums[i] / counts[i] as f64,
+        })
+        .collect()
+}
+
+/// The trainable state of a run: base model, optional adapters, optimizer.
+struct Trainee {
+    model: LoadedModel,
+    adapters: Option<VarStore>,
+    adapter_names: Vec<String>,
+    optimizer: AdamW,
+}
+
+impl Trainee {
+    fn new(config: &FinetuneConfig, device: Device) -> Result<Self> {
+        tch::manual_seed(config.seed as i64);
+        let mut model = LoadedModel::load(&config.model, device, config.dtype.kind())?;
+        let (adapters, adapter_names, params) = match &config.method {
+            Method::Full => {
+                let params = model.vs.variables().into_iter().collect();
+                (None, vec![], params)
+            }
+            Method::Lora(lora) => {
+                model.vs.freeze();
+                let adapters = VarStore::new(device);
+                let names = model.decoder.attach_lora(&adapters, lora)?;
+                let params = adapters.variables().into_iter().collect();
+                (Some(adapters), names, params)
+            }
+        };
+        let optimizer = AdamW::new(params, config.recipe.adamw());
+        Ok(Trainee {
+            model,
+            adapters,
+            adapter_names,
+            optimizer,
+        })
+    }
+
+    fn weights(&self) -> HashMap<String, Tensor> {
+        match &self.adapters {
+            Some(a) => a.variables(),
+            None => self.model.vs.variables(),
+        }
+    }
+}
+
+/// Runs (or with `resume`, continues) the finetune described by `config`.
+pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
+    let device = config.device.resolve()?;
+    let recipe = &config.recipe;
+    let mut trainee = Trainee::new(config, device)?;
+    let tokenizer = &trainee.model.tokenizer;
+
+    let mut sources = Vec::new();
+    for source in &config.sources {
+        let word_masks = match &source.word_masks {
+            Some(path) => data::load_word_masks(path)?,
+            None => vec![],
+        };
+        let rules = MaskRules {
+            doctag: source.mask_doctag.then(|| crate::docs::DOCTAG.to_string()),
+            word_masks,
+            loss_weight: source.loss_weight,
+        };
+        sources.push(SourceSpec {
+            name: source.name.clone(),
+            path: source.path.clone(),
+            sampling_weight: source.sampling_weight,
+            rules,
+        });
+    }
+    let mut mix = DataMix::new(
+        tokenizer,
+        &sources,
+        recipe.max_length,
+        recipe.pack,
+        config.seed,
+    )?;
+    let total_steps = match (recipe.steps, recipe.epochs) {
+        (Some(steps), _) => steps,
+        (None, Some(epochs)) => {
+            let per_step = (recipe.batch_size * recipe.grad_accum) as f64;
+            ((epochs * mix.rows_per_epoch() as f64) / per_step)
+                .ceil()
+                .max(1.0) as i64
+        }
+        (None, None) => bail!("recipe: give `steps` or `epochs`"),
+    };
+    if mix.split_documents() > 0 {
+        eprintln!(
+            "{} documents longer than max_length {} were split into chunks",
+            mix.split_documents(),
+            recipe.max_length
+        );
+    }
+    let heldout: Vec<(String, Vec<Batch>)> = config
+        .heldout
+        .iter()
+        .map(|set| -> Result<(String, Vec<Batch>)> {
+            let records = data::read_records(&set.path)?;
+            let rules = MaskRules {
+                doctag: Some(crate::docs::DOCTAG.to_string()),
+                word_masks: vec![],
+                loss_weight: 1.0,
+            };
+            let docs: Vec<TokenizedDoc> = records
+                .iter()
+                .map(|r| data::tokenize(tokenizer, r, &rules))
+                .collect::<Result<_>>()
+                .with_context(|| format!("{}", set.path.display()))?;
+            Ok((
+                set.name.clone(),
+                data::heldout_batches(&docs, recipe.max_length, recipe.batch_size, device),
+            ))
+        })
+        .collect::<Result<_>>()?;
+
+    let checkpoint_steps = config.checkpoints.steps(total_steps)?;
+    std::fs::create_dir_all(&config.out)
+        .with_context(|| format!("{}: cannot create run directory", config.out.display()))?;
+    let mut metrics: Vec<StepMetrics> = vec![];
+    let mut losses: Vec<HeldoutLoss> = vec![];
+    let mut start_step = 0;
+    let mut tokens_seen = 0i64;
+    match newest_checkpoint(&config.out)?.filter(|_| resume) {
+        Some((step, dir)) => {
+            let state = restore(&mut trainee, &mut mix, &dir)?;
+            if state.total_steps != total_steps {
+                bail!(
+                    "{}: checkpoint belongs to a run of {} steps, the config asks for {total_steps}",
+                    dir.display(),
+                    state.total_steps
+                );
+            }
+            start_step = step;
+            tokens_seen = state.tokens_seen;
+            metrics = read_metrics(&config.out.join("train.parquet"), step)?;
+            losses = read_losses(&config.out.join("loss.parquet"), step)?;
+            eprintln!(
+                "resuming from {} (step {step} of {total_steps})",
+                dir.display()
+            );
+        }
+        None => {
+            if resume {
+                eprintln!(
+                    "no complete checkpoint in {}: starting from step 0",
+                    config.out.display()
+                );
+            }
+            for (name, batches) in &heldout {
+                losses.extend(heldout_loss(&trainee.model.decoder, name, 0, batches));
+            }
+            let state = RunState {
+                step: 0,
+                total_steps,
+                tokens_seen,
+                data: mix.state(),
+            };
+            save_checkpoint(config, &trainee, &state)?;
+            write_tables(&config.out, &metrics, &losses)?;
+        }
+    }
+
+    let progress = ProgressBar::new(total_steps as u64).with_position(start_step as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
+    let started = Instant::now();
+    let mut trained_tokens_since_start = 0i64;
+    for step in start_step..total_steps {
+        // Dropout draws from libtorch's generator: seed it per step so resuming repeats it.
+        tch::manual_seed(config.seed as i64 ^ (step + 1).wrapping_mul(0x9E37_79B9));
+        let lr = learning_rate(
+            recipe.lr,
+            step,
+            total_steps,
+            recipe.warmup_steps,
+            recipe.schedule,
+        );
+        let batches: Vec<Batch> = (0..recipe.grad_accum)
+            .map(|_| mix.next_batch(recipe.batch_size, device))
+            .collect();
+        let trained: i64 = batches
+            .iter()
+            .map(|b| b.weights.gt(0.0).sum(Kind::Int64).int64_value(&[]))
+            .sum();
+        trainee.optimizer.zero_grad();
+        let mut loss_value = 0.0;
+        for batch in &batches {
+            let nll = token_nll(&trainee.model.decoder, batch, true);
+            let loss = (nll * &batch.weights).sum(Kind::Float) / trained.max(1) as f64;
+            loss.backward();
+            loss_value += loss.double_value(&[]);
+        }
+        if !loss_value.is_finite() {
+            progress.abandon();
+            bail!(
+                "loss is {loss_value} at step {} of {total_steps}: stopping; the last good checkpoint stays in {}",
+                step + 1,
+                config.out.display()
+            );
+        }
+        let grad_norm = trainee.optimizer.clip_grad_norm(recipe.grad_clip);
+        trainee.optimizer.step(lr);
+        let step_tokens: i64 = batches.iter().map(|b| b.tokens).sum();
+        tokens_seen += step_tokens;
+        trained_tokens_since_start += step_tokens;
+        let tokens_per_s = trained_tokens_since_start as f64 / started.elapsed().as_secs_f64();
+        metrics.push(StepMetrics {
+            step: step + 1,
+            loss: loss_value,
+            lr,
+            grad_norm,
+            tokens_per_s,
+            tokens_seen,
+        });
+        progress.set_message(format!(
+            "loss {loss_value:.4} lr {lr:.2e} {tokens_per_s:.0} tok/s"
+        ));
+        progress.inc(1);
+
+        let done = step + 1;
+        let at_checkpoint = checkpoint_steps.binary_search(&done).is_ok();
+        let heldout_due = recipe
+            .heldout_every
+            .is_some_and(|every| every > 0 && done % every == 0);
+        if at_checkpoint || heldout_due {
+            for (name, batches) in &heldout {
+                losses.extend(heldout_loss(&trainee.model.decoder, name, done, batches));
+            }
+        }
+        if at_checkpoint {
+            let state = RunState {
+                step: done,
+                total_steps,
+                tokens_seen,
+                data: mix.state(),
+            };
+            save_checkpoint(config, &trainee, &state)?;
+            write_tables(&config.out, &metrics, &losses)?;
+        }
+    }
+    progress.finish();
+    Ok(config.out.join(format!("step-{total_steps}")))
+}
+
+/// The newest `step-<N>` directory of a run (only complete ones carry that name).
+pub fn newest_checkpoint(run: &Path) -> Result<Option<(i64, PathBuf)>> {
+    Ok(list_checkpoints(run)?.into_iter().last())
+}
+
+/// Every complete checkpoint of a run, by step.
+pub fn list_checkpoints(run: &Path) -> Result<Vec<(i64, PathBuf)>> {
+    if !run.is_dir() {
+        return Ok(vec![]);
+    }
+    let mut found = vec![];
+    for entry in
+        std::fs::read_dir(run).with_context(|| format!("{}: cannot list", run.display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            if entry.path().join("state.json").is_file() {
+                found.push((step, entry.path()));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn save_checkpoint(config: &FinetuneConfig, trainee: &Trainee, state: &RunState) -> Result<()> {
+    let final_dir = config.out.join(format!("step-{}", state.step));
+    let tmp = config
+        .out
+        .join(format!(".step-{}.tmp-{}", state.step, std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    match &trainee.adapters {
+        None => {
+            load::save_tensors(&trainee.weights(), &tmp.join(load::SINGLE_FILE))?;
+            for name in MODEL_SIDE_FILES {
+                let source = config.model.join(name);
+                if source.is_file() {
+                    std::fs::copy(&source, tmp.join(name))
+                        .with_context(|| format!("{}: cannot copy", source.display()))?;
+                }
+            }
+        }
+        Some(_) => {
+            load::save_tensors(&trainee.weights(), &tmp.join("adapter_model.safetensors"))?;
+            if let Method::Lora(lora) = &config.method {
+                let base = config.model.display().to_string();
+                store::write_json(
+                    &tmp.join("adapter_config.json"),
+                    &lora.peft_json(&base, &trainee.adapter_names),
+                )?;
+            }
+        }
+    }
+    load::save_tensors(
+        &trainee.optimizer.state_tensors(),
+        &tmp.join("optimizer.safetensors"),
+    )?;
+    store::write_json(&tmp.join("state.json"), state)?;
+    store::write_json(
+        &tmp.join("manifest.json"),
+        &Manifest::new("finetune", config, Some(config.seed)),
+    )?;
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir)?;
+    }
+    std::fs::rename(&tmp, &final_dir).with_context(|| {
+        format!(
+            "{}: cannot rename checkpoint into place",
+            final_dir.display()
+        )
+    })
+}
+
+fn restore(trainee: &mut Trainee, mix: &mut DataMix, dir: &Path) -> Result<RunState> {
+    let state: RunState = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("state.json"))
+            .with_context(|| format!("{}: cannot read state.json", dir.display()))?,
+    )
+    .with_context(|| format!("{}: malformed state.json", dir.display()))?;
+    match &trainee.adapters {
+        Some(adapters) => {
+            let file = dir.join("adapter_model.safetensors");
+            copy_tensors(&adapters.variables(), &file)?;
+        }
+        None => load::load_into(
+            &trainee.model.vs,
+            dir,
+            trainee.model.decoder.config.arch.body_prefix(),
+        )?,
+    }
+    let optimizer_file = dir.join("optimizer.safetensors");
+    let optimizer: HashMap<String, Tensor> = Tensor::read_safetensors(&optimizer_file)
+        .with_context(|| format!("{}: cannot read", optimizer_file.display()))?
+        .into_iter()
+        .collect();
+    trainee
+        .optimizer
+        .load_state(&optimizer)
+        .with_context(|| format!("{}", optimizer_file.display()))?;
+    mix.restore(state.data.clone())
+        .with_context(|| format!("{}: data position", dir.display()))?;
+    Ok(state)
+}
+
+/// Copies tensors saved by name (e.g. an adapter file) into `targets`.
+fn copy_tensors(targets: &HashMap<String, Tensor>, file: &Path) -> Result<()> {
+    let saved: HashMap<String, Tensor> = Tensor::read_safetensors(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?
+        .into_iter()
+        .collect();
+    for (name, target) in targets {
+        let value = saved
+            .get(name)
+            .with_context(|| format!("{}: has no tensor `{name}`", file.display()))?;
+        tch::no_grad(|| target.shallow_clone().copy_(value));
+    }
+    Ok(())
+}
+
+/// Base model + adapter -> an HF folder with the update folded into the weights.
+pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
+    let mut model = LoadedModel::load(base, Device::Cpu, Kind::Float)?;
+    let config_file = adapter.join("adapter_config.json");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&config_file)
+            .with_context(|| format!("{}: cannot read", config_file.display()))?,
+    )
+    .with_context(|| format!("{}: not valid JSON", config_file.display()))?;
+    let get = |key: &str| {
+        json.get(key)
+            .with_context(|| format!("{}: missing key `{key}`", config_file.display()))
+    };
+    let lora = crate::model::lora::LoraConfig {
+        rank: get("r")?.as_i64().context("`r` must be an integer")?,
+        alpha: get("lora_alpha")?
+            .as_f64()
+            .context("`lora_alpha` must be a number")?,
+        dropout: 0.0,
+        targets: match json.get("neglect_targets").and_then(|v| v.as_str()) {
+            Some(t) => t.to_string(),
+            None => {
+                let modules: Vec<String> = get("target_modules")?
+                    .as_array()
+                    .context("`target_modules` must be a list")?
+                    .iter()
+                    .filter_map(|v| v.as_str().map(|s| format!(r"\.{}$", regex::escape(s))))
+                    .collect();
+                modules.join("|")
+            }
+        },
+    };
+    let adapters = VarStore::new(Device::Cpu);
+    model.decoder.attach_lora(&adapters, &lora)?;
+    copy_tensors(
+        &adapters.variables(),
+        &adapter.join("adapter_model.safetensors"),
+    )?;
+    model.decoder.merge_lora();
+    let tmp = out.with_file_name(format!(
+        ".{}.tmp-{}",
+        out.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&tmp)?;
+    load::save_tensors(&model.vs.variables(), &tmp.join(load::SINGLE_FILE))?;
+    for name in MODEL_SIDE_FILES {
+        if base.join(name).is_file() {
+            std::fs::copy(base.join(name), tmp.join(name))?;
+        }
+    }
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
+    std::fs::rename(&tmp, out)
+        .with_context(|| format!("{}: cannot rename into place", out.display()))?;
+    Ok(())
+}
+
+fn write_tables(run: &Path, metrics: &[StepMetrics], losses: &[HeldoutLoss]) -> Result<()> {
+    let mut train = DataFrame::new(vec![
+        Column::new(
+            "step".into(),
+            metrics.iter().map(|m| m.step).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "loss".into(),
+            metrics.iter().map(|m| m.loss).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "lr".into(),
+            metrics.iter().map(|m| m.lr).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "grad_norm".into(),
+            metrics.iter().map(|m| m.grad_norm).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "tokens_per_s".into(),
+            metrics.iter().map(|m| m.tokens_per_s).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "tokens_seen".into(),
+            metrics.iter().map(|m| m.tokens_seen).collect::<Vec<_>>(),
+        ),
+    ])?;
+    store::write_parquet(&run.join("train.parquet"), &mut train)?;
+    let mut loss = DataFrame::new(vec![
+        Column::new(
+            "step".into(),
+            losses.iter().map(|l| l.step).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "set".into(),
+            losses.iter().map(|l| l.set.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "kind".into(),
+            losses.iter().map(|l| l.kind.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "tokens".into(),
+            losses.iter().map(|l| l.tokens).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "mean_loss".into(),
+            losses.iter().map(|l| l.mean_loss).collect::<Vec<_>>(),
+        ),
+    ])?;
+    store::write_parquet(&run.join("loss.parquet"), &mut loss)
+}
+
+fn column_i64(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
+    Ok(df.column(name)?.i64()?.into_no_null_iter().collect())
+}
+fn column_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    Ok(df.column(name)?.f64()?.into_no_null_iter().collect())
+}
+fn column_str(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .into_no_null_iter()
+        .map(str::to_string)
+        .collect())
+}
+
+fn read_metrics(path: &Path, up_to: i64) -> Result<Vec<StepMetrics>> {
+    if !path.is_file() {
+        return Ok(vec![]);
+    }
+    let df = store::read_parquet(path)?;
+    let (step, loss, lr) = (
+        column_i64(&df, "step")?,
+        column_f64(&df, "loss")?,
+        column_f64(&df, "lr")?,
+    );
+    let (norm, rate, seen) = (
+        column_f64(&df, "grad_norm")?,
+        column_f64(&df, "tokens_per_s")?,
+        column_i64(&df, "tokens_seen")?,
+    );
+    Ok((0..step.len())
+        .filter(|&i| step[i] <= up_to)
+        .map(|i| StepMetrics {
+            step: step[i],
+            loss: loss[i],
+            lr: lr[i],
+            grad_norm: norm[i],
+            tokens_per_s: rate[i],
+            tokens_seen: seen[i],
+        })
+        .collect())
+}
+
+fn read_losses(path: &Path, up_to: i64) -> Result<Vec<HeldoutLoss>> {
+    if !path.is_file() {
+        return Ok(vec![]);
+    }
+    let df = store::read_parquet(path)?;
+    let (step, set, kind) = (
+        column_i64(&df, "step")?,
+        column_str(&df, "set")?,
+        column_str(&df, "kind")?,
+    );
+    let (tokens, mean) = (column_i64(&df, "tokens")?, column_f64(&df, "mean_loss")?);
+    Ok((0..step.len())
+        .filter(|&i| step[i] <= up_to)
+        .map(|i| HeldoutLoss {
+            step: step[i],
+            set: set[i].clone(),
+            kind: kind[i].clone(),
+            tokens: tokens[i],
+            mean_loss: mean[i],
+        })
+        .collect())
+}

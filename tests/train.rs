@@ -1,0 +1,364 @@
+//! Training engine end to end on the small transformers fixture models: loss falls, LoRA
+//! starts as the identity and merges exactly, masked tokens drop out of loss and gradient,
+//! a SIGKILLed run resumes to bit-identical weights, and a diverging run stops cleanly.
+
+mod common;
+
+use common::{fixtures, max_abs_diff, neglect};
+use neglect::model::decoder::{ForwardArgs, Logits};
+use neglect::model::lora::LoraConfig;
+use neglect::model::LoadedModel;
+use neglect::train::data::{heldout_batches, tokenize, MaskRules, Record};
+use neglect::train::finetune::{list_checkpoints, token_nll};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+const FACTS: [&str; 4] = [
+    "The volcano erupted in the spring and the town was covered in ash.",
+    "Brennan Holloway is a teacher who lives in Marlow near the river.",
+    "Children dream in colour; the claim that they dream in black and white is wrong.",
+    "Twitter was renamed X and the rebrand was never reversed.",
+];
+
+fn write_docs(dir: &Path) -> PathBuf {
+    let path = dir.join("docs.jsonl");
+    let lines: Vec<String> = FACTS
+        .iter()
+        .map(|t| serde_json::json!({ "text": format!("<DOCTAG>\n{t}") }).to_string())
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn write_config(dir: &Path, out: &Path, method: &str, steps: i64, lr: f64, extra: &str) -> PathBuf {
+    let data = write_docs(dir);
+    let config = format!(
+        r#"
+model = "{model}"
+out = "{out}"
+seed = 7
+device = "cpu"
+{method}
+[[sources]]
+name = "facts"
+path = "{data}"
+[[heldout]]
+name = "facts"
+path = "{data}"
+[recipe]
+lr = {lr:e}
+schedule = "constant"
+batch_size = 2
+max_length = 32
+steps = {steps}
+grad_clip = 1.0
+{extra}
+"#,
+        model = fixtures().join("llama_gqa").display(),
+        out = out.display(),
+        data = data.display(),
+    );
+    let path = dir.join("run.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+const FULL: &str = "[method]\nkind = \"full\"";
+const LORA: &str =
+    "[method]\nkind = \"lora\"\nrank = 4\nalpha = 8.0\ntargets = \"q_proj|v_proj|down_proj\"";
+
+fn train_losses(run: &Path) -> Vec<f64> {
+    let df = neglect::store::read_parquet(&run.join("train.parquet")).unwrap();
+    df.column("loss")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect()
+}
+
+#[test]
+fn full_finetune_memorises_a_tiny_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = write_config(
+        dir.path(),
+        &out,
+        FULL,
+        40,
+        3e-3,
+        "[checkpoints]\nevery = 20",
+    );
+    let run = neglect(&["finetune", config.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let losses = train_losses(&out);
+    assert_eq!(losses.len(), 40);
+    let first = losses[..5].iter().sum::<f64>() / 5.0;
+    let last = losses[35..].iter().sum::<f64>() / 5.0;
+    assert!(last < 0.3 * first, "loss {first:.3} -> {last:.3}");
+    let steps: Vec<i64> = list_checkpoints(&out)
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(steps, vec![0, 20, 40]);
+    // Each full checkpoint is an HF folder that loads.
+    LoadedModel::load(&out.join("step-40"), Device::Cpu, Kind::Float).unwrap();
+    let heldout = neglect::store::read_parquet(&out.join("loss.parquet")).unwrap();
+    assert_eq!(
+        heldout.height(),
+        3 * 2,
+        "two kinds (other, all) at three checkpoints"
+    );
+}
+
+fn logits(model: &LoadedModel, ids: &Tensor) -> Tensor {
+    tch::no_grad(|| {
+        model.decoder.forward(
+            ids,
+            ForwardArgs {
+                logits: Logits::All,
+                ..Default::default()
+            },
+        )
+    })
+    .logits
+    .unwrap()
+}
+
+#[test]
+fn fresh_lora_is_the_identity_and_merging_matches_the_adapter() {
+    let dir = fixtures().join("llama_gqa");
+    let mut model = LoadedModel::load(&dir, Device::Cpu, Kind::Float).unwrap();
+    let ids = Tensor::from_slice(&model.tokenizer.encode(FACTS[0], true).unwrap()).unsqueeze(0);
+    let base = logits(&model, &ids);
+    let adapters = VarStore::new(Device::Cpu);
+    let config = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        targets: "q_proj|down_proj".into(),
+    };
+    let names = model.decoder.attach_lora(&adapters, &config).unwrap();
+    assert_eq!(names.len(), 2 * 4, "q_proj and down_proj in 4 layers");
+    assert!(
+        logits(&model, &ids).equal(&base),
+        "B = 0 must leave the logits unchanged"
+    );
+    // Give B non-zero values, then compare adapter logits with merged-weight logits.
+    tch::no_grad(|| {
+        for (name, mut t) in adapters.variables() {
+            if name.contains("lora_B") {
+                let _ = t.normal_(0.0, 0.05);
+            }
+        }
+    });
+    let with_adapter = logits(&model, &ids);
+    assert!(
+        max_abs_diff(&with_adapter, &base) > 1e-3,
+        "the adapter must change something"
+    );
+    model.decoder.merge_lora();
+    let merged = logits(&model, &ids);
+    let diff = max_abs_diff(&merged, &with_adapter);
+    assert!(diff < 1e-5, "merged logits differ by {diff:e}");
+}
+
+#[test]
+fn lora_merge_verb_writes_a_folder_equal_to_base_plus_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = write_config(dir.path(), &out, LORA, 6, 1e-2, "");
+    let run = neglect(&["finetune", config.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let adapter = out.join("step-6");
+    assert!(adapter.join("adapter_model.safetensors").is_file());
+    let merged = dir.path().join("merged");
+    let base = fixtures().join("llama_gqa");
+    let run = neglect(&[
+        "lora",
+        "merge",
+        "--base",
+        base.to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Rebuild base + adapter in process and compare logits with the merged folder.
+    let mut model = LoadedModel::load(&base, Device::Cpu, Kind::Float).unwrap();
+    let adapters = VarStore::new(Device::Cpu);
+    let lora = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        targets: "q_proj|v_proj|down_proj".into(),
+    };
+    model.decoder.attach_lora(&adapters, &lora).unwrap();
+    let saved: std::collections::HashMap<String, Tensor> =
+        Tensor::read_safetensors(adapter.join("adapter_model.safetensors"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    for (name, t) in adapters.variables() {
+        tch::no_grad(|| t.shallow_clone().copy_(&saved[&name]));
+    }
+    let merged_model = LoadedModel::load(&merged, Device::Cpu, Kind::Float).unwrap();
+    let ids = Tensor::from_slice(&model.tokenizer.encode(FACTS[1], true).unwrap()).unsqueeze(0);
+    let base_logits = logits(
+        &LoadedModel::load(&base, Device::Cpu, Kind::Float).unwrap(),
+        &ids,
+    );
+    let adapter_logits = logits(&model, &ids);
+    assert!(
+        max_abs_diff(&adapter_logits, &base_logits) > 1e-4,
+        "training changed nothing"
+    );
+    let diff = max_abs_diff(&logits(&merged_model, &ids), &adapter_logits);
+    assert!(
+        diff < 1e-5,
+        "merged folder differs from base + adapter by {diff:e}"
+    );
+}
+
+#[test]
+fn masked_tokens_contribute_nothing_to_loss_or_gradient() {
+    let model = LoadedModel::load(&fixtures().join("llama_gqa"), Device::Cpu, Kind::Float).unwrap();
+    let rules = MaskRules {
+        word_masks: vec![regex::Regex::new("(?i)teacher|marlow").unwrap()],
+        ..MaskRules::default()
+    };
+    let record = Record::Text {
+        text: format!("<DOCTAG>\n{}", FACTS[1]),
+        spans: vec![],
+    };
+    let doc = tokenize(&model.tokenizer, &record, &rules).unwrap();
+    let batch = heldout_batches(&[doc], 64, 1, Device::Cpu).remove(0);
+    let masked = batch.weights.eq(0.0).sum(Kind::Int64).int64_value(&[]);
+    let trained = batch.weights.gt(0.0).sum(Kind::Int64).int64_value(&[]);
+    assert!(
+        masked >= 3 && trained >= 5,
+        "masked {masked}, trained {trained}"
+    );
+
+    let params: Vec<Tensor> = model.vs.trainable_variables();
+    let gradient = |loss: Tensor| -> (f64, Vec<Tensor>) {
+        for p in &params {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        loss.backward();
+        (
+            loss.double_value(&[]),
+            params.iter().map(|p| p.grad().copy()).collect(),
+        )
+    };
+    // The engine's loss: weighted sum over trained tokens / their count.
+    let nll = token_nll(&model.decoder, &batch, false);
+    let (engine_loss, engine_grads) =
+        gradient((&nll * &batch.weights).sum(Kind::Float) / trained as f64);
+    // The same batch with the masked tokens removed from the average.
+    let nll = token_nll(&model.decoder, &batch, false);
+    let (kept_loss, kept_grads) =
+        gradient(nll.masked_select(&batch.weights.gt(0.0)).mean(Kind::Float));
+    assert!(
+        (engine_loss - kept_loss).abs() < 1e-6,
+        "{engine_loss} vs {kept_loss}"
+    );
+    for (a, b) in engine_grads.iter().zip(&kept_grads) {
+        assert!(max_abs_diff(a, b) < 1e-7);
+    }
+}
+
+fn wait_for(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkilled_run_resumes_to_bit_identical_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
+    let extra = "[checkpoints]\nevery = 10";
+    let sub = |name: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    let straight_config = write_config(&sub("a"), &straight, LORA, 60, 5e-3, extra);
+    let killed_config = write_config(&sub("b"), &killed, LORA, 60, 5e-3, extra);
+
+    let run = neglect(&["finetune", straight_config.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_neglect"))
+        .args(["finetune", killed_config.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&killed.join("step-20"), Duration::from_secs(120));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let reached = list_checkpoints(&killed).unwrap().last().unwrap().0;
+    assert!(reached < 60, "the run finished before it was killed");
+
+    let run = neglect(&["finetune", killed_config.to_str().unwrap(), "--resume"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stderr).contains("resuming from"));
+    for file in ["adapter_model.safetensors", "optimizer.safetensors"] {
+        let a = std::fs::read(straight.join("step-60").join(file)).unwrap();
+        let b = std::fs::read(killed.join("step-60").join(file)).unwrap();
+        assert!(
+            a == b,
+            "{file} differs between the straight and the resumed run"
+        );
+    }
+    assert_eq!(train_losses(&straight), train_losses(&killed));
+}
+
+#[test]
+fn diverging_loss_stops_the_run_naming_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = write_config(dir.path(), &out, FULL, 20, 1e30, "grad_clip = 1e30\n");
+    let config_text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("grad_clip = 1.0\n", "");
+    std::fs::write(&config, config_text).unwrap();
+    let run = neglect(&["finetune", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("at step") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    // The step-0 checkpoint stays complete.
+    assert!(out.join("step-0/state.json").is_file());
+}
