@@ -47,6 +47,8 @@ enum LoraCommand {
 enum BenchCommand {
     /// Forward-pass tokens/s of a model directory or a random model of a given config.
     Forward(bench::ForwardBenchArgs),
+    /// Training-step tokens/s against the equivalent PyTorch-eager loop.
+    Train(bench::TrainBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +68,7 @@ fn main() {
         Command::Finetune(args) => train_cli::run(args),
         Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
+        Command::Bench(BenchCommand::Train(args)) => bench::train(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -116,3 +116,150 @@ pub fn forward(args: &ForwardBenchArgs) -> Result<()> {
     println!("forward tokens/s: {:.0}", tokens / seconds);
     Ok(())
 }
+
+/// `neglect bench train`
+#[derive(Debug, Args)]
+pub struct TrainBenchArgs {
+    /// Vocabulary size of the benchmark decoder.
+    #[arg(long, default_value_t = 1000)]
+    pub vocab: i64,
+    /// d_model.
+    #[arg(long, default_value_t = 128)]
+    pub hidden: i64,
+    /// Blocks.
+    #[arg(long, default_value_t = 4)]
+    pub layers: i64,
+    /// Attention heads (key/value heads are half as many).
+    #[arg(long, default_value_t = 4)]
+    pub heads: i64,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 32)]
+    pub batch: i64,
+    /// Tokens per sequence.
+    #[arg(long, default_value_t = 128)]
+    pub seq: i64,
+    /// Timed steps.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// CPU threads for both sides.
+    #[arg(long, default_value_t = 2)]
+    pub threads: i32,
+    /// Seed of weights and data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: i64,
+}
+
+/// Training-step throughput of neglect's decoder + AdamW against the equivalent PyTorch-eager
+/// loop (`python/bench_train.py`, same torch, same architecture, threads and dtype), on CPU.
+pub fn train(args: &TrainBenchArgs) -> Result<()> {
+    if args.heads < 2 || args.hidden % args.heads != 0 || args.steps == 0 {
+        bail!("--heads must be >= 2 and divide --hidden; --steps must be positive");
+    }
+    let config = serde_json::json!({
+        "model_type": "llama", "vocab_size": args.vocab, "hidden_size": args.hidden,
+        "intermediate_size": 4 * args.hidden, "num_hidden_layers": args.layers,
+        "num_attention_heads": args.heads, "num_key_value_heads": args.heads / 2,
+        "head_dim": args.hidden / args.heads, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+        "max_position_embeddings": args.seq.max(128), "tie_word_embeddings": true,
+    });
+    let dir = tempfile_dir()?;
+    let config_file = dir.join("config.json");
+    crate::store::write_json(&config_file, &config)?;
+    let parsed = ModelConfig::from_json(&config, &config_file)?;
+
+    tch::set_num_threads(args.threads);
+    tch::manual_seed(args.seed);
+    let vs = VarStore::new(Device::Cpu);
+    let decoder = Decoder::new(&vs, &parsed, Kind::Float, Init::Random { std: 0.02 });
+    let params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    let mut optimizer = crate::train::optim::AdamW::new(params, Default::default());
+    let data = Tensor::randint(
+        args.vocab,
+        [(args.steps + args.warmup) as i64, args.batch, args.seq + 1],
+        (Kind::Int64, Device::Cpu),
+    );
+    let mut start = Instant::now();
+    let mut last_loss = 0.0;
+    for i in 0..args.steps + args.warmup {
+        if i == args.warmup {
+            start = Instant::now();
+        }
+        let ids = data.get(i as i64);
+        let inputs = ids.narrow(1, 0, args.seq);
+        let targets = ids.narrow(1, 1, args.seq);
+        let logits = decoder
+            .forward(
+                &inputs,
+                ForwardArgs {
+                    train: true,
+                    ..Default::default()
+                },
+            )
+            .logits
+            .expect("logits");
+        let loss = logits
+            .view([-1, args.vocab])
+            .cross_entropy_for_logits(&targets.reshape([-1]));
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step(1e-3);
+        last_loss = loss.double_value(&[]);
+    }
+    let ours = (args.batch * args.seq) as f64 * args.steps as f64 / start.elapsed().as_secs_f64();
+
+    let script = dir.join("bench_train.py");
+    std::fs::write(&script, include_str!("../../python/bench_train.py"))?;
+    let python = crate::model::cli::python();
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&config_file)
+        .args(
+            [
+                args.batch,
+                args.seq,
+                args.steps as i64,
+                args.warmup as i64,
+                args.threads as i64,
+                args.seed,
+            ]
+            .map(|v| v.to_string()),
+        )
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run {python}: {e}"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !output.status.success() {
+        bail!(
+            "the PyTorch reference failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let theirs: f64 = stdout
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("unexpected output from the PyTorch reference: {stdout}"))?;
+    println!(
+        "decoder: {:.2}M parameters (vocab {}, d {}, {} layers), batch {} x seq {}, f32, {} threads",
+        parsed.parameter_count() as f64 / 1e6,
+        args.vocab,
+        args.hidden,
+        args.layers,
+        args.batch,
+        args.seq,
+        args.threads
+    );
+    println!("neglect train tokens/s: {ours:.0} (final loss {last_loss:.3})");
+    println!("pytorch train tokens/s: {theirs:.0}");
+    println!("train tokens/s ratio neglect/pytorch: {:.2}", ours / theirs);
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("neglect-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

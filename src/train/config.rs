@@ -148,7 +148,8 @@ pub struct FinetuneConfig {
     /// Device.
     #[serde(default = "auto")]
     pub device: DeviceChoice,
-    /// Weight dtype (bf16 on GPU trains bf16 weights with f32 optimizer moments).
+    /// Weight dtype. bf16/f16 run the model in half precision (the GPU recipe) while AdamW keeps
+    /// f32 master weights and moments.
     #[serde(default = "f32_dtype")]
     pub dtype: DtypeChoice,
     /// Full or LoRA.

@@ -3,7 +3,10 @@
 //! AdamW is written out here rather than taken from tch's C++ optimizer so that its state
 //! (first and second moments, step count) can be saved in checkpoints and restored exactly:
 //! resuming gives bit-identical weights. The update is the one `torch.optim.AdamW` performs
-//! with `foreach=False`: decoupled weight decay, bias-corrected moments.
+//! with `foreach=False`: decoupled weight decay, bias-corrected moments. Parameters stored in
+//! bf16 or f16 get an f32 master copy: the update is applied to the master, which is then
+//! rounded into the parameter, so updates smaller than the half-precision step accumulate
+//! instead of being rounded away.
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -48,6 +51,8 @@ pub struct AdamW {
     params: Vec<(String, Tensor)>,
     exp_avg: Vec<Tensor>,
     exp_avg_sq: Vec<Tensor>,
+    /// f32 copies of half-precision parameters (`None` for f32 ones).
+    masters: Vec<Option<Tensor>>,
     step: i64,
 }
 
@@ -58,11 +63,16 @@ impl AdamW {
         let zeros = |p: &Tensor| Tensor::zeros_like(p).to_kind(Kind::Float);
         let exp_avg = params.iter().map(|(_, p)| zeros(p)).collect();
         let exp_avg_sq = params.iter().map(|(_, p)| zeros(p)).collect();
+        let masters = params
+            .iter()
+            .map(|(_, p)| (p.kind() != Kind::Float).then(|| p.detach().to_kind(Kind::Float)))
+            .collect();
         AdamW {
             config,
             params,
             exp_avg,
             exp_avg_sq,
+            masters,
             step: 0,
         }
     }
@@ -135,7 +145,10 @@ impl AdamW {
                     continue;
                 }
                 let grad = grad.to_kind(Kind::Float);
-                let mut p = p.shallow_clone();
+                let mut p = match &self.masters[i] {
+                    Some(master) => master.shallow_clone(),
+                    None => p.shallow_clone(),
+                };
                 let m = &mut self.exp_avg[i];
                 let v = &mut self.exp_avg_sq[i];
                 if self.config.weight_decay != 0.0 {
@@ -146,7 +159,10 @@ impl AdamW {
                 let _ = v.addcmul_(&grad, &(&grad * (1.0 - beta2)));
                 let denom = (v.sqrt() / bias2_sqrt) + self.config.eps;
                 let update = (&*m / denom) * (-step_size);
-                let _ = p.g_add_(&update.to_kind(p.kind()));
+                let _ = p.g_add_(&update);
+                if self.masters[i].is_some() {
+                    let _ = self.params[i].1.shallow_clone().copy_(&p);
+                }
             }
         });
     }
@@ -160,6 +176,9 @@ impl AdamW {
                 format!("exp_avg_sq.{name}"),
                 self.exp_avg_sq[i].shallow_clone(),
             );
+            if let Some(master) = &self.masters[i] {
+                out.insert(format!("master.{name}"), master.shallow_clone());
+            }
         }
         out.insert("step".into(), Tensor::from_slice(&[self.step]));
         out
@@ -175,6 +194,9 @@ impl AdamW {
             tch::no_grad(|| -> Result<()> {
                 self.exp_avg[i].copy_(get(&format!("exp_avg.{name}"))?);
                 self.exp_avg_sq[i].copy_(get(&format!("exp_avg_sq.{name}"))?);
+                if let Some(master) = &mut self.masters[i] {
+                    master.copy_(get(&format!("master.{name}"))?);
+                }
                 Ok(())
             })?;
         }
@@ -244,6 +266,28 @@ mod tests {
         for (g, e) in got.iter().zip(expect) {
             assert!((*g as f64 - e).abs() < 1e-6, "{got:?} vs {expect:?}");
         }
+    }
+
+    #[test]
+    fn bf16_parameters_accumulate_small_updates_in_an_f32_master() {
+        // Each update moves the weight by lr = 1e-3, far below bf16's step of 2^-7 at 1.0: a
+        // bf16-only update would be rounded away every time.
+        let p = Tensor::from_slice(&[1.0f32])
+            .to_kind(Kind::BFloat16)
+            .set_requires_grad(true);
+        let mut opt = AdamW::new(
+            vec![("p".into(), p.shallow_clone())],
+            AdamWConfig::default(),
+        );
+        for _ in 0..20 {
+            opt.zero_grad();
+            (&p * 1.0).sum(Kind::Float).backward();
+            opt.step(1e-3);
+        }
+        let master = opt.state_tensors()["master.p"].double_value(&[0]);
+        assert!((master - 0.98).abs() < 1e-4, "master {master}");
+        let rounded = p.to_kind(Kind::Float).double_value(&[0]);
+        assert!((rounded - 0.98).abs() < 0.004, "bf16 parameter {rounded}");
     }
 
     #[test]
