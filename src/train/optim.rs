@@ -161,7 +161,7 @@ impl AdamW {
                 let update = (&*m / denom) * (-step_size);
                 let _ = p.g_add_(&update);
                 if self.masters[i].is_some() {
-                    let _ = self.params[i].1.shallow_clone().copy_(&p);
+                    self.params[i].1.shallow_clone().copy_(&p);
                 }
             }
         });
