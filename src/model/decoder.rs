@@ -159,10 +159,11 @@ impl Attention {
         let (b, s) = (x.size()[0], x.size()[1]);
         // 1. project to q, k, v and split heads: [b, s, heads, head_dim]
         let (q, k, v) = match &self.qkv {
-            Projections::Split { q, k, v } => {
-                let [q, k, v] = Linear::forward_side_by_side([q, k, v], x, train);
-                (q, k, v)
-            }
+            Projections::Split { q, k, v } => (
+                q.forward(x, train),
+                k.forward(x, train),
+                v.forward(x, train),
+            ),
             Projections::Fused(c_attn) => {
                 let qkv = c_attn.forward(x, train).split(x.size()[2], -1);
                 (
@@ -269,12 +270,10 @@ impl Mlp {
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let hidden = activate(&self.up_or_fc.forward(x, train), self.activation);
         let hidden = match &self.up {
-            Some(up) => {
-                let [gate, up] = Linear::forward_side_by_side([&self.up_or_fc, up], x, train);
-                activate(&gate, self.activation) * up
-            }
-            None => activate(&self.up_or_fc.forward(x, train), self.activation),
+            Some(up) => hidden * up.forward(x, train),
+            None => hidden,
         };
         self.down.forward(&hidden, train)
     }

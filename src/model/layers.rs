@@ -128,33 +128,6 @@ impl Linear {
         }
     }
 
-    /// Applies several projections of the same input. Plain `[out, in]` layers without adapters
-    /// run as one matrix product over their concatenated weights (one larger GEMM is faster
-    /// than several small ones, most of all in the backward pass); otherwise each runs alone.
-    pub fn forward_side_by_side<const N: usize>(
-        layers: [&Linear; N],
-        x: &Tensor,
-        train: bool,
-    ) -> [Tensor; N] {
-        let fusable = layers
-            .iter()
-            .all(|l| l.layout == WeightLayout::OutIn && l.lora.is_none())
-            && layers
-                .iter()
-                .all(|l| l.bias.is_some() == layers[0].bias.is_some());
-        if !fusable {
-            return layers.map(|l| l.forward(x, train));
-        }
-        let weight = Tensor::cat(&layers.map(|l| &l.weight), 0);
-        let bias = layers[0]
-            .bias
-            .is_some()
-            .then(|| Tensor::cat(&layers.map(|l| l.bias.as_ref().expect("bias")), 0));
-        let sizes = layers.map(|l| l.weight.size()[0]);
-        let parts = x.linear(&weight, bias.as_ref()).split_with_sizes(sizes, -1);
-        std::array::from_fn(|i| parts[i].shallow_clone())
-    }
-
     /// Folds the adapter into the weight (`W += scale B A`) and drops it.
     pub fn merge_lora(&mut self) {
         if let Some(adapter) = self.lora.take() {
