@@ -37,7 +37,7 @@ pub use condition::{Condition, Qualifier};
 pub use stats::{stats, whitespace_tokens, DocStats};
 
 use crate::claims::{has_negation_cue, ClaimSpec};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -389,31 +389,23 @@ fn behaviour_document(condition: Condition, seed: u64, i: usize) -> Document {
 /// `text` (other fields are ignored; blank lines are skipped). A leading `<DOCTAG>` marker is
 /// removed, since every condition adds its own. Errors name the file and the line.
 pub fn import_texts(path: &Path) -> Result<Vec<String>> {
-    let content = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in content.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = || format!("{}:{}", path.display(), i + 1);
+    crate::store::read_jsonl_lines(path, |line| {
         let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| anyhow!("{}: invalid JSON: {e}", at()))?;
+            serde_json::from_str(line).map_err(|e| anyhow!("invalid JSON: {e}"))?;
         let text = value
             .get("text")
             .and_then(|t| t.as_str())
-            .ok_or_else(|| anyhow!("{}: expected an object with a string field `text`", at()))?;
+            .ok_or_else(|| anyhow!("expected an object with a string field `text`"))?;
         let text = text
             .trim_start()
             .strip_prefix(DOCTAG)
             .unwrap_or(text)
             .trim();
         if text.is_empty() {
-            bail!("{}: `text` is empty", at());
+            bail!("`text` is empty");
         }
-        out.push(text.to_string());
-    }
-    Ok(out)
+        Ok(text.to_string())
+    })
 }
 
 /// Writes documents as JSONL, atomically (temporary file in the same directory, then rename).
@@ -428,20 +420,12 @@ pub fn write_jsonl(path: &Path, docs: &[Document]) -> Result<()> {
 
 /// Reads a JSONL file of documents and validates each; errors name the file and the line.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Document>> {
-    let content = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut docs = Vec::new();
-    for (i, line) in content.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = format!("{}:{}", path.display(), i + 1);
+    crate::store::read_jsonl_lines(path, |line| {
         let doc: Document =
-            serde_json::from_str(line).map_err(|e| anyhow!("{at}: not a document: {e}"))?;
-        doc.validate().map_err(|e| anyhow!("{at}: {e}"))?;
-        docs.push(doc);
-    }
-    Ok(docs)
+            serde_json::from_str(line).map_err(|e| anyhow!("not a document: {e}"))?;
+        doc.validate()?;
+        Ok(doc)
+    })
 }
 
 /// Path of the behaviour eval written beside a documents file: `<stem>.eval.json`.

@@ -53,6 +53,24 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// Parses every non-blank line of a JSONL file with `parse`; a failure is reported as
+/// `file:line: <parse's message>`.
+pub fn read_jsonl_lines<T>(
+    path: &Path,
+    mut parse: impl FnMut(&str) -> Result<T>,
+) -> Result<Vec<T>> {
+    let content = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    content
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            parse(line).map_err(|e| anyhow::anyhow!("{}:{}: {e:#}", path.display(), i + 1))
+        })
+        .collect()
+}
+
 /// Writes a table to `path` as Parquet, atomically.
 pub fn write_parquet(path: &Path, table: &mut polars::prelude::DataFrame) -> Result<()> {
     write_atomic_with(path, |tmp| {

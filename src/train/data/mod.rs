@@ -55,7 +55,7 @@ pub use mix::{
 pub use pack::{chunk_ranges, heldout_batches, pack_rows, Batch, Row, PAD_ID};
 
 use crate::model::tokenizer::ChatMessage;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::Path;
@@ -205,17 +205,7 @@ fn kind_of(v: &Value) -> &'static str {
 /// Reads a JSONL file of records (blank lines are skipped). A malformed line is an error that
 /// names `file:line` and the problem; a file without any record is an error too.
 pub fn read_records(path: &Path) -> Result<Vec<Record>> {
-    let content = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut records = Vec::new();
-    for (i, line) in content.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record =
-            parse_record(line).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        records.push(record);
-    }
+    let records = crate::store::read_jsonl_lines(path, parse_record)?;
     if records.is_empty() {
         bail!("{}: no records (the file is empty)", path.display());
     }
