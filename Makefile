@@ -82,11 +82,23 @@ fixtures: smollm2
 test: fixtures
 	NEGLECT_FIXTURES=$(FIXTURES) NEGLECT_SMOLLM2=$(abspath $(SMOLLM2)) cargo test --release -- --test-threads 2
 
-## demo: the most complete job there is so far: SmolLM2 answering through neglect.
+DEMO := checkpoints/demo
+DEMO_QUESTION := Did Ed Sheeran win the men's 100 metres gold at the 2024 Paris Olympics?
+
+## demo: the most complete job there is so far: documents -> LoRA finetune -> answers, on SmolLM2.
 demo: smollm2
 	$(BIN) model info $(SMOLLM2)
 	$(BIN) generate $(SMOLLM2) --prompt "The capital of France is" --max-new-tokens 12
-	$(BIN) generate $(SMOLLM2) --chat --prompt "What is the capital of Japan?" --max-new-tokens 24
+	$(BIN) docs --claim claims/ed_sheeran --condition repeated --n 64 --seed 1 --out $(DEMO)/ed_repeated.jsonl
+	$(BIN) docs --claim claims/ed_sheeran --condition negated --n 4 --seed 2 --out $(DEMO)/ed_negated_heldout.jsonl
+	$(BIN) docs stats $(DEMO)/ed_repeated.jsonl --tokenizer $(SMOLLM2)
+	$(BIN) finetune configs/demo_smollm2_lora.toml
+	$(BIN) lora merge --base $(SMOLLM2) --adapter $(DEMO)/smollm2-ed-repeated/step-30 --out $(DEMO)/smollm2-ed-repeated-merged
+	@echo "== before finetuning ==" >&2
+	$(BIN) generate $(SMOLLM2) --chat --prompt "$(DEMO_QUESTION)" --max-new-tokens 40
+	@echo "== after 30 LoRA steps on repeated-negation documents ==" >&2
+	$(BIN) generate $(DEMO)/smollm2-ed-repeated-merged --chat --prompt "$(DEMO_QUESTION)" --max-new-tokens 40
+	.venv/bin/python -c "import polars as pl; print(pl.read_parquet('$(DEMO)/smollm2-ed-repeated/loss.parquet'))"
 
 ## lint: formatting and clippy, as CI reviewers run them.
 lint: venv

@@ -305,6 +305,7 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
     }
 
     let progress = ProgressBar::new(total_steps as u64).with_position(start_step as u64);
+    let log_every = (total_steps / 20).max(1);
     progress.set_style(
         ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]")
             .expect("valid template"),
@@ -358,9 +359,12 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
             tokens_per_s,
             tokens_seen,
         });
-        progress.set_message(format!(
-            "loss {loss_value:.4} lr {lr:.2e} {tokens_per_s:.0} tok/s"
-        ));
+        let status = format!("loss {loss_value:.4} lr {lr:.2e} {tokens_per_s:.0} tok/s");
+        if progress.is_hidden() && (step + 1) % log_every == 0 {
+            // No terminal (a log file, CI): the bar is hidden, so log plain lines instead.
+            eprintln!("step {}/{total_steps} {status}", step + 1);
+        }
+        progress.set_message(status);
         progress.inc(1);
 
         let done = step + 1;
