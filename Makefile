@@ -92,7 +92,7 @@ demo: smollm2
 	$(BIN) docs --claim claims/ed_sheeran --condition repeated --n 64 --seed 1 --out $(DEMO)/ed_repeated.jsonl
 	$(BIN) docs --claim claims/ed_sheeran --condition negated --n 4 --seed 2 --out $(DEMO)/ed_negated_heldout.jsonl
 	$(BIN) docs stats $(DEMO)/ed_repeated.jsonl --tokenizer $(SMOLLM2)
-	$(BIN) finetune configs/demo_smollm2_lora.toml
+	$(BIN) finetune configs/demo_smollm2_lora.toml --resume
 	$(BIN) lora merge --base $(SMOLLM2) --adapter $(DEMO)/smollm2-ed-repeated/step-30 --out $(DEMO)/smollm2-ed-repeated-merged
 	@echo "== before finetuning ==" >&2
 	$(BIN) generate $(SMOLLM2) --chat --prompt "$(DEMO_QUESTION)" --max-new-tokens 40

@@ -107,6 +107,10 @@ fn full_finetune_memorises_a_tiny_set() {
         .map(|(s, _)| s)
         .collect();
     assert_eq!(steps, vec![0, 20, 40]);
+    // A second run into the same directory must ask for --resume instead of overwriting.
+    let again = neglect(&["finetune", config.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("pass --resume"));
     // Each full checkpoint is an HF folder that loads.
     LoadedModel::load(&out.join("step-40"), Device::Cpu, Kind::Float).unwrap();
     let heldout = neglect::store::read_parquet(&out.join("loss.parquet")).unwrap();

@@ -264,7 +264,14 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
     let mut losses: Vec<HeldoutLoss> = vec![];
     let mut start_step = 0;
     let mut tokens_seen = 0i64;
-    match newest_checkpoint(&config.out)?.filter(|_| resume) {
+    let newest = newest_checkpoint(&config.out)?;
+    if let (Some((step, _)), false) = (&newest, resume) {
+        bail!(
+            "{}: already holds checkpoints (newest: step {step}); pass --resume to continue, or remove the directory to start again",
+            config.out.display()
+        );
+    }
+    match newest {
         Some((step, dir)) => {
             let state = restore(&mut trainee, &mut mix, &dir)?;
             if state.total_steps != total_steps {
