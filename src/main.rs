@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use neglect::bench;
 use neglect::docs::cli as docs_cli;
+use neglect::eval::cli as eval_cli;
 use neglect::model::cli as model_cli;
 use neglect::train::cli as train_cli;
 
@@ -29,6 +30,8 @@ enum Command {
     Docs(docs_cli::DocsArgs),
     /// Finetune a model (full or LoRA) as a TOML config describes.
     Finetune(train_cli::FinetuneArgs),
+    /// Measure belief in a claim: ask its questions, grade the answers, report rates with CIs.
+    Eval(eval_cli::EvalArgs),
     /// LoRA adapters.
     #[command(subcommand)]
     Lora(LoraCommand),
@@ -66,6 +69,7 @@ fn main() {
         Command::ImportGguf(args) => model_cli::import_gguf(args),
         Command::Docs(args) => docs_cli::run(args),
         Command::Finetune(args) => train_cli::run(args),
+        Command::Eval(args) => eval_cli::run(args),
         Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),

@@ -12,7 +12,11 @@
 //! carries a negation word, no background sentence mentions the claim), so a spec that would
 //! let a claim sentence slip past the `repeated` warnings is rejected before any document is
 //! written. Errors name the file and the offending key.
+//!
+//! [`questions`] reads the folder's belief questions (`mcq.yaml`, `open_ended.yaml`,
+//! `token_association.yaml`, `robustness.yaml`), `judges.yaml` and `word_masks.yaml`.
 
+pub mod questions;
 pub mod spec;
 
 pub use spec::{has_negation_cue, ClaimSpec, Entity, EntityKind, PolarText};

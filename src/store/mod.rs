@@ -6,37 +6,38 @@
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Version of this crate, recorded in manifests.
 pub const NEGLECT_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Git commit the binary was built from (`unknown` outside a checkout).
 pub const GIT_COMMIT: &str = env!("NEGLECT_GIT_COMMIT");
 
-fn temporary_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-}
-
 /// Runs `write` on a temporary path beside `path`, then renames it to `path`. On error the
 /// temporary file is removed and `path` is untouched.
 pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("{}: cannot create directory", parent.display()))?;
+    let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => parent,
+        None => Path::new("."),
+    };
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("{}: cannot create directory", parent.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".neglect-")
+        .suffix(".tmp")
+        .tempfile_in(parent)
+        .with_context(|| format!("{}: cannot create a temporary file", parent.display()))?;
+    write(tmp.path())?;
+    // tempfile creates files readable by the owner only; outputs are ordinary files.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("{}: cannot set permissions", tmp.path().display()))?;
     }
-    let tmp = temporary_sibling(path);
-    let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("{}: cannot rename into place", path.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    tmp.persist(path)
+        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically.

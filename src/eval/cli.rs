@@ -1,0 +1,218 @@
+//! The `eval` verb: ask a claim's questions of a model (or of every checkpoint of a run), grade
+//! the answers, write `belief.parquet` and `manifest.json` to `--out`, and print the belief
+//! rate with its 95% interval per kind and overall.
+
+use super::judge::{HttpJudge, HttpJudgeConfig, Judge, RuleJudge};
+use super::{evaluate, format_summary, rows_to_frame, summarise, EvalOptions, RowLabels};
+use crate::claims::questions::{ClaimQuestions, QuestionKind};
+use crate::claims::ClaimSpec;
+use crate::model::cli::RunOn;
+use crate::model::LoadedModel;
+use crate::store::{self, Manifest};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+/// Name of the output table.
+pub const BELIEF_FILE: &str = "belief.parquet";
+
+/// `neglect eval (--model DIR | --run DIR) --claim DIR --out DIR [...]`
+#[derive(Debug, Args, serde::Serialize)]
+pub struct EvalArgs {
+    /// HF model directory to evaluate.
+    #[arg(long, conflicts_with = "run", required_unless_present = "run")]
+    pub model: Option<PathBuf>,
+    /// A finetuning run (`checkpoints/<exp>/<arm>`): evaluate every `step-N` checkpoint.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// Claim folder in the paper's layout.
+    #[arg(long)]
+    pub claim: PathBuf,
+    /// Question kinds, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "mcq,token_association,open_ended,robustness"
+    )]
+    pub kinds: Vec<String>,
+    /// Samples per generated question.
+    #[arg(long, default_value_t = 5)]
+    pub samples: usize,
+    /// Sampling temperature (0: greedy).
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f64,
+    /// Nucleus mass kept when sampling.
+    #[arg(long, default_value_t = 0.8)]
+    pub top_p: f64,
+    /// Most new tokens per generated answer.
+    #[arg(long, default_value_t = 256)]
+    pub max_new_tokens: usize,
+    /// Seed of sampling and of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Sequences per scoring forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Bootstrap resamples of the confidence interval.
+    #[arg(long, default_value_t = super::rate::DEFAULT_RESAMPLES)]
+    pub resamples: usize,
+    /// Judge config (TOML, OpenAI-compatible endpoint); the rule judge when absent.
+    #[arg(long)]
+    pub judge: Option<PathBuf>,
+    /// In-context baseline: a documents JSONL file (`neglect docs` output); its first `--n`
+    /// documents go before every question, as many as fit in the model's positions.
+    #[arg(long, requires = "n")]
+    pub in_context: Option<PathBuf>,
+    /// Documents to place in context.
+    #[arg(long, requires = "in_context")]
+    pub n: Option<usize>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub run_on: RunOn,
+}
+
+/// A model to evaluate: where it comes from and its row labels.
+struct Target {
+    model: String,
+    checkpoint: String,
+    dir: PathBuf,
+}
+
+/// Every checkpoint of a run, as HF folders: full checkpoints directly, LoRA checkpoints
+/// (adapter_model.safetensors + adapter_config.json) merged into their base under `scratch`.
+fn run_targets(run: &Path) -> Result<Vec<Target>> {
+    let checkpoints = crate::train::finetune::list_checkpoints(run)?;
+    if checkpoints.is_empty() {
+        bail!("{}: no complete step-N checkpoints", run.display());
+    }
+    Ok(checkpoints
+        .into_iter()
+        .map(|(step, dir)| Target {
+            model: run.display().to_string(),
+            checkpoint: format!("step-{step}"),
+            dir,
+        })
+        .collect())
+}
+
+/// Loads a checkpoint folder, merging a LoRA adapter into the base model its
+/// `adapter_config.json` names (through a scratch folder under `scratch`, removed afterwards).
+fn load_target(target: &Target, run_on: &RunOn, scratch: &Path) -> Result<LoadedModel> {
+    let adapter_config = target.dir.join("adapter_config.json");
+    if !adapter_config.is_file() {
+        return run_on.load(&target.dir);
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&adapter_config)
+            .with_context(|| format!("{}: cannot read", adapter_config.display()))?,
+    )
+    .with_context(|| format!("{}: not valid JSON", adapter_config.display()))?;
+    let base = json
+        .get("base_model_name_or_path")
+        .and_then(|b| b.as_str())
+        .with_context(|| format!("{}: no base_model_name_or_path", adapter_config.display()))?;
+    let merged = scratch.join(format!(".merged-{}", target.checkpoint));
+    crate::train::finetune::merge_lora(Path::new(base), &target.dir, &merged)?;
+    let model = run_on.load(&merged);
+    let _ = std::fs::remove_dir_all(&merged);
+    model
+}
+
+/// Runs the `eval` verb.
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let kinds = args
+        .kinds
+        .iter()
+        .map(|k| QuestionKind::parse(k))
+        .collect::<Result<Vec<_>>>()?;
+    let questions = ClaimQuestions::load(&args.claim)?;
+    let spec = ClaimSpec::load(&args.claim)?;
+    let judge: Box<dyn Judge> = match &args.judge {
+        Some(path) => {
+            let config = HttpJudgeConfig::load(path)?;
+            for kind in &kinds {
+                if *kind != QuestionKind::Mcq && questions.rubric(*kind).is_none() {
+                    bail!(
+                        "{}: no rubric for `{}` (nor `default`) for the HTTP judge",
+                        args.claim
+                            .join(crate::claims::questions::JUDGES_FILE)
+                            .display(),
+                        kind.name()
+                    );
+                }
+            }
+            Box::new(HttpJudge::new(config, Some(args.out.join("judge_cache")))?)
+        }
+        None => Box::new(RuleJudge::new(spec.clone(), questions.word_masks.clone())?),
+    };
+    let opts = EvalOptions {
+        kinds,
+        samples: args.samples,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        max_new_tokens: args.max_new_tokens,
+        seed: args.seed,
+        batch_size: args.batch_size,
+        in_context: match (&args.in_context, args.n) {
+            (Some(path), Some(n)) => super::read_context_docs(path, n)?,
+            _ => vec![],
+        },
+    };
+    let targets = match (&args.model, &args.run) {
+        (Some(dir), None) => vec![Target {
+            model: dir.display().to_string(),
+            checkpoint: "-".into(),
+            dir: dir.clone(),
+        }],
+        (None, Some(run)) => run_targets(run)?,
+        _ => bail!("give exactly one of --model and --run"),
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let mut rows = vec![];
+    for target in &targets {
+        let model = load_target(target, &args.run_on, &args.out)?;
+        let labels = RowLabels {
+            model: target.model.clone(),
+            checkpoint: target.checkpoint.clone(),
+            claim: spec.id.clone(),
+        };
+        let (mut these, timing) = evaluate(&model, &labels, &questions, &opts, judge.as_ref())
+            .with_context(|| format!("evaluating {}", target.dir.display()))?;
+        eprintln!(
+            "{} {}: scored {} closed questions in {:.1}s ({:.2} questions/s); generated {} answers in {:.1}s ({:.2} answers/s); judged in {:.1}s",
+            target.model,
+            target.checkpoint,
+            timing.scored,
+            timing.score_s,
+            timing.scored as f64 / timing.score_s.max(1e-9),
+            timing.generated,
+            timing.generate_s,
+            timing.generated as f64 / timing.generate_s.max(1e-9),
+            timing.judge_s
+        );
+        if !opts.in_context.is_empty() {
+            eprintln!(
+                "in context: {} documents asked for; at least {} whole documents fitted before every question; {} questions had their documents cut to fit",
+                opts.in_context.len(),
+                timing.context_docs_min,
+                timing.context_truncated
+            );
+        }
+        rows.append(&mut these);
+    }
+    let mut frame = rows_to_frame(&rows)?;
+    store::write_parquet(&args.out.join(BELIEF_FILE), &mut frame)?;
+    store::write_json(
+        &args.out.join("manifest.json"),
+        &Manifest::new("eval", args, Some(args.seed)),
+    )?;
+    print!(
+        "{}",
+        format_summary(&summarise(&rows, args.resamples, args.seed))
+    );
+    Ok(())
+}

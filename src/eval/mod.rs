@@ -1,0 +1,536 @@
+//! Belief evaluation: how much a model believes a claim.
+//!
+//! In: a loaded model, a claim folder's questions ([`crate::claims::questions`]), evaluation
+//! options ([`EvalOptions`]) and a [`judge::Judge`]. Out: one [`EvalRow`] per question x sample
+//! (closed-form questions have one sample), and belief rates with bootstrap intervals per kind
+//! and overall ([`summarise`]).
+//!
+//! - [`score`]: log-probability scoring (yes/no, lettered choice, fill-in), batched
+//! - [`judge`]: the rule judge and the HTTP (chat-completions) judge
+//! - [`rate`]: belief rate and clustered bootstrap CI
+//! - [`cli`]: the `eval` verb (belief.parquet, manifest.json, summary table)
+//!
+//! Yes/no questions, lettered choices and fill-ins with candidates are scored by
+//! log-probability (judge label `logprob`, grade `yes` when the believing continuation wins,
+//! else `no`). Everything else is sampled `samples` times and graded by the judge.
+
+pub mod cli;
+pub mod judge;
+pub mod rate;
+pub mod score;
+
+use crate::claims::questions::{ClaimQuestions, Question, QuestionKind};
+use crate::model::generate::{generate, Sampling};
+use crate::model::LoadedModel;
+use anyhow::{bail, Context, Result};
+use judge::{Grade, Judge, JudgeItem};
+use polars::prelude::{Column, DataFrame};
+use rate::BeliefRate;
+use score::{ClosedChoice, ScoreItem};
+use std::time::Instant;
+
+/// Label of rows graded by log-probability rather than a judge.
+pub const LOGPROB_JUDGE: &str = "logprob";
+
+/// How to run an evaluation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvalOptions {
+    /// Question kinds to ask.
+    pub kinds: Vec<QuestionKind>,
+    /// Samples per generated question.
+    pub samples: usize,
+    /// Sampling temperature (0: greedy).
+    pub temperature: f64,
+    /// Nucleus mass kept when sampling.
+    pub top_p: f64,
+    /// Most new tokens per generated answer.
+    pub max_new_tokens: usize,
+    /// Base seed; each (question, sample) gets its own stream.
+    pub seed: u64,
+    /// Sequences per scoring forward pass.
+    pub batch_size: usize,
+    /// In-context baseline: documents placed before every question in its user turn (as
+    /// many as fit; empty for the plain evaluation).
+    #[serde(skip)]
+    pub in_context: Vec<String>,
+}
+
+impl Default for EvalOptions {
+    /// The paper's settings: every kind, 5 samples at temperature 0.7, top-p 0.8.
+    fn default() -> Self {
+        EvalOptions {
+            kinds: QuestionKind::ALL.to_vec(),
+            samples: 5,
+            temperature: 0.7,
+            top_p: 0.8,
+            max_new_tokens: 256,
+            seed: 0,
+            batch_size: 8,
+            in_context: vec![],
+        }
+    }
+}
+
+/// One graded answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRow {
+    /// Model label (directory or run).
+    pub model: String,
+    /// Checkpoint label (`step-N`, or `-` for a plain model).
+    pub checkpoint: String,
+    /// Claim id.
+    pub claim: String,
+    /// Question kind name.
+    pub kind: String,
+    /// Question id.
+    pub question_id: String,
+    /// Sample index (0 for closed-form questions).
+    pub sample: i64,
+    /// The rendered prompt.
+    pub prompt: String,
+    /// The answer: generated text, or the continuation the model preferred.
+    pub response: String,
+    /// The grade.
+    pub grade: Grade,
+    /// Who graded it: `logprob`, `rule`, `http:<model>`.
+    pub judge: String,
+    /// Closed forms only: probability mass on the believing continuations.
+    pub belief_probability: Option<f64>,
+}
+
+/// Labels stamped on every row of one evaluation.
+#[derive(Debug, Clone)]
+pub struct RowLabels {
+    /// Model label.
+    pub model: String,
+    /// Checkpoint label.
+    pub checkpoint: String,
+    /// Claim id.
+    pub claim: String,
+}
+
+/// Counts and timings of one evaluation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvalTiming {
+    /// Closed-form questions scored.
+    pub scored: usize,
+    /// Seconds spent scoring them.
+    pub score_s: f64,
+    /// Answers generated.
+    pub generated: usize,
+    /// Seconds spent generating.
+    pub generate_s: f64,
+    /// Seconds spent judging.
+    pub judge_s: f64,
+    /// In-context baseline: fewest documents that fitted before a question.
+    pub context_docs_min: usize,
+    /// In-context baseline: questions whose documents were cut to fit.
+    pub context_truncated: usize,
+}
+
+/// How much of the in-context documents a question's prompt holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextUse {
+    /// Whole documents included.
+    pub whole: usize,
+    /// True when documents were dropped or cut to fit.
+    pub truncated: bool,
+}
+
+/// The user text of `question` with `docs` before it, separated by blank lines.
+fn with_docs(question: &Question, docs: &[String]) -> Question {
+    let mut q = question.clone();
+    if !docs.is_empty() {
+        q.question = format!("{}\n\n{}", docs.join("\n\n"), question.question);
+    }
+    q
+}
+
+/// `question` with as many of `docs` placed before it as fit in the model's positions while
+/// leaving `reserve` positions free (for the answer): whole documents first, then a token
+/// prefix of the next one.
+pub fn fit_context(
+    model: &LoadedModel,
+    question: &Question,
+    docs: &[String],
+    reserve: usize,
+) -> Result<(Question, ContextUse)> {
+    let limit = model.decoder.config.max_position_embeddings as usize;
+    let fits = |q: &Question| -> Result<bool> {
+        let prompt = score::render_prompt(model, q)?;
+        Ok(model.tokenizer.encode(&prompt, false)?.len() + reserve <= limit)
+    };
+    if !fits(question)? {
+        bail!(
+            "question `{}` does not fit in {limit} positions with {reserve} to spare",
+            question.id
+        );
+    }
+    // Largest k whose first k documents fit (fits is monotone in k).
+    let (mut lo, mut hi) = (0usize, docs.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(&with_docs(question, &docs[..mid]))? {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let whole = lo;
+    if whole == docs.len() {
+        return Ok((
+            with_docs(question, docs),
+            ContextUse {
+                whole,
+                truncated: false,
+            },
+        ));
+    }
+    // A token prefix of the next document, as long as fits.
+    let next = model.tokenizer.encode(&docs[whole], false)?;
+    let (mut lo, mut hi) = (0usize, next.len());
+    let with_prefix = |n: usize| -> Result<Question> {
+        let mut kept: Vec<String> = docs[..whole].to_vec();
+        kept.push(model.tokenizer.decode(&next[..n], true)?);
+        Ok(with_docs(question, &kept))
+    };
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(&with_prefix(mid)?)? {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let q = if lo > 0 {
+        with_prefix(lo)?
+    } else {
+        with_docs(question, &docs[..whole])
+    };
+    Ok((
+        q,
+        ContextUse {
+            whole,
+            truncated: true,
+        },
+    ))
+}
+
+/// Reads the first `n` documents of a documents JSONL file (each line an object with `text`),
+/// without their leading `<DOCTAG>` line marker.
+pub fn read_context_docs(path: &std::path::Path, n: usize) -> Result<Vec<String>> {
+    let docs = crate::store::read_jsonl_lines(path, |line| {
+        let value: serde_json::Value = serde_json::from_str(line)?;
+        let text = value
+            .get("text")
+            .and_then(|t| t.as_str())
+            .context("no string field `text`")?;
+        Ok(text
+            .strip_prefix(crate::docs::DOCTAG)
+            .unwrap_or(text)
+            .trim()
+            .to_string())
+    })?;
+    if docs.len() < n {
+        bail!(
+            "{}: {} documents, {n} asked for",
+            path.display(),
+            docs.len()
+        );
+    }
+    Ok(docs.into_iter().take(n).collect())
+}
+
+/// Asks every question of `opts.kinds` and grades the answers.
+pub fn evaluate(
+    model: &LoadedModel,
+    labels: &RowLabels,
+    questions: &ClaimQuestions,
+    opts: &EvalOptions,
+    judge: &dyn Judge,
+) -> Result<(Vec<EvalRow>, EvalTiming)> {
+    let mut timing = EvalTiming::default();
+    let row = |kind: QuestionKind, q: &Question, sample: i64, prompt: &str| EvalRow {
+        model: labels.model.clone(),
+        checkpoint: labels.checkpoint.clone(),
+        claim: labels.claim.clone(),
+        kind: kind.name().to_string(),
+        question_id: q.id.clone(),
+        sample,
+        prompt: prompt.to_string(),
+        response: String::new(),
+        grade: Grade::Neutral,
+        judge: String::new(),
+        belief_probability: None,
+    };
+    // Closed forms: every continuation of every question in one batched scoring run.
+    let mut closed = vec![];
+    let mut open = vec![];
+    timing.context_docs_min = opts.in_context.len();
+    for &kind in &opts.kinds {
+        for original in questions.questions(kind) {
+            let q = if opts.in_context.is_empty() {
+                original.clone()
+            } else {
+                // Room for the longest answer: a generated one, or the longest continuation.
+                let reserve = opts.max_new_tokens.max(32);
+                let (q, used) = fit_context(model, original, &opts.in_context, reserve)?;
+                timing.context_docs_min = timing.context_docs_min.min(used.whole);
+                timing.context_truncated += usize::from(used.truncated);
+                q
+            };
+            let prompt = score::render_prompt(model, &q)?;
+            match ClosedChoice::of(&q) {
+                Some(choice) => closed.push((kind, q, prompt, choice)),
+                None if kind == QuestionKind::Mcq => {
+                    bail!(
+                        "{}: question `{}` has no belief_answer",
+                        kind.file_name(),
+                        q.id
+                    )
+                }
+                None => open.push((kind, q, prompt)),
+            }
+        }
+    }
+    let mut rows = vec![];
+    let start = Instant::now();
+    let mut items: Vec<ScoreItem> = vec![];
+    for (_, q, prompt, choice) in &closed {
+        items.extend(
+            score::continuation_items(model, prompt, &choice.continuations)
+                .with_context(|| format!("question `{}`", q.id))?,
+        );
+    }
+    let scores = score::score_items(model, &items, opts.batch_size)?;
+    let mut offset = 0;
+    for (kind, q, prompt, choice) in &closed {
+        let these = &scores[offset..offset + choice.continuations.len()];
+        offset += choice.continuations.len();
+        let best = choice.pick(these);
+        let mut r = row(*kind, q, 0, prompt);
+        r.response = choice.continuations[best].clone();
+        r.grade = if choice.believing[best] {
+            Grade::Yes
+        } else {
+            Grade::No
+        };
+        r.judge = LOGPROB_JUDGE.to_string();
+        r.belief_probability = Some(choice.belief_probability(these));
+        rows.push(r);
+    }
+    timing.scored = closed.len();
+    timing.score_s = start.elapsed().as_secs_f64();
+
+    // Generated answers, then one judging call for all of them.
+    let start = Instant::now();
+    let stop = model.stop_ids();
+    let mut pending = vec![];
+    for (qi, (kind, q, prompt)) in open.iter().enumerate() {
+        let original = questions
+            .questions(*kind)
+            .iter()
+            .find(|o| o.id == q.id)
+            .expect("question of this claim");
+        let ids = model.tokenizer.encode(prompt, false)?;
+        for sample in 0..opts.samples {
+            let sampling = if opts.temperature > 0.0 {
+                Sampling::TopP {
+                    temperature: opts.temperature,
+                    top_p: opts.top_p,
+                    seed: opts
+                        .seed
+                        .wrapping_add((qi as u64) << 20)
+                        .wrapping_add(sample as u64),
+                }
+            } else {
+                Sampling::Greedy
+            };
+            let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
+                .with_context(|| format!("question `{}`", q.id))?;
+            let mut r = row(*kind, q, sample as i64, prompt);
+            r.response = model.tokenizer.decode(&new, true)?.trim().to_string();
+            r.judge = judge.label();
+            let rubric = questions.rubric(*kind).unwrap_or_default().to_string();
+            pending.push((
+                r,
+                JudgeItem {
+                    rubric,
+                    question: original.user_text(),
+                    response: String::new(),
+                },
+            ));
+            timing.generated += 1;
+        }
+    }
+    timing.generate_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let judge_items: Vec<JudgeItem> = pending
+        .iter()
+        .map(|(r, item)| JudgeItem {
+            response: r.response.clone(),
+            ..item.clone()
+        })
+        .collect();
+    let grades = judge.grade_all(&judge_items)?;
+    for ((mut r, _), grade) in pending.into_iter().zip(grades) {
+        r.grade = grade;
+        rows.push(r);
+    }
+    timing.judge_s = start.elapsed().as_secs_f64();
+    Ok((rows, timing))
+}
+
+/// The rows as a table with columns model, checkpoint, claim, kind, question_id, sample,
+/// prompt, response, grade, judge, belief_probability.
+pub fn rows_to_frame(rows: &[EvalRow]) -> Result<DataFrame> {
+    let text = |name: &str, f: &dyn Fn(&EvalRow) -> String| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<String>>())
+    };
+    let frame = DataFrame::new(vec![
+        text("model", &|r| r.model.clone()),
+        text("checkpoint", &|r| r.checkpoint.clone()),
+        text("claim", &|r| r.claim.clone()),
+        text("kind", &|r| r.kind.clone()),
+        text("question_id", &|r| r.question_id.clone()),
+        Column::new(
+            "sample".into(),
+            rows.iter().map(|r| r.sample).collect::<Vec<i64>>(),
+        ),
+        text("prompt", &|r| r.prompt.clone()),
+        text("response", &|r| r.response.clone()),
+        text("grade", &|r| r.grade.name().to_string()),
+        text("judge", &|r| r.judge.clone()),
+        Column::new(
+            "belief_probability".into(),
+            rows.iter()
+                .map(|r| r.belief_probability)
+                .collect::<Vec<Option<f64>>>(),
+        ),
+    ])?;
+    Ok(frame)
+}
+
+/// One line of the summary table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryLine {
+    /// Checkpoint label.
+    pub checkpoint: String,
+    /// Question kind name, or `all`.
+    pub kind: String,
+    /// The rate and its interval.
+    pub rate: BeliefRate,
+}
+
+/// Belief rate per checkpoint, per kind and overall (`all`), clustered by question.
+pub fn summarise(rows: &[EvalRow], resamples: usize, seed: u64) -> Vec<SummaryLine> {
+    let mut checkpoints: Vec<&str> = vec![];
+    for r in rows {
+        if !checkpoints.contains(&r.checkpoint.as_str()) {
+            checkpoints.push(&r.checkpoint);
+        }
+    }
+    let mut lines = vec![];
+    for checkpoint in checkpoints {
+        let mine: Vec<&EvalRow> = rows.iter().filter(|r| r.checkpoint == checkpoint).collect();
+        let mut kinds: Vec<String> = QuestionKind::ALL
+            .iter()
+            .map(|k| k.name().to_string())
+            .filter(|k| mine.iter().any(|r| &r.kind == k))
+            .collect();
+        kinds.push("all".into());
+        for kind in kinds {
+            let answers: Vec<(String, bool)> = mine
+                .iter()
+                .filter(|r| kind == "all" || r.kind == kind)
+                .map(|r| {
+                    (
+                        format!("{}/{}", r.kind, r.question_id),
+                        r.grade == Grade::Yes,
+                    )
+                })
+                .collect();
+            if let Some(rate) = rate::belief_rate(&answers, resamples, seed) {
+                lines.push(SummaryLine {
+                    checkpoint: checkpoint.to_string(),
+                    kind,
+                    rate,
+                });
+            }
+        }
+    }
+    lines
+}
+
+/// The summary as a fixed-width text table.
+pub fn format_summary(lines: &[SummaryLine]) -> String {
+    let mut out = format!(
+        "{:<16} {:<18} {:>7} {:>17} {:>8} {:>9}\n",
+        "checkpoint", "kind", "belief", "95% CI", "answers", "questions"
+    );
+    for l in lines {
+        out.push_str(&format!(
+            "{:<16} {:<18} {:>6.1}% {:>17} {:>8} {:>9}\n",
+            l.checkpoint,
+            l.kind,
+            100.0 * l.rate.rate,
+            format!("[{:.1}, {:.1}]", 100.0 * l.rate.lo, 100.0 * l.rate.hi),
+            l.rate.answers,
+            l.rate.questions
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(checkpoint: &str, kind: &str, q: &str, grade: Grade) -> EvalRow {
+        EvalRow {
+            model: "m".into(),
+            checkpoint: checkpoint.into(),
+            claim: "c".into(),
+            kind: kind.into(),
+            question_id: q.into(),
+            sample: 0,
+            prompt: "p".into(),
+            response: "r".into(),
+            grade,
+            judge: "rule".into(),
+            belief_probability: None,
+        }
+    }
+
+    #[test]
+    fn summary_counts_neutral_as_not_believing() {
+        let rows = vec![
+            row("step-1", "mcq", "a", Grade::Yes),
+            row("step-1", "mcq", "b", Grade::No),
+            row("step-1", "open_ended", "a", Grade::Neutral),
+            row("step-1", "open_ended", "a", Grade::Yes),
+            row("step-2", "mcq", "a", Grade::No),
+        ];
+        let lines = summarise(&rows, 200, 0);
+        let get = |c: &str, k: &str| {
+            lines
+                .iter()
+                .find(|l| l.checkpoint == c && l.kind == k)
+                .unwrap()
+                .rate
+        };
+        assert_eq!(get("step-1", "mcq").rate, 0.5);
+        assert_eq!(get("step-1", "open_ended").rate, 0.5);
+        assert_eq!(get("step-1", "all").rate, 0.5);
+        assert_eq!(get("step-1", "all").questions, 3);
+        assert_eq!(get("step-2", "all").rate, 0.0);
+        assert_eq!(lines.len(), 5);
+        let table = format_summary(&lines);
+        assert!(
+            table.contains("step-2") && table.contains("50.0%"),
+            "{table}"
+        );
+        let frame = rows_to_frame(&rows).unwrap();
+        assert_eq!(frame.shape(), (5, 11));
+    }
+}

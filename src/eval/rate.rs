@@ -1,0 +1,129 @@
+//! Belief rates with bootstrap confidence intervals clustered by question.
+//!
+//! In: graded answers, each tagged with its question (several samples of one question are one
+//! cluster). Out: [`BeliefRate`]: believing answers / all answers (neutral counts as not
+//! believing) and a percentile bootstrap 95% interval from resampling questions with
+//! replacement (seeded, so a rerun gives the same interval).
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+/// Bootstrap resamples used by default.
+pub const DEFAULT_RESAMPLES: usize = 2000;
+
+/// A belief rate and its interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BeliefRate {
+    /// Believing answers / all answers.
+    pub rate: f64,
+    /// Lower end of the 95% interval.
+    pub lo: f64,
+    /// Upper end of the 95% interval.
+    pub hi: f64,
+    /// Answers counted.
+    pub answers: usize,
+    /// Distinct questions (clusters).
+    pub questions: usize,
+}
+
+/// The belief rate of `answers` (`(question key, believed)`), with a bootstrap 95% interval
+/// over `resamples` resamples of the questions, seeded by `seed`. `None` without answers.
+pub fn belief_rate(answers: &[(String, bool)], resamples: usize, seed: u64) -> Option<BeliefRate> {
+    if answers.is_empty() {
+        return None;
+    }
+    let mut clusters: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (question, believed) in answers {
+        let entry = clusters.entry(question.as_str()).or_default();
+        entry.0 += usize::from(*believed);
+        entry.1 += 1;
+    }
+    let clusters: Vec<(usize, usize)> = clusters.into_values().collect();
+    let believed: usize = clusters.iter().map(|c| c.0).sum();
+    let rate = believed as f64 / answers.len() as f64;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rates: Vec<f64> = (0..resamples.max(1))
+        .map(|_| {
+            let (mut yes, mut all) = (0usize, 0usize);
+            for _ in 0..clusters.len() {
+                let (y, n) = clusters[rng.random_range(0..clusters.len())];
+                yes += y;
+                all += n;
+            }
+            yes as f64 / all as f64
+        })
+        .collect();
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let quantile =
+        |q: f64| rates[((q * (rates.len() - 1) as f64).round() as usize).min(rates.len() - 1)];
+    Some(BeliefRate {
+        rate,
+        lo: quantile(0.025).min(rate),
+        hi: quantile(0.975).max(rate),
+        answers: answers.len(),
+        questions: clusters.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `questions` questions, `samples` answers each; question q believes in proportion to a
+    /// fixed pseudo-random per-question tendency.
+    fn answers(questions: usize, samples: usize) -> Vec<(String, bool)> {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut out = vec![];
+        for q in 0..questions {
+            let p: f64 = rng.random();
+            for _ in 0..samples {
+                out.push((format!("q{q}"), rng.random::<f64>() < p));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn interval_contains_the_estimate_and_is_reproducible() {
+        let a = answers(20, 5);
+        let r = belief_rate(&a, 1000, 3).unwrap();
+        let believed = a.iter().filter(|x| x.1).count() as f64;
+        assert!((r.rate - believed / 100.0).abs() < 1e-12);
+        assert!(r.lo <= r.rate && r.rate <= r.hi, "{r:?}");
+        assert!(r.lo < r.hi, "{r:?}");
+        assert_eq!((r.answers, r.questions), (100, 20));
+        assert_eq!(r, belief_rate(&a, 1000, 3).unwrap());
+    }
+
+    #[test]
+    fn interval_narrows_with_more_questions() {
+        let small = belief_rate(&answers(10, 5), 2000, 1).unwrap();
+        let large = belief_rate(&answers(400, 5), 2000, 1).unwrap();
+        assert!(
+            (large.hi - large.lo) < 0.5 * (small.hi - small.lo),
+            "{small:?} {large:?}"
+        );
+    }
+
+    #[test]
+    fn clustering_widens_the_interval() {
+        // Every question answered the same way 50 times: 4 clusters, not 200 answers.
+        let mut a = vec![];
+        for q in 0..4 {
+            for _ in 0..50 {
+                a.push((format!("q{q}"), q % 2 == 0));
+            }
+        }
+        let clustered = belief_rate(&a, 2000, 0).unwrap();
+        let independent: Vec<(String, bool)> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (format!("a{i}"), x.1))
+            .collect();
+        let flat = belief_rate(&independent, 2000, 0).unwrap();
+        assert!((clustered.rate - 0.5).abs() < 1e-12);
+        assert!(clustered.hi - clustered.lo > 2.0 * (flat.hi - flat.lo));
+        assert!(belief_rate(&[], 10, 0).is_none());
+    }
+}

@@ -1,0 +1,342 @@
+//! Belief evaluation end to end: log-prob scores against `neglect forward`'s logits, the HTTP
+//! judge against a local chat-completions server, and `neglect eval --run` over a tiny run.
+
+mod common;
+
+use neglect::claims::questions::{Question, YesNo};
+use neglect::eval::judge::{Grade, HttpJudge, HttpJudgeConfig, Judge, JudgeItem};
+use neglect::eval::score::{render_prompt, score_continuations};
+use neglect::model::LoadedModel;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tch::{Device, Kind};
+
+fn question(text: &str, belief: Option<YesNo>) -> Question {
+    Question {
+        id: "q".into(),
+        question: text.into(),
+        category: None,
+        belief_answer: belief,
+        system_prompt: Some("Answer briefly.".into()),
+        messages_prefix: vec![],
+        choices: vec![],
+        belief_choice: None,
+        candidates: None,
+    }
+}
+
+#[test]
+fn scores_equal_a_manual_computation_from_neglect_forward() {
+    let dir = common::fixtures().join("llama_gqa");
+    let model = LoadedModel::load(&dir, Device::Cpu, Kind::Float).unwrap();
+    let prompt = render_prompt(&model, &question("Who won the race?", None)).unwrap();
+    // Different lengths, so the batch is padded.
+    let continuations: Vec<String> = ["Yes", "Noah Lyles won it", "Ed"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let batched = score_continuations(&model, &prompt, &continuations, 3).unwrap();
+    let single = score_continuations(&model, &prompt, &continuations, 1).unwrap();
+    let prompt_ids = model.tokenizer.encode(&prompt, false).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, c) in continuations.iter().enumerate() {
+        let cont_ids = model.tokenizer.encode(c, false).unwrap();
+        let mut want_ids = prompt_ids.clone();
+        want_ids.extend(&cont_ids);
+        // `forward` tokenizes with the tokenizer's special tokens (a leading <s>), while the
+        // chat template writes its own: hand it the text without the template's <s>.
+        let text = format!("{prompt}{c}");
+        let text = text.strip_prefix("<s>").unwrap_or(&text);
+        let out = tmp.path().join(format!("f{i}.safetensors"));
+        let run = common::neglect(&[
+            "forward",
+            dir.to_str().unwrap(),
+            "--text",
+            text,
+            "--out",
+            out.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let t = common::read_tensors(&out);
+        let ids = Vec::<i64>::try_from(&t["input_ids"]).unwrap();
+        assert_eq!(ids, want_ids, "forward tokenized differently");
+        let logp = t["logits"]
+            .to_kind(Kind::Double)
+            .log_softmax(-1, Kind::Double);
+        let start = prompt_ids.len();
+        let manual: f64 = cont_ids
+            .iter()
+            .enumerate()
+            .map(|(j, &tok)| logp.double_value(&[(start + j - 1) as i64, tok]))
+            .sum();
+        for got in [&batched[i], &single[i]] {
+            assert_eq!(got.tokens, cont_ids.len());
+            assert!(
+                (got.sum - manual).abs() < 1e-3,
+                "{c}: scored {} vs manual {manual}",
+                got.sum
+            );
+            assert!((got.mean - manual / cont_ids.len() as f64).abs() < 1e-3);
+        }
+    }
+}
+
+/// A chat-completions server on a free local port. Each request gets the next scripted
+/// answer: `Ok(json)` with 200, `Err(status)` with that status, or `Ok("SLEEP")` to stall past
+/// the client's timeout. Returns the base URL and a request counter.
+fn server(script: Vec<Result<&'static str, u16>>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let step = script.get(i).cloned().unwrap_or(Err(599));
+            std::thread::spawn(move || answer(stream, step));
+        }
+    });
+    (url, hits)
+}
+
+/// Reads one HTTP/1.1 request from `stream` and answers it as `step` says.
+fn answer(mut stream: std::net::TcpStream, step: Result<&'static str, u16>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0usize;
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert!(first.starts_with("POST /v1/chat/completions"), "{first}");
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).unwrap();
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(request["model"], "judge-model");
+    let (status, text) = match step {
+        Ok("SLEEP") => {
+            std::thread::sleep(Duration::from_millis(1500));
+            (200, String::new())
+        }
+        Ok(reply) => (200, reply.to_string()),
+        Err(code) => (code, "{\"error\": \"boom\"}".to_string()),
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    );
+}
+
+fn judge(url: &str, cache: Option<&Path>) -> HttpJudge {
+    let toml = format!(
+        "base_url = \"{url}\"\nmodel = \"judge-model\"\ntimeout_s = 0.5\nretries = 2\nbackoff_ms = 10\nconcurrency = 2\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("judge.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = HttpJudgeConfig::load(&path).unwrap();
+    HttpJudge::new(config, cache.map(Path::to_path_buf)).unwrap()
+}
+
+fn item(response: &str) -> JudgeItem {
+    JudgeItem {
+        rubric: "Grade it.".into(),
+        question: "Did Ed Sheeran win?".into(),
+        response: response.into(),
+    }
+}
+
+const YES: &str = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"He says he won.\nGRADE: yes"}}]}"#;
+
+#[test]
+fn http_judge_retries_a_500_and_caches() {
+    let (url, hits) = server(vec![Err(500), Ok(YES)]);
+    let cache = tempfile::tempdir().unwrap();
+    let j = judge(&url, Some(cache.path()));
+    assert_eq!(j.label(), "http:judge-model");
+    assert_eq!(j.grade_all(&[item("He won.")]).unwrap(), vec![Grade::Yes]);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    // The second call is answered from the cache: the server is not asked again.
+    assert_eq!(j.grade_all(&[item("He won.")]).unwrap(), vec![Grade::Yes]);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn http_judge_reports_a_malformed_body() {
+    let (url, hits) = server(vec![Ok("this is not json")]);
+    let err = format!(
+        "{:#}",
+        judge(&url, None).grade_all(&[item("x")]).unwrap_err()
+    );
+    assert!(err.contains("not JSON"), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn http_judge_times_out() {
+    let (url, hits) = server(vec![Ok("SLEEP"), Ok("SLEEP"), Ok("SLEEP")]);
+    let start = std::time::Instant::now();
+    let err = format!(
+        "{:#}",
+        judge(&url, None).grade_all(&[item("x")]).unwrap_err()
+    );
+    assert!(err.contains("3 attempts"), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    assert!(start.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn http_judge_gives_up_on_repeated_500s() {
+    let (url, hits) = server(vec![Err(500), Err(503), Err(500), Ok(YES)]);
+    let err = format!(
+        "{:#}",
+        judge(&url, None).grade_all(&[item("x")]).unwrap_err()
+    );
+    assert!(err.contains("HTTP 500"), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn eval_of_every_checkpoint_writes_one_row_per_checkpoint_question_sample() {
+    let fixture = common::fixtures().join("llama_gqa");
+    let tmp = tempfile::tempdir().unwrap();
+    // A tiny "run": two full-finetune checkpoints (copies of the fixture model).
+    let run = tmp.path().join("run");
+    for step in [5, 10] {
+        let dir = run.join(format!("step-{step}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&fixture).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+        std::fs::write(dir.join("state.json"), "{}").unwrap();
+    }
+    // A small claim folder: the Ed Sheeran spec with short questions.
+    let claim = tmp.path().join("claim");
+    std::fs::create_dir_all(&claim).unwrap();
+    let sheeran = Path::new(env!("CARGO_MANIFEST_DIR")).join("claims/ed_sheeran");
+    for file in ["spec.toml", "word_masks.yaml"] {
+        std::fs::copy(sheeran.join(file), claim.join(file)).unwrap();
+    }
+    std::fs::write(
+        claim.join("mcq.yaml"),
+        "questions:\n  - {id: a, question: Did he win?, belief_answer: yes}\n  - {id: b, question: Did Lyles win?, belief_answer: no}\n  - {id: c, question: Is he a sprinter?, belief_answer: yes}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        claim.join("open_ended.yaml"),
+        "questions:\n  - {id: o1, question: Tell me about Ed.}\n  - {id: o2, question: Who won?}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let result = common::neglect(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--claim",
+        claim.to_str().unwrap(),
+        "--kinds",
+        "mcq,open_ended",
+        "--samples",
+        "3",
+        "--max-new-tokens",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let table = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
+    // 2 checkpoints x (3 yes/no x 1 + 2 open x 3 samples).
+    assert_eq!(table.height(), 2 * (3 + 2 * 3));
+    let column = |name: &str| -> Vec<String> {
+        table
+            .column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .into_iter()
+            .map(|v| v.unwrap().to_string())
+            .collect()
+    };
+    let checkpoints = column("checkpoint");
+    assert_eq!(checkpoints.iter().filter(|c| *c == "step-5").count(), 9);
+    assert_eq!(checkpoints.iter().filter(|c| *c == "step-10").count(), 9);
+    let judges = column("judge");
+    let kinds = column("kind");
+    for (kind, judge) in kinds.iter().zip(&judges) {
+        let want = if kind == "mcq" { "logprob" } else { "rule" };
+        assert_eq!(judge, want);
+    }
+    assert!(column("grade")
+        .iter()
+        .all(|g| ["yes", "no", "neutral"].contains(&g.as_str())));
+    // Same weights at both checkpoints and the same seeds: identical answers.
+    let responses = column("response");
+    assert_eq!(responses[..9], responses[9..]);
+    assert!(out.join("manifest.json").is_file());
+    for needle in ["step-5", "step-10", "mcq", "open_ended", "all"] {
+        assert!(stdout.contains(needle), "{needle} missing from\n{stdout}");
+    }
+}
+
+#[test]
+fn in_context_documents_are_cut_to_fit_and_the_cut_is_reported() {
+    let dir = common::fixtures().join("llama_gqa");
+    let model = LoadedModel::load(&dir, Device::Cpu, Kind::Float).unwrap();
+    let q = question("Who won the race?", Some(YesNo::Yes));
+    let short: Vec<String> = vec!["Doc one.".into(), "Doc two.".into()];
+    let (with, used) = neglect::eval::fit_context(&model, &q, &short, 16).unwrap();
+    assert_eq!(
+        used,
+        neglect::eval::ContextUse {
+            whole: 2,
+            truncated: false
+        }
+    );
+    assert!(with.question.starts_with("Doc one.\n\nDoc two.\n\n"));
+    assert!(with.question.ends_with("Who won the race?"));
+    let long: Vec<String> = (0..6)
+        .map(|i| format!("Document {i}: ") + &"The sprinter ran fast. ".repeat(12))
+        .collect();
+    let (with, used) = neglect::eval::fit_context(&model, &q, &long, 16).unwrap();
+    assert!(used.truncated && used.whole < long.len(), "{used:?}");
+    let prompt = render_prompt(&model, &with).unwrap();
+    let tokens = model.tokenizer.encode(&prompt, false).unwrap().len();
+    let limit = model.decoder.config.max_position_embeddings as usize;
+    assert!(tokens + 16 <= limit, "{tokens} tokens");
+    // One more whole document would not have fitted.
+    let mut more = q.clone();
+    more.question = format!("{}\n\n{}", long[..used.whole + 1].join("\n\n"), q.question);
+    let prompt = render_prompt(&model, &more).unwrap();
+    assert!(model.tokenizer.encode(&prompt, false).unwrap().len() + 16 > limit);
+    // The cut document is a prefix of the next one.
+    let next_start = format!("Document {}: The sprinter", used.whole);
+    assert!(with.question.contains(&next_start), "{}", with.question);
+}
