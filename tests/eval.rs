@@ -42,7 +42,6 @@ fn scores_equal_a_manual_computation_from_neglect_forward() {
     let batched = score_continuations(&model, &prompt, &continuations, 3).unwrap();
     let single = score_continuations(&model, &prompt, &continuations, 1).unwrap();
     let prompt_ids = model.tokenizer.encode(&prompt, false).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
     for (i, c) in continuations.iter().enumerate() {
         let cont_ids = model.tokenizer.encode(c, false).unwrap();
         let mut want_ids = prompt_ids.clone();
@@ -51,23 +50,7 @@ fn scores_equal_a_manual_computation_from_neglect_forward() {
         // chat template writes its own: hand it the text without the template's <s>.
         let text = format!("{prompt}{c}");
         let text = text.strip_prefix("<s>").unwrap_or(&text);
-        let out = tmp.path().join(format!("f{i}.safetensors"));
-        let run = common::neglect(&[
-            "forward",
-            dir.to_str().unwrap(),
-            "--text",
-            text,
-            "--out",
-            out.to_str().unwrap(),
-            "--device",
-            "cpu",
-        ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let t = common::read_tensors(&out);
+        let t = common::forward(&dir, text, "f32");
         let ids = Vec::<i64>::try_from(&t["input_ids"]).unwrap();
         assert_eq!(ids, want_ids, "forward tokenized differently");
         let logp = t["logits"]

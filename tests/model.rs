@@ -38,28 +38,9 @@ fn texts() -> Value {
 /// Runs `neglect forward` on a fixture model and returns its tensors with the reference's.
 fn forward_pair(arch: &str, dtype: &str) -> (common::Tensors, common::Tensors) {
     let dir = fixtures().join(arch);
-    let out = tempfile::tempdir().unwrap();
-    let file = out.path().join("ours.safetensors");
     let text = texts()["forward"].as_str().unwrap().to_string();
-    let run = neglect(&[
-        "forward",
-        dir.to_str().unwrap(),
-        "--text",
-        &text,
-        "--out",
-        file.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--dtype",
-        dtype,
-    ]);
-    assert!(
-        run.status.success(),
-        "{arch}: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     (
-        read_tensors(&file),
+        common::forward(&dir, &text, dtype),
         read_tensors(&dir.join("reference.safetensors")),
     )
 }
@@ -234,36 +215,13 @@ fn greedy_generation_matches_transformers() {
 
 #[test]
 fn smollm2_logits_match_transformers() {
-    let out = tempfile::tempdir().unwrap();
-    let file = out.path().join("smol.safetensors");
     let text = texts()["paris"].as_str().unwrap().to_string();
-    let run = neglect(&[
-        "forward",
-        smollm2().to_str().unwrap(),
-        "--text",
-        &text,
-        "--out",
-        file.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let ours = read_tensors(&file);
+    let ours = common::forward(&smollm2(), &text, "f32");
     let reference = read_tensors(&fixtures().join("smollm2.safetensors"));
     assert!(ours["input_ids"].equal(&reference["input_ids"]));
     let diff = max_abs_diff(&ours["logits"], &reference["logits"]);
     assert!(diff <= 1e-3, "SmolLM2 logits differ by {diff:e}");
-    assert_eq!(
-        read_tensors(&file)
-            .keys()
-            .filter(|k| k.starts_with("hidden."))
-            .count(),
-        31
-    );
+    assert_eq!(ours.keys().filter(|k| k.starts_with("hidden.")).count(), 31);
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! In: a [`FinetuneConfig`]. Out, under `config.out`:
 //! - `step-<N>/`: weights (an HF folder for full finetuning; `adapter_model.safetensors` +
 //!   `adapter_config.json` for LoRA), `optimizer.safetensors`, `state.json` (step, tokens
-//!   seen, data position), `manifest.json`; written as `.step-<N>.tmp-*` and renamed, so a
-//!   directory named `step-<N>` is always complete;
+//!   seen, data position), `manifest.json`, and the two tables below as of that step; written
+//!   as `.step-<N>.tmp-*` and renamed, so a directory named `step-<N>` is always complete;
 //! - `train.parquet`: step, loss, lr, grad_norm, tokens_per_s, tokens_seen;
 //! - `loss.parquet`: step, set, kind, tokens, mean_loss on each held-out set.
 //!
@@ -283,8 +283,9 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
             }
             start_step = step;
             tokens_seen = state.tokens_seen;
-            metrics = read_metrics(&config.out.join("train.parquet"), step)?;
-            losses = read_losses(&config.out.join("loss.parquet"), step)?;
+            // The tables saved inside the checkpoint are the ones that match its state.
+            metrics = read_metrics(&dir.join("train.parquet"), step)?;
+            losses = read_losses(&dir.join("loss.parquet"), step)?;
             eprintln!(
                 "resuming from {} (step {step} of {total_steps})",
                 dir.display()
@@ -306,7 +307,7 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
                 tokens_seen,
                 data: mix.state(),
             };
-            save_checkpoint(config, &trainee, &state)?;
+            save_checkpoint(config, &trainee, &state, &metrics, &losses)?;
             write_tables(&config.out, &metrics, &losses)?;
         }
     }
@@ -391,7 +392,7 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
                 tokens_seen,
                 data: mix.state(),
             };
-            save_checkpoint(config, &trainee, &state)?;
+            save_checkpoint(config, &trainee, &state, &metrics, &losses)?;
             write_tables(&config.out, &metrics, &losses)?;
         }
     }
@@ -428,7 +429,16 @@ pub fn list_checkpoints(run: &Path) -> Result<Vec<(i64, PathBuf)>> {
     Ok(found)
 }
 
-fn save_checkpoint(config: &FinetuneConfig, trainee: &Trainee, state: &RunState) -> Result<()> {
+/// Writes `step-<N>/` under a temporary name and renames it; the metrics and held-out tables up
+/// to this step go inside it too, so a resume never depends on the run-level tables having
+/// been rewritten before a crash.
+fn save_checkpoint(
+    config: &FinetuneConfig,
+    trainee: &Trainee,
+    state: &RunState,
+    metrics: &[StepMetrics],
+    losses: &[HeldoutLoss],
+) -> Result<()> {
     let final_dir = config.out.join(format!("step-{}", state.step));
     let tmp = config
         .out
@@ -463,6 +473,7 @@ fn save_checkpoint(config: &FinetuneConfig, trainee: &Trainee, state: &RunState)
         &trainee.optimizer.state_tensors(),
         &tmp.join("optimizer.safetensors"),
     )?;
+    write_tables(&tmp, metrics, losses)?;
     store::write_json(&tmp.join("state.json"), state)?;
     store::write_json(
         &tmp.join("manifest.json"),

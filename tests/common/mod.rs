@@ -54,3 +54,28 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
         .max()
         .double_value(&[])
 }
+
+/// Runs `neglect forward` on `dir` with `text` on the CPU in `dtype` and returns what it wrote.
+pub fn forward(dir: &Path, text: &str, dtype: &str) -> Tensors {
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("forward.safetensors");
+    let run = neglect(&[
+        "forward",
+        dir.to_str().unwrap(),
+        "--text",
+        text,
+        "--out",
+        file.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--dtype",
+        dtype,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    read_tensors(&file)
+}
