@@ -47,7 +47,9 @@ BIN := $(CARGO_TARGET_DIR)/release/neglect
 venv: $(VENV_STAMP)
 	@ln -sfn $(VENV) .venv
 
-$(VENV_STAMP): python/requirements.txt python/requirements-nodeps.txt
+# No file prerequisites: the requirements' content is in VENV_KEY (a fresh clone's newer file
+# times must not trigger a rebuild of a venv that already matches them).
+$(VENV_STAMP):
 	@echo "==> creating $(VENV) (torch 2.11.0 and reference packages; first time only)" >&2
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
