@@ -384,3 +384,27 @@ fn missing_directory_is_named() {
     let missing = dir.path().join("no-such-model");
     assert_clean_failure(&missing, "no-such-model", "model directory does not exist");
 }
+
+#[test]
+fn cuda_without_a_gpu_is_a_clear_error() {
+    if tch::Cuda::is_available() {
+        return; // this check is about machines without a GPU (CI)
+    }
+    let dir = fixtures().join("llama_gqa");
+    let run = neglect(&["model", "info", dir.to_str().unwrap()]);
+    assert!(run.status.success());
+    let run = neglect(&[
+        "generate",
+        dir.to_str().unwrap(),
+        "--prompt",
+        "hi",
+        "--device",
+        "cuda",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--device cuda: libtorch sees no CUDA device"),
+        "{stderr}"
+    );
+}

@@ -366,3 +366,41 @@ fn diverging_loss_stops_the_run_naming_the_step() {
     // The step-0 checkpoint stays complete.
     assert!(out.join("step-0/state.json").is_file());
 }
+
+#[test]
+fn bf16_finetune_runs_on_cpu_with_f32_master_weights() {
+    // The GPU recipe (bf16 weights, f32 optimizer state) exercised on the CPU.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = write_config(dir.path(), &out, FULL, 30, 3e-3, "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("device = \"cpu\"", "device = \"cpu\"\ndtype = \"bf16\""),
+    )
+    .unwrap();
+    let run = neglect(&["finetune", config.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let losses = train_losses(&out);
+    assert!(losses.iter().all(|l| l.is_finite()));
+    assert!(
+        losses[25..].iter().sum::<f64>() < 0.5 * losses[..5].iter().sum::<f64>(),
+        "{losses:?}"
+    );
+    let optimizer: std::collections::HashMap<String, Tensor> =
+        Tensor::read_safetensors(out.join("step-30/optimizer.safetensors"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    let master = optimizer
+        .keys()
+        .filter(|k| k.starts_with("master."))
+        .count();
+    assert!(master > 0, "no f32 master weights saved");
+    let weights = Tensor::read_safetensors(out.join("step-30/model.safetensors")).unwrap();
+    assert!(weights.iter().all(|(_, t)| t.kind() == Kind::BFloat16));
+}
