@@ -68,6 +68,16 @@ const FULL: &str = "[method]\nkind = \"full\"";
 const LORA: &str =
     "[method]\nkind = \"lora\"\nrank = 4\nalpha = 8.0\ntargets = \"q_proj|v_proj|down_proj\"";
 
+/// Runs `neglect finetune CONFIG` and expects success.
+fn finetune_ok(config: &Path) {
+    let run = neglect(&["finetune", config.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 fn train_losses(run: &Path) -> Vec<f64> {
     let df = neglect::store::read_parquet(&run.join("train.parquet")).unwrap();
     df.column("loss")
@@ -90,12 +100,7 @@ fn full_finetune_memorises_a_tiny_set() {
         3e-3,
         "[checkpoints]\nevery = 20",
     );
-    let run = neglect(&["finetune", config.to_str().unwrap()]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    finetune_ok(&config);
     let losses = train_losses(&out);
     assert_eq!(losses.len(), 40);
     let first = losses[..5].iter().sum::<f64>() / 5.0;
@@ -178,12 +183,7 @@ fn lora_merge_verb_writes_a_folder_equal_to_base_plus_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let config = write_config(dir.path(), &out, LORA, 6, 1e-2, "");
-    let run = neglect(&["finetune", config.to_str().unwrap()]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    finetune_ok(&config);
     let adapter = out.join("step-6");
     assert!(adapter.join("adapter_model.safetensors").is_file());
     let merged = dir.path().join("merged");
@@ -311,12 +311,7 @@ fn sigkilled_run_resumes_to_bit_identical_weights() {
     let straight_config = write_config(&sub("a"), &straight, LORA, 60, 5e-3, extra);
     let killed_config = write_config(&sub("b"), &killed, LORA, 60, 5e-3, extra);
 
-    let run = neglect(&["finetune", straight_config.to_str().unwrap()]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    finetune_ok(&straight_config);
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_neglect"))
         .args(["finetune", killed_config.to_str().unwrap()])
@@ -379,12 +374,7 @@ fn bf16_finetune_runs_on_cpu_with_f32_master_weights() {
         text.replace("device = \"cpu\"", "device = \"cpu\"\ndtype = \"bf16\""),
     )
     .unwrap();
-    let run = neglect(&["finetune", config.to_str().unwrap()]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    finetune_ok(&config);
     let losses = train_losses(&out);
     assert!(losses.iter().all(|l| l.is_finite()));
     assert!(
