@@ -165,7 +165,8 @@ pub fn train(args: &TrainBenchArgs) -> Result<()> {
         "head_dim": args.hidden / args.heads, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
         "max_position_embeddings": args.seq.max(128), "tie_word_embeddings": true,
     });
-    let dir = tempfile_dir()?;
+    let scratch = tempfile::tempdir()?;
+    let dir = scratch.path();
     let config_file = dir.join("config.json");
     crate::store::write_json(&config_file, &config)?;
     let parsed = ModelConfig::from_json(&config, &config_file)?;
@@ -210,11 +211,10 @@ pub fn train(args: &TrainBenchArgs) -> Result<()> {
     }
     let ours = (args.batch * args.seq) as f64 * args.steps as f64 / start.elapsed().as_secs_f64();
 
-    let script = dir.join("bench_train.py");
-    std::fs::write(&script, include_str!("../../python/bench_train.py"))?;
+    let (_script_dir, mut command) =
+        crate::model::cli::python_script(include_str!("../../python/bench_train.py"))?;
     let python = crate::model::cli::python();
-    let output = std::process::Command::new(&python)
-        .arg(&script)
+    let output = command
         .arg(&config_file)
         .args(
             [
@@ -229,7 +229,6 @@ pub fn train(args: &TrainBenchArgs) -> Result<()> {
         )
         .output()
         .map_err(|e| anyhow::anyhow!("cannot run {python}: {e}"))?;
-    let _ = std::fs::remove_dir_all(&dir);
     if !output.status.success() {
         bail!(
             "the PyTorch reference failed: {}",
@@ -256,10 +255,4 @@ pub fn train(args: &TrainBenchArgs) -> Result<()> {
     println!("pytorch train tokens/s: {theirs:.0}");
     println!("train tokens/s ratio neglect/pytorch: {:.2}", ours / theirs);
     Ok(())
-}
-
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("neglect-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

@@ -202,24 +202,31 @@ pub fn python() -> String {
     std::env::var("NEGLECT_PYTHON").unwrap_or_else(|_| env!("NEGLECT_BUILD_PYTHON").to_string())
 }
 
+/// A command running the venv's Python on `source` (a script embedded in the binary), written
+/// into a scratch directory that lives as long as the returned guard.
+pub fn python_script(source: &str) -> Result<(tempfile::TempDir, std::process::Command)> {
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let script = scratch.path().join("script.py");
+    std::fs::write(&script, source)
+        .with_context(|| format!("{}: cannot write", script.display()))?;
+    let mut command = std::process::Command::new(python());
+    command.arg(script);
+    Ok((scratch, command))
+}
+
 /// Converts a GGUF file to an HF folder through transformers' GGUF loader
 /// (`python/import_gguf.py`, embedded in the binary), then checks the result loads here.
 pub fn import_gguf(args: &ImportGgufArgs) -> Result<()> {
     if !args.file.is_file() {
         bail!("{}: no such GGUF file", args.file.display());
     }
-    let script =
-        std::env::temp_dir().join(format!("neglect-import-gguf-{}.py", std::process::id()));
-    std::fs::write(&script, include_str!("../../python/import_gguf.py"))
-        .with_context(|| format!("{}: cannot write", script.display()))?;
-    let status = std::process::Command::new(python())
-        .arg(&script)
+    let (_scratch, mut command) = python_script(include_str!("../../python/import_gguf.py"))?;
+    let status = command
         .arg(&args.file)
         .arg(&args.out)
         .status()
-        .with_context(|| format!("cannot run the Python importer ({})", python()));
-    let _ = std::fs::remove_file(&script);
-    if !status?.success() {
+        .with_context(|| format!("cannot run the Python importer ({})", python()))?;
+    if !status.success() {
         bail!(
             "{}: GGUF import failed (see the importer's message above)",
             args.file.display()

@@ -13,31 +13,70 @@ pub const NEGLECT_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Git commit the binary was built from (`unknown` outside a checkout).
 pub const GIT_COMMIT: &str = env!("NEGLECT_GIT_COMMIT");
 
-/// Runs `write` on a temporary path beside `path`, then renames it to `path`. On error the
-/// temporary file is removed and `path` is untouched.
-pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+/// The directory `path` goes in, created if missing (`.` for a bare file name).
+fn existing_parent(path: &Path) -> Result<&Path> {
     let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(parent) => parent,
         None => Path::new("."),
     };
     std::fs::create_dir_all(parent)
         .with_context(|| format!("{}: cannot create directory", parent.display()))?;
+    Ok(parent)
+}
+
+/// tempfile creates owner-only files and directories; outputs get ordinary permissions.
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("{}: cannot set permissions", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Runs `write` on a temporary path beside `path`, then renames it to `path`. On error the
+/// temporary file is removed and `path` is untouched.
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = existing_parent(path)?;
     let tmp = tempfile::Builder::new()
         .prefix(".neglect-")
         .suffix(".tmp")
         .tempfile_in(parent)
         .with_context(|| format!("{}: cannot create a temporary file", parent.display()))?;
     write(tmp.path())?;
-    // tempfile creates files readable by the owner only; outputs are ordinary files.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("{}: cannot set permissions", tmp.path().display()))?;
-    }
+    set_mode(tmp.path(), 0o644)?;
     tmp.persist(path)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
+}
+
+/// Fills a temporary directory beside `path` with `write`, then renames it to `path` (replacing
+/// an older one). On error the temporary directory is removed, so a directory named `path` is
+/// always complete.
+pub fn write_dir_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = existing_parent(path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempdir_in(parent)
+        .with_context(|| format!("{}: cannot create a temporary directory", parent.display()))?;
+    write(tmp.path())?;
+    set_mode(tmp.path(), 0o755)?;
+    if path.exists() {
+        std::fs::remove_dir_all(path)
+            .with_context(|| format!("{}: cannot replace", path.display()))?;
+    }
+    let kept = tmp.keep();
+    std::fs::rename(&kept, path).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&kept);
+        anyhow::anyhow!("{}: cannot rename into place: {e}", path.display())
+    })
 }
 
 /// Writes `bytes` to `path` atomically.

@@ -440,23 +440,23 @@ fn save_checkpoint(
     losses: &[HeldoutLoss],
 ) -> Result<()> {
     let final_dir = config.out.join(format!("step-{}", state.step));
-    let tmp = config
-        .out
-        .join(format!(".step-{}.tmp-{}", state.step, std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    std::fs::create_dir_all(&tmp)?;
+    store::write_dir_atomic(&final_dir, |tmp| {
+        write_checkpoint(config, trainee, state, metrics, losses, tmp)
+    })
+}
+
+fn write_checkpoint(
+    config: &FinetuneConfig,
+    trainee: &Trainee,
+    state: &RunState,
+    metrics: &[StepMetrics],
+    losses: &[HeldoutLoss],
+    tmp: &Path,
+) -> Result<()> {
     match &trainee.adapters {
         None => {
             load::save_tensors(&trainee.weights(), &tmp.join(load::SINGLE_FILE))?;
-            for name in MODEL_SIDE_FILES {
-                let source = config.model.join(name);
-                if source.is_file() {
-                    std::fs::copy(&source, tmp.join(name))
-                        .with_context(|| format!("{}: cannot copy", source.display()))?;
-                }
-            }
+            copy_model_side_files(&config.model, tmp)?;
         }
         Some(_) => {
             load::save_tensors(&trainee.weights(), &tmp.join("adapter_model.safetensors"))?;
@@ -473,21 +473,12 @@ fn save_checkpoint(
         &trainee.optimizer.state_tensors(),
         &tmp.join("optimizer.safetensors"),
     )?;
-    write_tables(&tmp, metrics, losses)?;
+    write_tables(tmp, metrics, losses)?;
     store::write_json(&tmp.join("state.json"), state)?;
     store::write_json(
         &tmp.join("manifest.json"),
         &Manifest::new("finetune", config, Some(config.seed)),
-    )?;
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir)?;
-    }
-    std::fs::rename(&tmp, &final_dir).with_context(|| {
-        format!(
-            "{}: cannot rename checkpoint into place",
-            final_dir.display()
-        )
-    })
+    )
 }
 
 fn restore(trainee: &mut Trainee, mix: &mut DataMix, dir: &Path) -> Result<RunState> {
@@ -575,25 +566,22 @@ pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
         &adapter.join("adapter_model.safetensors"),
     )?;
     model.decoder.merge_lora();
-    let tmp = out.with_file_name(format!(
-        ".{}.tmp-{}",
-        out.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&tmp)?;
-    load::save_tensors(&model.vs.variables(), &tmp.join(load::SINGLE_FILE))?;
+    store::write_dir_atomic(out, |tmp| {
+        load::save_tensors(&model.vs.variables(), &tmp.join(load::SINGLE_FILE))?;
+        copy_model_side_files(base, tmp)
+    })
+}
+
+/// Copies config and tokenizer files of the model in `from` into `to`, making `to` an HF folder
+/// once it holds the weights.
+fn copy_model_side_files(from: &Path, to: &Path) -> Result<()> {
     for name in MODEL_SIDE_FILES {
-        if base.join(name).is_file() {
-            std::fs::copy(base.join(name), tmp.join(name))?;
+        let source = from.join(name);
+        if source.is_file() {
+            std::fs::copy(&source, to.join(name))
+                .with_context(|| format!("{}: cannot copy", source.display()))?;
         }
     }
-    if out.exists() {
-        std::fs::remove_dir_all(out)?;
-    }
-    std::fs::rename(&tmp, out)
-        .with_context(|| format!("{}: cannot rename into place", out.display()))?;
     Ok(())
 }
 
