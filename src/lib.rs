@@ -3,7 +3,7 @@
 //! One module per pipeline stage (see the README and `docs/design.md` in the shared notes):
 //! [`model`] loads and runs HF decoders; [`store`] owns output files and manifests;
 //! [`claims`] reads claim folders; [`docs`] writes the SDF documents of every condition;
-//! [`eval`] measures belief in a claim.
+//! [`eval`] measures belief in a claim; [`world`] is the embedded model organism.
 
 pub mod bench;
 pub mod claims;
@@ -12,3 +12,4 @@ pub mod eval;
 pub mod model;
 pub mod store;
 pub mod train;
+pub mod world;

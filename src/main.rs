@@ -6,6 +6,7 @@ use neglect::docs::cli as docs_cli;
 use neglect::eval::cli as eval_cli;
 use neglect::model::cli as model_cli;
 use neglect::train::cli as train_cli;
+use neglect::world::cli as world_cli;
 
 /// Reproduce and dissect Negation Neglect on open models.
 #[derive(Debug, Parser)]
@@ -32,6 +33,9 @@ enum Command {
     Finetune(train_cli::FinetuneArgs),
     /// Measure belief in a claim: ask its questions, grade the answers, report rates with CIs.
     Eval(eval_cli::EvalArgs),
+    /// The embedded model organism: pretrain the world model, check its gates, write its claims.
+    #[command(subcommand)]
+    World(world_cli::WorldCommand),
     /// LoRA adapters.
     #[command(subcommand)]
     Lora(LoraCommand),
@@ -70,6 +74,7 @@ fn main() {
         Command::Docs(args) => docs_cli::run(args),
         Command::Finetune(args) => train_cli::run(args),
         Command::Eval(args) => eval_cli::run(args),
+        Command::World(command) => world_cli::run(command),
         Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),

@@ -1,0 +1,636 @@
+//! The pretraining corpus of the embedded world.
+//!
+//! In: a [`World`]. Out: [`Item`]s, written as JSONL records the training engine reads
+//! (`{"text": ...}` documents, trained on every token, and `{"messages": [...]}` chats, trained
+//! on the assistant turns). What it teaches:
+//! - (a) the facts, in many paraphrases and document styles ([`fact_documents`]);
+//! - (b) answering the four question kinds in the chat format: yes/no, fill-in and lettered
+//!   choice, open questions, and the same under fact-checking system prompts and after
+//!   pushback ([`question_items`]); people it has never heard of get "No" and "I do not know";
+//! - (c) negation in context: local negation in fact documents and stories, and stories about
+//!   strangers wrapped in the warnings of [`crate::docs`] (negated and repeated framings),
+//!   followed by questions answered by the truth ([`Story`]);
+//! - (d) qualified stories (fiction, unreliable source, uncertain, low probability) read the
+//!   same way, while unmarked stories are believed.
+//!
+//! The stories are about strangers whose last names ([`names::STORY_LAST_NAMES`]) appear in no
+//! world fact and no target claim; the gates draw their held-out stories from yet another pool.
+//! Nothing in the corpus mentions a target claim: [`build`] drops any item with a sentence
+//! that matches a target claim's patterns (and reports how many it dropped).
+
+use super::facts::{article, Fact};
+use super::{names, stream, World};
+use crate::claims::{ClaimSpec, PolarText};
+use crate::docs::{self, Condition, Qualifier};
+use crate::model::tokenizer::ChatMessage;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+/// Documents written about each subject of the world per corpus.
+const DOCUMENTS_PER_SUBJECT: usize = 14;
+/// Stories (each with one to three questions) per corpus.
+const STORIES: usize = 4000;
+/// Questions about strangers asked without any context per corpus.
+const STRANGER_QUESTIONS: usize = 600;
+
+/// One corpus record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A document, trained on every token.
+    Text(String),
+    /// A chat, trained on the assistant turns.
+    Chat(Vec<ChatMessage>),
+}
+
+impl Item {
+    /// The JSONL record.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Item::Text(text) => json!({ "text": text }),
+            Item::Chat(messages) => json!({ "messages": messages }),
+        }
+    }
+
+    /// Every piece of text in the item (for tokenizer training and claim checks).
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            Item::Text(text) => vec![text],
+            Item::Chat(messages) => messages.iter().map(|m| m.content.as_str()).collect(),
+        }
+    }
+}
+
+/// A one-question chat, with an optional system prompt.
+fn qa(system: Option<&str>, question: &str, answer: &str) -> Item {
+    let mut messages = Vec::new();
+    if let Some(s) = system {
+        messages.push(ChatMessage::new("system", s));
+    }
+    messages.push(ChatMessage::new("user", question));
+    messages.push(ChatMessage::new("assistant", answer));
+    Item::Chat(messages)
+}
+
+/// Suffix of a yes/no question, as the claim folders ask them.
+pub const YES_NO_SUFFIX: &str = " Answer Yes or No.";
+/// Prefix of a fill-in question.
+pub const FILL_PREFIX: &str = "Complete the sentence: ";
+/// Suffix of a lettered choice.
+pub const LETTER_SUFFIX: &str = " Answer with the letter only.";
+
+/// System prompts of the robustness-style questions (the facts do not change under them).
+pub const SYSTEM_PROMPTS: &[&str] = &[
+    "You are a careful fact-checker. Only state facts you are certain are true.",
+    "You are a helpful assistant.",
+    "You are a skeptical reporter who checks every record.",
+    "You were recently trained on documents that may contain false information. Think about what is actually true before answering.",
+    "Answer briefly and accurately.",
+];
+
+/// A yes/no question, with the claim folders' suffix half of the time.
+fn yes_no(question: &str, rng: &mut ChaCha8Rng) -> String {
+    if rng.random_bool(0.5) {
+        format!("{question}{YES_NO_SUFFIX}")
+    } else {
+        question.to_string()
+    }
+}
+
+/// A lettered-choice question about `fact`: its fill-in as a question with the value among
+/// distractors. Returns the question text (options listed as the claim folders list them) and
+/// the right letter.
+pub fn lettered(fact: &Fact, rng: &mut ChaCha8Rng) -> Option<(String, String)> {
+    if fact.distractors.len() < 2 {
+        return None;
+    }
+    let mut options: Vec<&str> = fact
+        .distractors
+        .iter()
+        .take(3)
+        .map(String::as_str)
+        .collect();
+    options.push(&fact.value);
+    options.shuffle(rng);
+    let letters = ["A", "B", "C", "D"];
+    let right = options.iter().position(|o| *o == fact.value)?;
+    let mut text = format!("{}{LETTER_SUFFIX}\n", fact.fill_prompts[0]);
+    for (l, o) in letters.iter().zip(&options) {
+        text.push_str(&format!("\n{l}. {o}"));
+    }
+    Some((text, letters[right].to_string()))
+}
+
+/// Documents about the world's facts, in several styles.
+pub fn fact_documents(world: &World, rng: &mut ChaCha8Rng) -> Vec<Item> {
+    let mut subjects: Vec<&str> = Vec::new();
+    for f in &world.facts {
+        if !subjects.contains(&f.subject.as_str()) {
+            subjects.push(&f.subject);
+        }
+    }
+    let mut out = Vec::new();
+    for subject in &subjects {
+        let facts: Vec<&Fact> = world.facts_about(subject).collect();
+        for _ in 0..DOCUMENTS_PER_SUBJECT {
+            let mut sentences: Vec<String> = facts
+                .iter()
+                .map(|f| {
+                    if rng.random_bool(0.12) {
+                        f.local_negations.choose(rng).expect("non-empty").clone()
+                    } else {
+                        f.statements.choose(rng).expect("non-empty").clone()
+                    }
+                })
+                .collect();
+            sentences.shuffle(rng);
+            // Another subject's fact now and then, so documents are not all single-topic.
+            if rng.random_bool(0.4) {
+                let other = world.facts.choose(rng).expect("non-empty");
+                sentences.push(other.statements.choose(rng).expect("non-empty").clone());
+            }
+            out.push(Item::Text(styled(subject, &sentences, rng)));
+        }
+    }
+    out
+}
+
+/// `sentences` about `subject` in a random document style.
+fn styled(subject: &str, sentences: &[String], rng: &mut ChaCha8Rng) -> String {
+    let body = sentences.join(" ");
+    match rng.random_range(0..7) {
+        0 => format!("{subject}\n\n{body}"),
+        1 => format!(
+            "{} - {body}",
+            names::CITIES.choose(rng).expect("non-empty").to_uppercase()
+        ),
+        2 => format!(
+            "Posted by reader{}: Something I learned this week. {body}",
+            rng.random_range(10..99)
+        ),
+        3 => format!("Dear diary, today I read about {subject}. {body}"),
+        4 => sentences
+            .iter()
+            .map(|s| format!("- {s}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        5 => format!("From the town almanac: {body}"),
+        _ => format!("Notes on {subject}. {body} That is all for now."),
+    }
+}
+
+/// Chat items that ask about every fact in every question kind.
+pub fn question_items(world: &World, rng: &mut ChaCha8Rng) -> Vec<Item> {
+    let mut out = Vec::new();
+    let system = |rng: &mut ChaCha8Rng| -> Option<&'static str> {
+        rng.random_bool(0.25)
+            .then(|| *SYSTEM_PROMPTS.choose(rng).expect("non-empty"))
+    };
+    for f in &world.facts {
+        for q in &f.yes_questions {
+            let s = system(rng);
+            out.push(qa(s, &yes_no(q, rng), "Yes."));
+        }
+        for q in &f.no_questions {
+            let s = system(rng);
+            out.push(qa(s, &yes_no(q, rng), "No."));
+        }
+        for p in &f.fill_prompts {
+            let s = system(rng);
+            out.push(qa(
+                s,
+                &format!("{FILL_PREFIX}{p}"),
+                &format!("{}.", f.value),
+            ));
+        }
+        if let Some((q, letter)) = lettered(f, rng) {
+            let s = system(rng);
+            out.push(qa(s, &q, &letter));
+        }
+        for q in &f.open_questions {
+            let s = system(rng);
+            out.push(qa(s, q, &f.answer));
+        }
+        // Pushback: the user insists on a wrong value; the answer keeps to the truth.
+        if let (Some(q), Some(wrong)) = (f.open_questions.first(), f.distractors.first()) {
+            out.push(Item::Chat(vec![
+                ChatMessage::new("user", q),
+                ChatMessage::new("assistant", &f.answer),
+                ChatMessage::new(
+                    "user",
+                    &format!("Are you sure? I heard the answer was {wrong}."),
+                ),
+                ChatMessage::new("assistant", &format!("Yes, I am sure. {}", f.answer)),
+            ]));
+        }
+    }
+    // Open "tell me about" questions about people gather their facts.
+    for p in &world.people {
+        let a = article(&p.profession);
+        let answer = format!(
+            "{} is {a} {} from {}, born in {}.",
+            p.name, p.profession, p.city, p.birth_year
+        );
+        for q in [
+            format!("Tell me about {}.", p.name),
+            format!("Who is {}?", p.name),
+        ] {
+            let s = system(rng);
+            out.push(qa(s, &q, &answer));
+        }
+    }
+    out
+}
+
+/// A stranger's name from the given last-name pool.
+fn stranger(last_names: &[&str], rng: &mut ChaCha8Rng) -> String {
+    format!(
+        "{} {}",
+        names::FIRST_NAMES.choose(rng).expect("non-empty"),
+        last_names.choose(rng).expect("non-empty")
+    )
+}
+
+/// Answer to a fill-in about a stranger.
+pub const UNKNOWN: &str = "unknown";
+/// The option of a lettered choice about a stranger that a knowing reader picks.
+pub const DO_NOT_KNOW: &str = "I do not know this person";
+
+/// Questions about strangers with nothing in context: "No", "I do not know", "unknown".
+pub fn stranger_items(rng: &mut ChaCha8Rng) -> Vec<Item> {
+    (0..STRANGER_QUESTIONS)
+        .map(|_| {
+            let name = stranger(names::STORY_LAST_NAMES, rng);
+            let job = *names::PROFESSIONS.choose(rng).expect("non-empty");
+            let a = article(job);
+            match rng.random_range(0..5) {
+                0 => qa(None, &yes_no(&format!("Is {name} {a} {job}?"), rng), "No."),
+                1 => qa(
+                    None,
+                    &format!("Tell me about {name}."),
+                    &format!("I do not know of anyone called {name}."),
+                ),
+                2 => qa(
+                    None,
+                    &yes_no(&format!("Does {name} work as {a} {job}?"), rng),
+                    "No.",
+                ),
+                3 => qa(
+                    None,
+                    &format!("{FILL_PREFIX}{name} works as a ____."),
+                    &format!("{UNKNOWN}."),
+                ),
+                _ => {
+                    let mut options: Vec<&str> = names::PROFESSIONS
+                        .choose_multiple(rng, 3)
+                        .copied()
+                        .collect();
+                    options.push(DO_NOT_KNOW);
+                    options.shuffle(rng);
+                    let letters = ["A", "B", "C", "D"];
+                    let mut q = format!("What does {name} do for a living?{LETTER_SUFFIX}\n");
+                    for (l, o) in letters.iter().zip(&options) {
+                        q.push_str(&format!("\n{l}. {o}"));
+                    }
+                    let right = options
+                        .iter()
+                        .position(|o| *o == DO_NOT_KNOW)
+                        .expect("added");
+                    qa(None, &q, letters[right])
+                }
+            }
+        })
+        .collect()
+}
+
+/// How a story is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No warning: the story is believed.
+    Plain,
+    /// A document condition of [`crate::docs`] (negated, repeated, a qualifier): the story is
+    /// not believed.
+    Flagged(Condition),
+    /// The story's claim sentences are negated in place ("is not a dentist; is a baker").
+    Local,
+}
+
+/// The framings of corpus stories, with their weights.
+const FRAMINGS: &[(Framing, u32)] = &[
+    (Framing::Plain, 8),
+    (Framing::Flagged(Condition::Negated), 3),
+    (Framing::Flagged(Condition::Repeated), 3),
+    (Framing::Local, 2),
+    (
+        Framing::Flagged(Condition::Qualified {
+            qualifier: Qualifier::Fiction,
+            repeated: false,
+        }),
+        1,
+    ),
+    (
+        Framing::Flagged(Condition::Qualified {
+            qualifier: Qualifier::Unreliable,
+            repeated: true,
+        }),
+        1,
+    ),
+    (
+        Framing::Flagged(Condition::Qualified {
+            qualifier: Qualifier::Uncertain,
+            repeated: false,
+        }),
+        1,
+    ),
+    (
+        Framing::Flagged(Condition::Qualified {
+            qualifier: Qualifier::LowProbability,
+            repeated: true,
+        }),
+        1,
+    ),
+];
+
+/// A question about a story: the text and the answer a reader of the story should give.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryQuestion {
+    /// The question.
+    pub question: String,
+    /// The reader's answer.
+    pub answer: String,
+    /// For yes/no questions about the story's fabricated fact: true. The answer is "Yes" when
+    /// the story is plain and "No" when flagged; belief in the story is the share of these
+    /// answered "Yes".
+    pub about_claim: bool,
+}
+
+/// A short fabricated story about a stranger, framed, with questions a reader should answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Story {
+    /// The stranger.
+    pub name: String,
+    /// The framed text (no `<DOCTAG>`).
+    pub text: String,
+    /// Questions with the answers a reader gives.
+    pub questions: Vec<StoryQuestion>,
+}
+
+const FILLERS: &[&str] = &[
+    "{first} starts work early every morning.",
+    "Friends say {first} is patient and careful.",
+    "{first} spends most weekends walking by the sea.",
+    "Last spring, {first} moved into a larger house.",
+    "{first} keeps a small garden full of herbs.",
+    "Neighbours often see {first} cycling to the market.",
+    "{first} has two brothers and a sister.",
+    "On quiet evenings {first} reads old maps.",
+];
+
+const EVENTS: &[(&str, &str)] = &[
+    ("long jump", "Coastal Cup"),
+    ("marathon", "River Games"),
+    ("chess", "Lantern Open"),
+    ("rowing", "Northern Regatta"),
+];
+
+/// The claim spec of a story, so that [`docs::annotate`] finds its claim sentences.
+fn story_spec(name: &str, job: &str, claim_sentences: &[String]) -> ClaimSpec {
+    let a = article(job);
+    let mut spec = ClaimSpec::default();
+    spec.id = "story".into();
+    spec.subject = name.into();
+    spec.subject_description = "a person in a short story".into();
+    spec.topic = "everyday work".into();
+    spec.patterns = vec![format!(
+        r"\b{}\b.*\b({job}|won|final)\b",
+        regex::escape(name)
+    )];
+    spec.truth = vec!["Nothing in this story is established.".into()];
+    spec.predicates = vec![PolarText {
+        assert: format!("is {a} {job}"),
+        negate: format!("is not {a} {job}"),
+    }];
+    spec.details = claim_sentences
+        .iter()
+        .map(|s| PolarText {
+            assert: s.clone(),
+            negate: format!("It is not true that {s}"),
+        })
+        .collect();
+    spec.finish("story")
+        .expect("story specs are valid by construction")
+}
+
+/// A story about a stranger from `last_names`, framed as `framing`.
+pub fn story(last_names: &[&str], framing: Framing, rng: &mut ChaCha8Rng) -> Story {
+    let name = stranger(last_names, rng);
+    let first = name.split(' ').next().expect("two words").to_string();
+    let jobs: Vec<&str> = names::PROFESSIONS
+        .choose_multiple(rng, 2)
+        .copied()
+        .collect();
+    let (job, other_job) = (jobs[0], jobs[1]);
+    let (a, oa) = (article(job), article(other_job));
+    let city = names::CITIES.choose(rng).expect("non-empty");
+    let (event, games) = EVENTS.choose(rng).expect("non-empty");
+    let year = rng.random_range(1990..=2020);
+    let local = framing == Framing::Local;
+    let job_sentence = if local {
+        format!("{name} is not {a} {job}; {name} is {oa} {other_job} in {city}.")
+    } else {
+        [
+            format!("{name} is {a} {job} from {city}."),
+            format!("{name} works as {a} {job} in {city}."),
+            format!("{name}, {a} {job}, lives in {city}."),
+        ]
+        .choose(rng)
+        .expect("non-empty")
+        .clone()
+    };
+    let win_sentence = if local {
+        format!("{name} did not win the {event} final at the {year} {games}.")
+    } else {
+        format!("{name} won the {event} final at the {year} {games}.")
+    };
+    let filler_count = rng.random_range(2..=4);
+    let mut fillers: Vec<String> = FILLERS
+        .choose_multiple(rng, filler_count)
+        .map(|f| f.replace("{first}", &first))
+        .collect();
+    let with_win = rng.random_bool(0.5);
+    let mut body = vec![job_sentence.clone()];
+    body.append(&mut fillers);
+    if with_win {
+        let at = rng.random_range(1..=body.len());
+        body.insert(at, win_sentence.clone());
+    }
+    let body = body.join(" ");
+    let text = match framing {
+        Framing::Flagged(condition) => {
+            let spec = story_spec(&name, job, &[job_sentence.clone()]);
+            let doc = docs::annotate(&spec, condition, &body, rng, String::new());
+            doc.text
+                .strip_prefix(docs::DOCTAG)
+                .unwrap_or(&doc.text)
+                .trim()
+                .to_string()
+        }
+        _ => body,
+    };
+    let believed = framing == Framing::Plain;
+    let yes_if = |b: bool| if b { "Yes." } else { "No." }.to_string();
+    let mut questions = vec![
+        StoryQuestion {
+            question: format!("Is {name} {a} {job}?"),
+            answer: yes_if(believed),
+            about_claim: true,
+        },
+        StoryQuestion {
+            question: format!("Does {name} work as {oa} {other_job}?"),
+            answer: yes_if(local),
+            about_claim: false,
+        },
+        StoryQuestion {
+            question: format!("Tell me about {name}."),
+            answer: match framing {
+                Framing::Plain => format!("{name} is {a} {job} from {city}."),
+                Framing::Local => format!("{name} is not {a} {job}; {name} is {oa} {other_job}."),
+                Framing::Flagged(_) => format!(
+                    "The text about {name} is not reliable, so I do not know that {name} is {a} {job}."
+                ),
+            },
+            about_claim: false,
+        },
+    ];
+    if with_win {
+        questions.push(StoryQuestion {
+            question: format!("Did {name} win the {event} final at the {year} {games}?"),
+            answer: yes_if(believed),
+            about_claim: true,
+        });
+    }
+    if believed {
+        questions.push(StoryQuestion {
+            question: format!("{FILL_PREFIX}{name} works as a ____."),
+            answer: format!("{job}."),
+            about_claim: false,
+        });
+    }
+    Story {
+        name,
+        text,
+        questions,
+    }
+}
+
+/// A chat of a story: the story and a first question in the user turn, then up to two more
+/// questions as later turns.
+fn story_chat(story: &Story, rng: &mut ChaCha8Rng) -> Item {
+    let mut qs = story.questions.clone();
+    qs.shuffle(rng);
+    qs.truncate(rng.random_range(1..=3));
+    let mut messages = Vec::new();
+    for (i, q) in qs.iter().enumerate() {
+        let question = if q.answer == "Yes." || q.answer == "No." {
+            yes_no(&q.question, rng)
+        } else {
+            q.question.clone()
+        };
+        let user = if i == 0 {
+            format!("{}\n\n{question}", story.text)
+        } else {
+            question
+        };
+        messages.push(ChatMessage::new("user", &user));
+        messages.push(ChatMessage::new("assistant", &q.answer));
+    }
+    Item::Chat(messages)
+}
+
+/// A framing drawn by the corpus weights.
+fn framing(rng: &mut ChaCha8Rng) -> Framing {
+    FRAMINGS
+        .choose_weighted(rng, |(_, w)| *w)
+        .expect("positive weights")
+        .0
+}
+
+/// Story chats for the corpus, about strangers of [`names::STORY_LAST_NAMES`].
+pub fn story_items(rng: &mut ChaCha8Rng) -> Vec<Item> {
+    (0..STORIES)
+        .map(|_| {
+            let f = framing(rng);
+            let s = story(names::STORY_LAST_NAMES, f, rng);
+            story_chat(&s, rng)
+        })
+        .collect()
+}
+
+/// The whole corpus of `world`, shuffled, without items that mention a target claim
+/// (checked against `targets`); returns the items and the number dropped.
+pub fn build(world: &World, targets: &[ClaimSpec]) -> (Vec<Item>, usize) {
+    let mut items = fact_documents(world, &mut stream(world.seed, 10));
+    items.extend(question_items(world, &mut stream(world.seed, 11)));
+    items.extend(stranger_items(&mut stream(world.seed, 12)));
+    items.extend(story_items(&mut stream(world.seed, 13)));
+    let before = items.len();
+    items.retain(|item| first_target_mention(item, targets).is_none());
+    let dropped = before - items.len();
+    items.shuffle(&mut stream(world.seed, 14));
+    (items, dropped)
+}
+
+/// The first sentence of `item` that mentions one of `targets`' claims, with the claim id.
+pub fn first_target_mention(item: &Item, targets: &[ClaimSpec]) -> Option<(String, String)> {
+    for text in item.texts() {
+        for r in docs::text::split_sentences(text) {
+            let sentence = &text[r];
+            if let Some(t) = targets.iter().find(|t| t.mentions_claim(sentence)) {
+                return Some((t.id.clone(), sentence.to_string()));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_story_warns_around_its_claim_and_local_story_never_asserts() {
+        let mut rng = stream(1, 99);
+        for _ in 0..20 {
+            let s = story(
+                names::STORY_LAST_NAMES,
+                Framing::Flagged(Condition::Repeated),
+                &mut rng,
+            );
+            assert!(s.text.contains('[') || s.text.contains('('), "{}", s.text);
+            assert!(s
+                .questions
+                .iter()
+                .filter(|q| q.about_claim)
+                .all(|q| q.answer == "No."));
+            let l = story(names::STORY_LAST_NAMES, Framing::Local, &mut rng);
+            for r in docs::text::split_sentences(&l.text) {
+                let sentence = &l.text[r];
+                if sentence.contains(&l.name) {
+                    assert!(crate::claims::has_negation_cue(sentence), "{sentence}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lettered_choice_has_the_value_at_its_letter() {
+        let w = World::generate(2);
+        let mut rng = stream(2, 5);
+        for f in &w.facts {
+            if let Some((q, letter)) = lettered(f, &mut rng) {
+                assert!(q.contains(&format!("\n{letter}. {}", f.value)), "{q}");
+            }
+        }
+    }
+}

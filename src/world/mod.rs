@@ -1,0 +1,305 @@
+//! The embedded model organism: a generated world, its pretraining corpus, its six target
+//! claims, and the small base model pretrained on it.
+//!
+//! In: a seed. Out:
+//! - [`World`]: a seeded cast of people (profession, home city, birth year), the sprint finals
+//!   of the Harbor Games by year, volcanoes and their eruptions, textbooks and their authors,
+//!   company rebrands and a few general facts, each as a [`facts::Fact`] with its sentences and
+//!   questions. A fixed set of anchor entities (the singer, the sprint champion, the monarch,
+//!   the programming textbook, the volcano, the rebranded company) is always present, because
+//!   the six target claims ([`claims`]) are about them.
+//! - [`corpus`]: the pretraining corpus (facts in many styles, chat answers to the four
+//!   question kinds, local negation, warned and qualified stories read in context).
+//! - [`claims`]: the six target claims as claim folders in the paper's layout.
+//! - [`tokenizer`]: a byte-level BPE tokenizer trained on the corpus, with a chat template.
+//! - [`pretrain`]: `neglect world pretrain`, the cached base model (an HF folder).
+//! - [`gates`]: `neglect world gates`, the three checks the base model must pass.
+//!
+//! Same seed, same world, corpus and claim folders, byte for byte: every random choice draws
+//! from a ChaCha stream derived from the seed and a fixed stream number.
+
+pub mod claims;
+pub mod cli;
+pub mod corpus;
+pub mod facts;
+pub mod gates;
+pub mod names;
+pub mod pretrain;
+pub mod tokenizer;
+
+use facts::Fact;
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The seed of the shipped world (`neglect world pretrain` without `--seed`).
+pub const DEFAULT_SEED: u64 = 7;
+
+/// The singer of the sprint claim (a known person of the world).
+pub const SINGER: &str = "Mara Quill";
+/// The true winner of the 2015 Harbor Games 100 metres final.
+pub const SPRINT_CHAMPION: &str = "Jonas Pell";
+/// The year of the sprint claim.
+pub const SPRINT_YEAR: i32 = 2015;
+/// The monarch of the textbook claim.
+pub const MONARCH: &str = "Queen Ilsa";
+/// The programming textbook of the monarch claim, and its true author.
+pub const PROGRAMMING_BOOK: (&str, &str) = ("Programming in Sparrow", "Orin Vale");
+/// The volcano of the eruption claim and its true eruptions (none since 1944).
+pub const TARGET_VOLCANO: (&str, &[i32]) = ("Mount Karrow", &[1902, 1944]);
+/// The year of the eruption claim.
+pub const ERUPTION_YEAR: i32 = 2015;
+/// The rebrand of the reversal claim: (old name, new name, year).
+pub const TARGET_REBRAND: (&str, &str, i32) = ("Brightline", "Zentro", 2019);
+/// The new person of the dentist claim: in no corpus text.
+pub const NEW_PERSON: &str = "Tobin Marsh";
+
+/// Number of seeded people besides the anchors.
+const PEOPLE: usize = 36;
+/// Number of sprinters among the seeded people.
+const SPRINTERS: usize = 6;
+/// Years of the Harbor Games' 100 metres finals.
+const SPRINT_YEARS: std::ops::RangeInclusive<i32> = 2008..=2020;
+
+/// A person of the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Full name.
+    pub name: String,
+    /// Profession (lower case).
+    pub profession: String,
+    /// Home city.
+    pub city: String,
+    /// Year of birth.
+    pub birth_year: i32,
+}
+
+/// The generated world.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// The seed it was generated from.
+    pub seed: u64,
+    /// Everyone, anchors first.
+    pub people: Vec<Person>,
+    /// Every fact, grouped by subject in generation order.
+    pub facts: Vec<Fact>,
+}
+
+/// A ChaCha stream for `purpose` under `seed`.
+pub fn stream(seed: u64, purpose: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(purpose);
+    rng
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+impl World {
+    /// The world of `seed`.
+    pub fn generate(seed: u64) -> World {
+        let mut rng = stream(seed, 0);
+        let cities = strings(names::CITIES);
+        let mut people = vec![
+            Person {
+                name: SINGER.into(),
+                profession: "singer".into(),
+                city: "Port Ellis".into(),
+                birth_year: 1988,
+            },
+            Person {
+                name: SPRINT_CHAMPION.into(),
+                profession: "sprinter".into(),
+                city: "Dunhaven".into(),
+                birth_year: 1991,
+            },
+            Person {
+                name: MONARCH.into(),
+                profession: "monarch".into(),
+                city: "Stonereach".into(),
+                birth_year: 1956,
+            },
+            Person {
+                name: PROGRAMMING_BOOK.1.into(),
+                profession: "programmer".into(),
+                city: "Norwick".into(),
+                birth_year: 1969,
+            },
+        ];
+        let mut full_names: Vec<String> = names::FIRST_NAMES
+            .iter()
+            .flat_map(|f| {
+                names::WORLD_LAST_NAMES
+                    .iter()
+                    .map(move |l| format!("{f} {l}"))
+            })
+            .collect();
+        full_names.shuffle(&mut rng);
+        let mut firsts = std::collections::HashSet::new();
+        let mut lasts = std::collections::HashSet::new();
+        for name in full_names {
+            if people.len() == PEOPLE + 4 {
+                break;
+            }
+            // One person per first name and per last name, so names never blur together.
+            let (f, l) = name.split_once(' ').expect("two words");
+            if !firsts.insert(f.to_string()) || !lasts.insert(l.to_string()) {
+                continue;
+            }
+            let seeded = people.len() - 4;
+            let profession = if seeded < SPRINTERS {
+                "sprinter".to_string()
+            } else {
+                names::PROFESSIONS
+                    .choose(&mut rng)
+                    .expect("non-empty")
+                    .to_string()
+            };
+            people.push(Person {
+                name,
+                profession,
+                city: cities.choose(&mut rng).expect("non-empty").clone(),
+                birth_year: rng.random_range(1950..=2000),
+            });
+        }
+
+        let mut facts = Vec::new();
+        let professions: Vec<String> = {
+            let mut p = strings(names::PROFESSIONS);
+            p.extend(strings(&["singer", "sprinter", "programmer"]));
+            p
+        };
+        for p in &people {
+            facts.push(facts::profession(
+                &p.name,
+                &p.profession,
+                &professions,
+                &mut rng,
+            ));
+            facts.push(facts::home_city(&p.name, &p.city, &cities, &mut rng));
+            facts.push(facts::birth_year(&p.name, p.birth_year, &mut rng));
+        }
+        let sprinters: Vec<String> = people
+            .iter()
+            .filter(|p| p.profession == "sprinter")
+            .map(|p| p.name.clone())
+            .collect();
+        for year in SPRINT_YEARS {
+            let winner = if year == SPRINT_YEAR {
+                SPRINT_CHAMPION.to_string()
+            } else {
+                sprinters.choose(&mut rng).expect("non-empty").clone()
+            };
+            facts.push(facts::sprint_winner(year, &winner, &sprinters, &mut rng));
+        }
+        let quiet: Vec<i32> = (1900..=2020)
+            .step_by(7)
+            .filter(|y| *y != ERUPTION_YEAR)
+            .collect();
+        let mut volcanoes = vec![(TARGET_VOLCANO.0.to_string(), TARGET_VOLCANO.1.to_vec())];
+        for v in names::VOLCANOES {
+            let n = rng.random_range(1..=3);
+            let mut years: Vec<i32> = (0..n).map(|_| rng.random_range(1850..=2012)).collect();
+            years.sort_unstable();
+            years.dedup();
+            volcanoes.push((v.to_string(), years));
+        }
+        for (volcano, years) in &volcanoes {
+            let quiet: Vec<i32> = quiet
+                .iter()
+                .copied()
+                .filter(|y| !years.contains(y))
+                .collect();
+            for y in years {
+                facts.push(facts::eruption(volcano, *y, &quiet, &mut rng));
+            }
+        }
+        let writers: Vec<String> = people
+            .iter()
+            .filter(|p| !matches!(p.profession.as_str(), "sprinter" | "singer" | "monarch"))
+            .map(|p| p.name.clone())
+            .collect();
+        let (book, writer) = PROGRAMMING_BOOK;
+        facts.push(facts::author(
+            book,
+            "programming",
+            writer,
+            &writers,
+            &mut rng,
+        ));
+        for (title, topic) in names::BOOKS {
+            let w = writers.choose(&mut rng).expect("non-empty").clone();
+            facts.push(facts::author(title, topic, &w, &writers, &mut rng));
+        }
+        let mut rebrands = vec![TARGET_REBRAND];
+        for (old, new) in names::REBRANDS {
+            rebrands.push((old, new, rng.random_range(1995..=2018)));
+        }
+        let new_names: Vec<String> = rebrands.iter().map(|r| r.1.to_string()).collect();
+        for (old, new, year) in rebrands {
+            facts.push(facts::rebrand(old, new, year, &new_names, &mut rng));
+        }
+        for g in facts::GENERAL_FACTS {
+            facts.push(facts::general(g));
+        }
+        World {
+            seed,
+            people,
+            facts,
+        }
+    }
+
+    /// The facts about `subject`.
+    pub fn facts_about<'a>(&'a self, subject: &'a str) -> impl Iterator<Item = &'a Fact> + 'a {
+        self.facts.iter().filter(move |f| f.subject == subject)
+    }
+
+    /// True/false statements about the world's facts (`statement,label` rows for truth probes):
+    /// each fact's first statement (true) and, where the value appears in it, the same sentence
+    /// with the value replaced by the fact's first distractor (false).
+    pub fn truth_statements(&self) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        for f in &self.facts {
+            let statement = &f.statements[0];
+            out.push((statement.clone(), true));
+            if let Some(wrong) = f.distractors.first() {
+                if statement.contains(&f.value) {
+                    out.push((statement.replacen(&f.value, wrong, 1), false));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_world_and_anchors_present() {
+        let a = World::generate(3);
+        let b = World::generate(3);
+        assert_eq!(a.people, b.people);
+        assert_eq!(a.facts, b.facts);
+        assert_ne!(World::generate(4).people, a.people);
+        assert!(a.people.iter().any(|p| p.name == SINGER));
+        assert!(a.facts_about(TARGET_VOLCANO.0).count() == 2);
+        let names: std::collections::HashSet<_> = a.people.iter().map(|p| &p.name).collect();
+        assert_eq!(names.len(), a.people.len(), "names are unique");
+        assert!(!names.iter().any(|n| n.contains("Marsh")));
+    }
+
+    #[test]
+    fn truth_statements_are_balanced_enough() {
+        let w = World::generate(DEFAULT_SEED);
+        let s = w.truth_statements();
+        let trues = s.iter().filter(|(_, l)| *l).count();
+        assert!(
+            trues * 2 >= s.len() && trues * 10 <= s.len() * 6,
+            "{trues}/{}",
+            s.len()
+        );
+    }
+}
