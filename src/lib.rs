@@ -3,13 +3,15 @@
 //! One module per pipeline stage (see the README and `docs/design.md` in the shared notes):
 //! [`model`] loads and runs HF decoders; [`store`] owns output files and manifests;
 //! [`claims`] reads claim folders; [`docs`] writes the SDF documents of every condition;
-//! [`eval`] measures belief in a claim; [`world`] is the embedded model organism.
+//! [`eval`] measures belief in a claim; [`world`] is the embedded model organism; [`plot`]
+//! draws the figures from stored tables.
 
 pub mod bench;
 pub mod claims;
 pub mod docs;
 pub mod eval;
 pub mod model;
+pub mod plot;
 pub mod store;
 pub mod train;
 pub mod world;

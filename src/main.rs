@@ -5,6 +5,7 @@ use neglect::bench;
 use neglect::docs::cli as docs_cli;
 use neglect::eval::cli as eval_cli;
 use neglect::model::cli as model_cli;
+use neglect::plot::cli as plot_cli;
 use neglect::train::cli as train_cli;
 use neglect::world::cli as world_cli;
 
@@ -36,6 +37,8 @@ enum Command {
     /// The embedded model organism: pretrain the world model, check its gates, write its claims.
     #[command(subcommand)]
     World(world_cli::WorldCommand),
+    /// Draw every figure of a tables folder (PNG, SVG and the numbers as CSV).
+    Figures(plot_cli::FiguresArgs),
     /// LoRA adapters.
     #[command(subcommand)]
     Lora(LoraCommand),
@@ -75,6 +78,7 @@ fn main() {
         Command::Finetune(args) => train_cli::run(args),
         Command::Eval(args) => eval_cli::run(args),
         Command::World(command) => world_cli::run(command),
+        Command::Figures(args) => plot_cli::run(args),
         Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),
