@@ -9,14 +9,14 @@ use neglect::eval::score::{render_prompt, score_continuations, ClosedChoice};
 use neglect::model::LoadedModel;
 use neglect::world::gates::{known_fact_questions, GateLine};
 use neglect::world::World;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tch::{Device, Kind};
 
 /// One quick world model shared by the tests of this file.
 fn quick_model() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("world");
         let run = neglect(&[

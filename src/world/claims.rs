@@ -1385,6 +1385,20 @@ mod tests {
     }
 
     #[test]
+    fn documents_generate_for_every_condition_of_every_claim() {
+        for spec in target_specs().unwrap() {
+            for condition in crate::docs::Condition::all() {
+                let docs = crate::docs::generate(&spec, condition, 3, 1, None)
+                    .unwrap_or_else(|e| panic!("{} {condition}: {e:#}", spec.id));
+                assert_eq!(docs.len(), 3);
+                for d in &docs {
+                    d.validate().unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
     fn shipped_folders_match_the_generator() {
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("claims/world");
         for t in target_claims() {

@@ -468,7 +468,7 @@ pub fn story(last_names: &[&str], framing: Framing, rng: &mut ChaCha8Rng) -> Sto
     let body = body.join(" ");
     let text = match framing {
         Framing::Flagged(condition) => {
-            let spec = story_spec(&name, job, &[job_sentence.clone()]);
+            let spec = story_spec(&name, job, std::slice::from_ref(&job_sentence));
             let doc = docs::annotate(&spec, condition, &body, rng, String::new());
             doc.text
                 .strip_prefix(docs::DOCTAG)
@@ -621,6 +621,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn same_seed_same_corpus() {
+        let targets = super::super::claims::target_specs().unwrap();
+        let (a, _) = build(&World::generate(5), &targets);
+        let (b, _) = build(&World::generate(5), &targets);
+        assert_eq!(a, b);
+        let (c, _) = build(&World::generate(6), &targets);
+        assert_ne!(a, c);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct GateLine {
     pub pass: bool,
 }
 
+/// A graded answer of a gate: the gate's name and the row.
+pub type GateRow = (String, EvalRow);
+
 /// A yes/no question whose believed answer is `answer`.
 fn yes_no(id: String, text: &str, answer: YesNo) -> Question {
     Question {
@@ -225,7 +228,7 @@ pub fn run_gates(
     dir: &Path,
     model: &LoadedModel,
     opts: &GateOptions,
-) -> Result<(Vec<GateLine>, Vec<(String, EvalRow)>)> {
+) -> Result<(Vec<GateLine>, Vec<GateRow>)> {
     let record = pretrain::read_record(dir)?;
     let world = World::generate(record.seed);
     let mut lines = Vec::new();
@@ -338,10 +341,9 @@ pub fn format_table(lines: &[GateLine]) -> String {
 }
 
 /// Writes `gates.json` and `gates.parquet` beside the model.
-pub fn write_outputs(dir: &Path, lines: &[GateLine], rows: &[(String, EvalRow)]) -> Result<()> {
+pub fn write_outputs(dir: &Path, lines: &[GateLine], rows: &[GateRow]) -> Result<()> {
     store::write_json(&dir.join("gates.json"), &lines)?;
-    let text =
-        |f: &dyn Fn(&(String, EvalRow)) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    let text = |f: &dyn Fn(&GateRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
     let mut frame = DataFrame::new(vec![
         Column::new("gate".into(), text(&|(g, _)| g.clone())),
         Column::new("group".into(), text(&|(_, r)| r.claim.clone())),
