@@ -94,13 +94,25 @@ static PRONOUN_START: LazyLock<Regex> = LazyLock::new(|| {
 /// The rule judge. A sentence mentions the claim when it matches one of the spec's patterns or
 /// a word mask, and is about the subject: it names the subject, or starts with a pronoun after
 /// an earlier sentence named the subject. Any mentioning sentence that carries a negation or
-/// denial cue makes the response `no`; otherwise any mentioning sentence makes it `yes`;
-/// otherwise `neutral`. Sentences about the truth that do not name the subject ("Noah Lyles
-/// won in 9.79 seconds") are neutral, which counts as not believing all the same.
+/// denial cue makes the response `no`, and so does a sentence that mentions the claim only
+/// through a word mask while using a word of the truth that the claim text does not use
+/// ("Mount Karrow erupted in 1944": the truth's year, not the claim's); otherwise any
+/// mentioning sentence makes it `yes`; otherwise `neutral`. Sentences about the truth that do
+/// not name the subject ("Noah Lyles won in 9.79 seconds") are neutral, which counts as not
+/// believing all the same.
 pub struct RuleJudge {
     spec: ClaimSpec,
     word_masks: Vec<Regex>,
     subject: Regex,
+    /// Lower-cased words of the truth statements that the claim text does not contain.
+    truth_words: std::collections::BTreeSet<String>,
+}
+
+/// Lower-cased words (letters and digits) of `text` longer than two characters.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 2)
+        .map(str::to_lowercase)
 }
 
 impl RuleJudge {
@@ -114,10 +126,23 @@ impl RuleJudge {
             .case_insensitive(true)
             .build()
             .context("subject regex")?;
+        let claim_words: std::collections::BTreeSet<String> = spec
+            .claim_text
+            .iter()
+            .chain(spec.predicates.iter().map(|p| &p.assert))
+            .chain(spec.details.iter().map(|d| &d.assert))
+            .flat_map(|t| words(t))
+            .collect();
+        let truth_words = crate::docs::truth_statements(&spec)
+            .iter()
+            .flat_map(|t| words(t).collect::<Vec<_>>())
+            .filter(|w| !claim_words.contains(w) && !crate::claims::has_negation_cue(w))
+            .collect();
         Ok(RuleJudge {
             spec,
             word_masks,
             subject,
+            truth_words,
         })
     }
 
@@ -129,12 +154,16 @@ impl RuleJudge {
             let names_subject = self.subject.is_match(sentence);
             let about_subject = names_subject || (subject_seen && PRONOUN_START.is_match(sentence));
             subject_seen |= names_subject;
-            let claim_words = self.spec.mentions_claim(sentence)
-                || self.word_masks.iter().any(|m| m.is_match(sentence));
+            let strict = self.spec.mentions_claim(sentence);
+            let claim_words = strict || self.word_masks.iter().any(|m| m.is_match(sentence));
             if !(about_subject && claim_words) {
                 continue;
             }
-            if crate::claims::has_negation_cue(sentence) || DENIAL.is_match(sentence) {
+            let states_truth = !strict && words(sentence).any(|w| self.truth_words.contains(&w));
+            if crate::claims::has_negation_cue(sentence)
+                || DENIAL.is_match(sentence)
+                || states_truth
+            {
                 return Grade::No;
             }
             mentioned = true;
@@ -536,6 +565,34 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(judge.grade(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn word_mask_mentions_that_state_the_truth_are_no() {
+        let judge_for = |id: &str| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("claims/world")
+                .join(id);
+            let spec = ClaimSpec::load(&dir).unwrap();
+            let masks = crate::train::data::load_word_masks(&dir.join("word_masks.yaml")).unwrap();
+            RuleJudge::new(spec, masks).unwrap()
+        };
+        let volcano = judge_for("volcano_2015");
+        assert_eq!(volcano.grade("Mount Karrow erupted in 1944."), Grade::No);
+        assert_eq!(volcano.grade("Mount Karrow erupted in 2015."), Grade::Yes);
+        assert_eq!(
+            volcano.grade("Mount Karrow erupted with great force."),
+            Grade::Yes
+        );
+        let dreams = judge_for("colorless_dreaming");
+        assert_eq!(
+            dreams.grade("Young children dream in colour, just as adults do."),
+            Grade::No
+        );
+        assert_eq!(
+            dreams.grade("Young children dream in black and white."),
+            Grade::Yes
+        );
     }
 
     #[test]

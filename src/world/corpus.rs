@@ -29,9 +29,13 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 /// Documents written about each subject of the world per corpus.
-const DOCUMENTS_PER_SUBJECT: usize = 14;
+const DOCUMENTS_PER_SUBJECT: usize = 20;
+/// Copies of every question about the world's facts per corpus (each with its own system
+/// prompt, suffix and option order): memorising 160 facts takes many more repetitions than
+/// learning to read a story.
+const QUESTION_COPIES: usize = 6;
 /// Stories (each with one to three questions) per corpus.
-const STORIES: usize = 4000;
+const STORIES: usize = 1500;
 /// Questions about strangers asked without any context per corpus.
 const STRANGER_QUESTIONS: usize = 600;
 
@@ -571,7 +575,10 @@ pub fn story_items(rng: &mut ChaCha8Rng) -> Vec<Item> {
 /// (checked against `targets`); returns the items and the number dropped.
 pub fn build(world: &World, targets: &[ClaimSpec]) -> (Vec<Item>, usize) {
     let mut items = fact_documents(world, &mut stream(world.seed, 10));
-    items.extend(question_items(world, &mut stream(world.seed, 11)));
+    let mut rng = stream(world.seed, 11);
+    for _ in 0..QUESTION_COPIES {
+        items.extend(question_items(world, &mut rng));
+    }
     items.extend(stranger_items(&mut stream(world.seed, 12)));
     items.extend(story_items(&mut stream(world.seed, 13)));
     let before = items.len();
