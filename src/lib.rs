@@ -4,7 +4,8 @@
 //! [`model`] loads and runs HF decoders; [`store`] owns output files and manifests;
 //! [`claims`] reads claim folders; [`docs`] writes the SDF documents of every condition;
 //! [`eval`] measures belief in a claim; [`world`] is the embedded model organism; [`plot`]
-//! draws the figures from stored tables.
+//! draws the figures from stored tables; [`probe`] fits linear truth probes on cached
+//! activations and reads a claim out of every checkpoint.
 
 pub mod bench;
 pub mod claims;
@@ -12,6 +13,7 @@ pub mod docs;
 pub mod eval;
 pub mod model;
 pub mod plot;
+pub mod probe;
 pub mod store;
 pub mod train;
 pub mod world;

@@ -6,6 +6,7 @@ use neglect::docs::cli as docs_cli;
 use neglect::eval::cli as eval_cli;
 use neglect::model::cli as model_cli;
 use neglect::plot::cli as plot_cli;
+use neglect::probe::cli as probe_cli;
 use neglect::train::cli as train_cli;
 use neglect::world::cli as world_cli;
 
@@ -39,6 +40,11 @@ enum Command {
     World(world_cli::WorldCommand),
     /// Draw every figure of a tables folder (PNG, SVG and the numbers as CSV).
     Figures(plot_cli::FiguresArgs),
+    /// Cache the residual stream of labelled statements at every layer (HDF5).
+    Cache(probe_cli::CacheArgs),
+    /// Linear truth probes: statement sets, fits per layer, readouts of a claim.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
     /// LoRA adapters.
     #[command(subcommand)]
     Lora(LoraCommand),
@@ -54,11 +60,23 @@ enum LoraCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ProbeCommand {
+    /// Write a probe dataset (the built-in statements) as CSV.
+    Statements(probe_cli::StatementsArgs),
+    /// Fit probes on every cached layer; print and store accuracy and AUROC per layer.
+    Fit(probe_cli::FitArgs),
+    /// P(true) of a claim's statements at every checkpoint of a run and every probed layer.
+    Readout(probe_cli::ReadoutArgs),
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Forward-pass tokens/s of a model directory or a random model of a given config.
     Forward(bench::ForwardBenchArgs),
     /// Training-step tokens/s against the equivalent PyTorch-eager loop.
     Train(bench::TrainBenchArgs),
+    /// Time to fit logistic probes on every layer against scikit-learn.
+    Probe(bench::probe::ProbeBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,9 +97,14 @@ fn main() {
         Command::Eval(args) => eval_cli::run(args),
         Command::World(command) => world_cli::run(command),
         Command::Figures(args) => plot_cli::run(args),
+        Command::Cache(args) => probe_cli::cache_cmd(args),
+        Command::Probe(ProbeCommand::Statements(args)) => probe_cli::statements(args),
+        Command::Probe(ProbeCommand::Fit(args)) => probe_cli::fit(args),
+        Command::Probe(ProbeCommand::Readout(args)) => probe_cli::readout_cmd(args),
         Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),
+        Command::Bench(BenchCommand::Probe(args)) => bench::probe::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -1,5 +1,10 @@
 //! Benchmarks (`neglect bench ...`): throughput figures measured on this machine, printed to
 //! stdout. Speed targets are checked here, never by timed tests.
+//!
+//! - [`forward`], [`train`]: the decoder's forward and training throughput
+//! - [`probe`]: logistic probe fits on every layer against scikit-learn
+
+pub mod probe;
 
 use crate::model::cli::RunOn;
 use crate::model::config::ModelConfig;

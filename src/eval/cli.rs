@@ -7,7 +7,6 @@ use super::{evaluate, format_summary, rows_to_frame, summarise, EvalOptions, Row
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::claims::ClaimSpec;
 use crate::model::cli::RunOn;
-use crate::model::LoadedModel;
 use crate::store::{self, Manifest};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -81,14 +80,9 @@ struct Target {
     dir: PathBuf,
 }
 
-/// Every checkpoint of a run, as HF folders: full checkpoints directly, LoRA checkpoints
-/// (adapter_model.safetensors + adapter_config.json) merged into their base under `scratch`.
+/// Every model of a run ([`crate::train::finetune::run_models`]), labelled `step-N`.
 fn run_targets(run: &Path) -> Result<Vec<Target>> {
-    let checkpoints = crate::train::finetune::list_checkpoints(run)?;
-    if checkpoints.is_empty() {
-        bail!("{}: no complete step-N checkpoints", run.display());
-    }
-    Ok(checkpoints
+    Ok(crate::train::finetune::run_models(run)?
         .into_iter()
         .map(|(step, dir)| Target {
             model: run.display().to_string(),
@@ -96,29 +90,6 @@ fn run_targets(run: &Path) -> Result<Vec<Target>> {
             dir,
         })
         .collect())
-}
-
-/// Loads a checkpoint folder, merging a LoRA adapter into the base model its
-/// `adapter_config.json` names (through a scratch folder under `scratch`, removed afterwards).
-fn load_target(target: &Target, run_on: &RunOn, scratch: &Path) -> Result<LoadedModel> {
-    let adapter_config = target.dir.join("adapter_config.json");
-    if !adapter_config.is_file() {
-        return run_on.load(&target.dir);
-    }
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&adapter_config)
-            .with_context(|| format!("{}: cannot read", adapter_config.display()))?,
-    )
-    .with_context(|| format!("{}: not valid JSON", adapter_config.display()))?;
-    let base = json
-        .get("base_model_name_or_path")
-        .and_then(|b| b.as_str())
-        .with_context(|| format!("{}: no base_model_name_or_path", adapter_config.display()))?;
-    let merged = scratch.join(format!(".merged-{}", target.checkpoint));
-    crate::train::finetune::merge_lora(Path::new(base), &target.dir, &merged)?;
-    let model = run_on.load(&merged);
-    let _ = std::fs::remove_dir_all(&merged);
-    model
 }
 
 /// Runs the `eval` verb.
@@ -174,7 +145,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let mut rows = vec![];
     for target in &targets {
-        let model = load_target(target, &args.run_on, &args.out)?;
+        let model = crate::train::finetune::load_run_model(
+            &target.dir,
+            args.run_on.device.resolve()?,
+            args.run_on.dtype.kind(),
+            &args.out,
+        )?;
         let labels = RowLabels {
             model: target.model.clone(),
             checkpoint: target.checkpoint.clone(),

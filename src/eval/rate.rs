@@ -54,16 +54,26 @@ pub fn belief_rate(answers: &[(String, bool)], resamples: usize, seed: u64) -> O
             yes as f64 / all as f64
         })
         .collect();
-    rates.sort_by(|a, b| a.total_cmp(b));
-    let quantile =
-        |q: f64| rates[((q * (rates.len() - 1) as f64).round() as usize).min(rates.len() - 1)];
+    let (lo, hi) = percentile_interval(rate, &mut rates);
     Some(BeliefRate {
         rate,
-        lo: quantile(0.025).min(rate),
-        hi: quantile(0.975).max(rate),
+        lo,
+        hi,
         answers: answers.len(),
         questions: clusters.len(),
     })
+}
+
+/// The 2.5% and 97.5% percentiles of bootstrap `values` (sorted in place), widened to contain
+/// `value`: a percentile-bootstrap 95% interval. `(value, value)` without resamples.
+pub fn percentile_interval(value: f64, values: &mut [f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (value, value);
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let quantile =
+        |q: f64| values[((q * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
+    (quantile(0.025).min(value), quantile(0.975).max(value))
 }
 
 #[cfg(test)]

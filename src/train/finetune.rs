@@ -429,6 +429,63 @@ pub fn list_checkpoints(run: &Path) -> Result<Vec<(i64, PathBuf)>> {
     Ok(found)
 }
 
+/// The models of a run, by step: every complete checkpoint, plus the base model as step 0 when
+/// the run has no step-0 checkpoint and its first checkpoint's `manifest.json` names the base
+/// (`config.model`). An error when the run has no checkpoint.
+pub fn run_models(run: &Path) -> Result<Vec<(i64, PathBuf)>> {
+    let mut models = list_checkpoints(run)?;
+    let Some((first_step, first_dir)) = models.first().cloned() else {
+        bail!("{}: no complete step-N checkpoints", run.display());
+    };
+    if first_step != 0 {
+        let manifest = first_dir.join("manifest.json");
+        if manifest.is_file() {
+            let json: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(&manifest)
+                    .with_context(|| format!("{}: cannot read", manifest.display()))?,
+            )
+            .with_context(|| format!("{}: not valid JSON", manifest.display()))?;
+            if let Some(base) = json.pointer("/config/model").and_then(|m| m.as_str()) {
+                models.insert(0, (0, PathBuf::from(base)));
+            }
+        }
+    }
+    Ok(models)
+}
+
+/// Loads one model of a run ([`run_models`]): an HF folder directly, a LoRA checkpoint
+/// (`adapter_config.json`) merged into the base model it names, through a scratch folder under
+/// `scratch` that is removed afterwards.
+pub fn load_run_model(
+    dir: &Path,
+    device: Device,
+    kind: Kind,
+    scratch: &Path,
+) -> Result<LoadedModel> {
+    let adapter_config = dir.join("adapter_config.json");
+    if !adapter_config.is_file() {
+        return LoadedModel::load(dir, device, kind);
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&adapter_config)
+            .with_context(|| format!("{}: cannot read", adapter_config.display()))?,
+    )
+    .with_context(|| format!("{}: not valid JSON", adapter_config.display()))?;
+    let base = json
+        .get("base_model_name_or_path")
+        .and_then(|b| b.as_str())
+        .with_context(|| format!("{}: no base_model_name_or_path", adapter_config.display()))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let merged = scratch.join(format!(".merged-{name}"));
+    merge_lora(Path::new(base), dir, &merged)?;
+    let model = LoadedModel::load(&merged, device, kind);
+    let _ = std::fs::remove_dir_all(&merged);
+    model
+}
+
 /// Writes `step-<N>/` under a temporary name and renames it; the metrics and held-out tables up
 /// to this step go inside it too, so a resume never depends on the run-level tables having
 /// been rewritten before a crash.
