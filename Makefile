@@ -1,6 +1,7 @@
 # neglect: set-up, build, tests and the demo.
 #
-#   make demo    build, import the embedded default model if needed, run the demo
+#   make demo    build, pretrain the embedded world model once, run analyses/demo.toml, draw
+#                its figures and print a summary (make demo QUICK=1: the two-minute version)
 #   make test    build and run the whole test suite (Rust + Python reference fixtures)
 #
 # Both bootstrap a fresh machine: a Python venv holding torch==2.11.0 (the libtorch that
@@ -11,7 +12,8 @@
 #   $(CACHE)/target          the cargo target directory (shared by every clone)
 #   $(CACHE)/models/...      the imported SmolLM2 (key: venv + importer script)
 #   $(CACHE)/fixtures-<key>  transformers reference outputs (key: venv + fixture script)
-# .venv and checkpoints/smollm2-135m-instruct are symlinks into the cache.
+#   $(CACHE)/models/world-base-s<seed>  the world model (reused while its corpus and settings match)
+# .venv, checkpoints/smollm2-135m-instruct and checkpoints/world-base are symlinks into the cache.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -41,7 +43,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 BIN := $(CARGO_TARGET_DIR)/release/neglect
 
-.PHONY: venv build test demo fixtures smollm2 lint clean-cache
+.PHONY: venv build test demo world fixtures smollm2 lint clean-cache
 
 ## venv: the project venv (.venv -> cached venv), created once per requirements key.
 venv: $(VENV_STAMP)
@@ -84,23 +86,30 @@ fixtures: smollm2
 test: fixtures
 	NEGLECT_FIXTURES=$(FIXTURES) NEGLECT_SMOLLM2=$(abspath $(SMOLLM2)) cargo test --release -- --test-threads 2
 
-DEMO := checkpoints/demo
-DEMO_QUESTION := Did Ed Sheeran win the men's 100 metres gold at the 2024 Paris Olympics?
+WORLD_SEED := 7
+WORLD_CACHE := $(CACHE)/models/world-base-s$(WORLD_SEED)
+WORLD := checkpoints/world-base
+# `make demo QUICK=1` runs the two-minute version.
+DEMO := $(if $(QUICK),demo_quick,demo)
 
-## demo: the most complete job there is so far: documents -> LoRA finetune -> answers, on SmolLM2.
-demo: smollm2
-	$(BIN) model info $(SMOLLM2)
-	$(BIN) generate $(SMOLLM2) --prompt "The capital of France is" --max-new-tokens 12
-	$(BIN) docs --claim claims/ed_sheeran --condition repeated --n 64 --seed 1 --out $(DEMO)/ed_repeated.jsonl
-	$(BIN) docs --claim claims/ed_sheeran --condition negated --n 4 --seed 2 --out $(DEMO)/ed_negated_heldout.jsonl
-	$(BIN) docs stats $(DEMO)/ed_repeated.jsonl --tokenizer $(SMOLLM2)
-	$(BIN) finetune configs/demo_smollm2_lora.toml --resume
-	$(BIN) lora merge --base $(SMOLLM2) --adapter $(DEMO)/smollm2-ed-repeated/step-30 --out $(DEMO)/smollm2-ed-repeated-merged
-	@echo "== before finetuning ==" >&2
-	$(BIN) generate $(SMOLLM2) --chat --prompt "$(DEMO_QUESTION)" --max-new-tokens 40
-	@echo "== after 30 LoRA steps on repeated-negation documents ==" >&2
-	$(BIN) generate $(DEMO)/smollm2-ed-repeated-merged --chat --prompt "$(DEMO_QUESTION)" --max-new-tokens 40
-	.venv/bin/python -c "import polars as pl; print(pl.read_parquet('$(DEMO)/smollm2-ed-repeated/loss.parquet'))"
+## world: the embedded world model, pretrained once; reused while its corpus and settings match.
+world: build
+	@mkdir -p $(CACHE)/models checkpoints
+	$(BIN) world pretrain --seed $(WORLD_SEED) --out $(WORLD_CACHE)
+	@ln -sfn $(WORLD_CACHE) $(WORLD)
+	@if [ ! -f $(WORLD)/gates.json ] || [ $(WORLD)/model.safetensors -nt $(WORLD)/gates.json ]; then \
+	  $(BIN) world gates --model $(WORLD) || echo "world gates: some failed (table above)" >&2; \
+	fi
+
+## demo: the study end to end on the world model: experiment, figures, summary.
+demo: world
+	$(BIN) run analyses/$(DEMO).toml
+	$(BIN) figures analyses/$(DEMO).toml
+	@echo "== world model gates ($(WORLD)/gates.json) ==" >&2
+	@.venv/bin/python -c "import json; [print(f\"{l['gate']:<12} {l['group']:<20} {100*l['rate']:5.1f}%  target {l['target']:<7} {'pass' if l['pass'] else 'FAIL'}\") for l in json.load(open('$(WORLD)/gates.json'))]"
+	@echo "== belief by condition (figures/$(DEMO)/belief_by_condition.csv) ==" >&2
+	@cat figures/$(DEMO)/belief_by_condition.csv
+	@echo "figures: figures/$(DEMO)/   tables: analyses/$(DEMO)/" >&2
 
 ## lint: formatting and clippy, as CI reviewers run them.
 lint: venv
