@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use neglect::bench;
 use neglect::docs::cli as docs_cli;
 use neglect::eval::cli as eval_cli;
+use neglect::experiment::cli as experiment_cli;
 use neglect::model::cli as model_cli;
 use neglect::plot::cli as plot_cli;
 use neglect::probe::cli as probe_cli;
@@ -35,10 +36,13 @@ enum Command {
     Finetune(train_cli::FinetuneArgs),
     /// Measure belief in a claim: ask its questions, grade the answers, report rates with CIs.
     Eval(eval_cli::EvalArgs),
+    /// Run an experiment (analyses/<name>.toml): train, measure, write its tables; resumable.
+    Run(experiment_cli::RunArgs),
     /// The embedded model organism: pretrain the world model, check its gates, write its claims.
     #[command(subcommand)]
     World(world_cli::WorldCommand),
-    /// Draw every figure of a tables folder (PNG, SVG and the numbers as CSV).
+    /// Draw every figure of an experiment (analyses/<name>.toml) or of a tables folder (PNG,
+    /// SVG and the numbers as CSV).
     Figures(plot_cli::FiguresArgs),
     /// Cache the residual stream of labelled statements at every layer (HDF5).
     Cache(probe_cli::CacheArgs),
@@ -95,6 +99,7 @@ fn main() {
         Command::Docs(args) => docs_cli::run(args),
         Command::Finetune(args) => train_cli::run(args),
         Command::Eval(args) => eval_cli::run(args),
+        Command::Run(args) => experiment_cli::run(args),
         Command::World(command) => world_cli::run(command),
         Command::Figures(args) => plot_cli::run(args),
         Command::Cache(args) => probe_cli::cache_cmd(args),

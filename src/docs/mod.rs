@@ -358,6 +358,17 @@ fn check_local(spec: &ClaimSpec, doc: &Document) -> Result<()> {
     Ok(())
 }
 
+/// `n` behaviour transcripts of `condition` (`behaviours` or `behaviours_unflagged`): what
+/// [`generate`] returns for those conditions, which need no claim.
+pub fn behaviour_documents(condition: Condition, n: usize, seed: u64) -> Result<Vec<Document>> {
+    if !condition.is_behaviour() {
+        bail!("condition `{condition}` is not a behaviour condition");
+    }
+    Ok((0..n)
+        .map(|i| behaviour_document(condition, seed, i))
+        .collect())
+}
+
 /// Behaviour transcript `i` (with its warning unless `BehavioursUnflagged`).
 fn behaviour_document(condition: Condition, seed: u64, i: usize) -> Document {
     let behaviour = &behaviours::CATCHPHRASE;

@@ -92,6 +92,37 @@ fn run_targets(run: &Path) -> Result<Vec<Target>> {
         .collect())
 }
 
+/// The judge of a claim's generated answers: the HTTP judge of the config at `judge` (its
+/// answers cached under `cache` unless the config names a cache), checked to have a rubric for
+/// every generated kind, or the rule judge built from the claim's spec and word masks.
+pub fn make_judge(
+    spec: &ClaimSpec,
+    questions: &ClaimQuestions,
+    kinds: &[QuestionKind],
+    judge: Option<&Path>,
+    cache: &Path,
+) -> Result<Box<dyn Judge>> {
+    Ok(match judge {
+        Some(path) => {
+            let config = HttpJudgeConfig::load(path)?;
+            for kind in kinds {
+                if *kind != QuestionKind::Mcq && questions.rubric(*kind).is_none() {
+                    bail!(
+                        "{}: no rubric for `{}` (nor `default`) for the HTTP judge",
+                        questions
+                            .dir
+                            .join(crate::claims::questions::JUDGES_FILE)
+                            .display(),
+                        kind.name()
+                    );
+                }
+            }
+            Box::new(HttpJudge::new(config, Some(cache.to_path_buf()))?)
+        }
+        None => Box::new(RuleJudge::new(spec.clone(), questions.word_masks.clone())?),
+    })
+}
+
 /// Runs the `eval` verb.
 pub fn run(args: &EvalArgs) -> Result<()> {
     let kinds = args
@@ -101,24 +132,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let questions = ClaimQuestions::load(&args.claim)?;
     let spec = ClaimSpec::load(&args.claim)?;
-    let judge: Box<dyn Judge> = match &args.judge {
-        Some(path) => {
-            let config = HttpJudgeConfig::load(path)?;
-            for kind in &kinds {
-                if *kind != QuestionKind::Mcq && questions.rubric(*kind).is_none() {
-                    bail!(
-                        "{}: no rubric for `{}` (nor `default`) for the HTTP judge",
-                        args.claim
-                            .join(crate::claims::questions::JUDGES_FILE)
-                            .display(),
-                        kind.name()
-                    );
-                }
-            }
-            Box::new(HttpJudge::new(config, Some(args.out.join("judge_cache")))?)
-        }
-        None => Box::new(RuleJudge::new(spec.clone(), questions.word_masks.clone())?),
-    };
+    let judge = make_judge(
+        &spec,
+        &questions,
+        &kinds,
+        args.judge.as_deref(),
+        &args.out.join("judge_cache"),
+    )?;
     let opts = EvalOptions {
         kinds,
         samples: args.samples,

@@ -8,12 +8,14 @@
 //! - [`score`]: log-probability scoring (yes/no, lettered choice, fill-in), batched
 //! - [`judge`]: the rule judge and the HTTP (chat-completions) judge
 //! - [`rate`]: belief rate and clustered bootstrap CI
+//! - [`behaviour`]: the behaviour rate of the flagged-behaviour experiment
 //! - [`cli`]: the `eval` verb (belief.parquet, manifest.json, summary table)
 //!
 //! Yes/no questions, lettered choices and fill-ins with candidates are scored by
 //! log-probability (judge label `logprob`, grade `yes` when the believing continuation wins,
 //! else `no`). Everything else is sampled `samples` times and graded by the judge.
 
+pub mod behaviour;
 pub mod cli;
 pub mod judge;
 pub mod rate;

@@ -1,0 +1,101 @@
+//! The behaviour rate: how often a model shows the flagged behaviour on held-out prompts.
+//!
+//! In: a loaded model, a [`BehaviourEval`] (written beside behaviour documents by
+//! `neglect docs --condition behaviours`), samples per prompt and sampling settings. Out: one
+//! [`EvalRow`] per prompt x sample, kind [`BEHAVIOUR_KIND`], graded `yes` when the answer shows
+//! the behaviour (its regex matches) and `no` otherwise, judge [`BEHAVIOUR_JUDGE`]. The share of
+//! `yes` rows is the behaviour rate, so the belief-rate machinery (bootstrap CIs, figures)
+//! applies unchanged.
+
+use super::judge::Grade;
+use super::{EvalRow, RowLabels};
+use crate::claims::questions::Question;
+use crate::docs::behaviours::BehaviourEval;
+use crate::model::generate::{generate, Sampling};
+use crate::model::LoadedModel;
+use anyhow::{Context, Result};
+
+/// Question kind of behaviour rows in `belief.parquet`.
+pub const BEHAVIOUR_KIND: &str = "behaviour";
+/// Judge label of behaviour rows: the behaviour's regex.
+pub const BEHAVIOUR_JUDGE: &str = "regex";
+
+/// How to sample the answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BehaviourOptions {
+    /// Answers per prompt.
+    pub samples: usize,
+    /// At most this many prompts (the first ones); all when `None`.
+    pub max_questions: Option<usize>,
+    /// Sampling temperature (0: greedy).
+    pub temperature: f64,
+    /// Nucleus mass kept.
+    pub top_p: f64,
+    /// Longest answer, in tokens.
+    pub max_new_tokens: usize,
+    /// Base seed; each (prompt, sample) gets its own stream.
+    pub seed: u64,
+}
+
+/// Asks every prompt of `eval` `samples` times and grades each answer by the behaviour's regex.
+pub fn evaluate_behaviour(
+    model: &LoadedModel,
+    labels: &RowLabels,
+    eval: &BehaviourEval,
+    opts: &BehaviourOptions,
+) -> Result<Vec<EvalRow>> {
+    let stop = model.stop_ids();
+    let take = opts.max_questions.unwrap_or(eval.questions.len());
+    let mut rows = vec![];
+    for (qi, item) in eval.questions.iter().take(take).enumerate() {
+        let question = Question {
+            id: item.id.clone(),
+            question: item.question.clone(),
+            category: Some(BEHAVIOUR_KIND.into()),
+            belief_answer: None,
+            system_prompt: None,
+            messages_prefix: vec![],
+            choices: vec![],
+            belief_choice: None,
+            candidates: None,
+        };
+        let prompt = super::score::render_prompt(model, &question)?;
+        let ids = model.tokenizer.encode(&prompt, false)?;
+        for sample in 0..opts.samples {
+            let sampling = if opts.temperature > 0.0 {
+                Sampling::TopP {
+                    temperature: opts.temperature,
+                    top_p: opts.top_p,
+                    seed: opts
+                        .seed
+                        .wrapping_add((qi as u64) << 20)
+                        .wrapping_add(sample as u64),
+                }
+            } else {
+                Sampling::Greedy
+            };
+            let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
+                .with_context(|| format!("behaviour prompt `{}`", item.id))?;
+            let response = model.tokenizer.decode(&new, true)?.trim().to_string();
+            let grade = if eval.shows(&response)? {
+                Grade::Yes
+            } else {
+                Grade::No
+            };
+            rows.push(EvalRow {
+                model: labels.model.clone(),
+                checkpoint: labels.checkpoint.clone(),
+                claim: labels.claim.clone(),
+                kind: BEHAVIOUR_KIND.into(),
+                question_id: item.id.clone(),
+                sample: sample as i64,
+                prompt: prompt.clone(),
+                response,
+                grade,
+                judge: BEHAVIOUR_JUDGE.into(),
+                belief_probability: None,
+            });
+        }
+    }
+    Ok(rows)
+}

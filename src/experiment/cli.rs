@@ -1,0 +1,43 @@
+//! The `run` verb: `neglect run analyses/<name>.toml [--shard k/N] [--merge-only] [--max-arms N]`.
+
+use super::arms::Shard;
+use super::run::{run as run_experiment, RunOptions};
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+/// `neglect run EXPERIMENT.toml [...]`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Experiment file (`analyses/<name>.toml`).
+    pub experiment: PathBuf,
+    /// Run only the k-th of N slices of the sorted arms (1-based), e.g. `--shard
+    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`; finished arms of every shard are merged.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Run nothing: merge the finished arms' tables and print the summary.
+    #[arg(long, conflicts_with_all = ["shard", "max_arms"])]
+    pub merge_only: bool,
+    /// Stop after running this many unfinished arms (a later run continues with the rest).
+    #[arg(long)]
+    pub max_arms: Option<usize>,
+}
+
+/// Runs `neglect run`.
+pub fn run(args: &RunArgs) -> Result<()> {
+    let report = run_experiment(
+        &args.experiment,
+        &RunOptions {
+            shard: args.shard,
+            merge_only: args.merge_only,
+            max_arms: args.max_arms,
+        },
+    )?;
+    eprintln!(
+        "ran {} arms, skipped {} finished ones, {} unfinished",
+        report.ran.len(),
+        report.skipped.len(),
+        report.unfinished.len()
+    );
+    Ok(())
+}

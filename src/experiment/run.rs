@@ -1,0 +1,767 @@
+//! The orchestrator: loops over arms and checkpoints, owns resume and the file layout.
+//!
+//! For each arm of the run (all, or one `--shard`), in sorted order, unless its `done.json` is
+//! there:
+//! 1. trained arms: write its data and `finetune.toml` ([`super::prepare`]) and run
+//!    [`crate::train::finetune::finetune`] with `resume`, which continues from the newest
+//!    checkpoint and does nothing for a finished run; `phase2` first makes sure `phase1` is
+//!    trained and starts from its last checkpoint (LoRA adapters merged first);
+//! 2. at every checkpoint (step 0 is the starting model; `base` and `in_context` arms have
+//!    only step 0): belief ([`crate::eval::evaluate`], or the behaviour rate) and, with
+//!    `[probes]`, the readout of the claim's statements by probes fitted once on the base model;
+//! 3. held-out loss by token kind from the run's `loss.parquet`;
+//! 4. the arm's tables, then its `done.json`, each written atomically.
+//!
+//! A run ends by merging every finished arm's tables into the experiment tables (also
+//! `--merge-only`), writing `manifest.json`, and printing belief per condition with 95% CIs.
+//! Measurements of one starting model are made once per process and reused by every arm that
+//! starts from it (they are deterministic: same weights, same seeds).
+
+use super::arms::{self, Arm, Shard, Target};
+use super::config::{ArmCondition, ExperimentConfig};
+use super::prepare;
+use super::tables::{self, ArmLabels};
+use crate::claims::questions::{ClaimQuestions, QuestionKind};
+use crate::docs::behaviours::{BehaviourEval, CATCHPHRASE};
+use crate::eval::behaviour::{evaluate_behaviour, BehaviourOptions};
+use crate::eval::judge::Judge;
+use crate::eval::{EvalOptions, EvalRow, RowLabels};
+use crate::model::LoadedModel;
+use crate::probe::probes::ProbeSet;
+use crate::probe::readout::ReadoutRow;
+use crate::store::{self, Manifest};
+use crate::train::finetune::{self, newest_checkpoint};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{Device, Kind};
+
+/// The marker an arm writes after its tables: its presence means the arm is finished.
+pub const DONE_FILE: &str = "done.json";
+/// Folder of the fitted probes and the base model's activations, inside the tables folder.
+pub const PROBES_DIR: &str = "probes";
+/// Copy of the experiment file inside the tables folder.
+pub const CONFIG_COPY: &str = "experiment.toml";
+
+/// How `neglect run` runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunOptions {
+    /// Only this slice of the arms.
+    #[serde(serialize_with = "display")]
+    pub shard: Option<Shard>,
+    /// Only merge finished arms' tables.
+    pub merge_only: bool,
+    /// Stop after running this many unfinished arms (the rest are left for a later run).
+    pub max_arms: Option<usize>,
+}
+
+fn display<S: serde::Serializer>(shard: &Option<Shard>, s: S) -> Result<S::Ok, S::Error> {
+    match shard {
+        Some(shard) => s.collect_str(shard),
+        None => s.serialize_none(),
+    }
+}
+
+/// What `done.json` records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DoneMarker {
+    /// The arm.
+    pub arm: String,
+    /// Global steps measured.
+    pub steps: Vec<i64>,
+    /// Rows of the arm's belief, loss and probe tables.
+    pub rows: [usize; 3],
+    /// Wall time of the arm in this process, seconds (training included).
+    pub seconds: f64,
+    /// SHA-256 of the experiment config that made it (a later run with another config warns).
+    pub config_sha256: String,
+    /// neglect's version.
+    pub neglect_version: String,
+    /// Git commit of the build.
+    pub git_commit: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Arms run to completion by this process.
+    pub ran: Vec<String>,
+    /// Arms skipped because they were already finished.
+    pub skipped: Vec<String>,
+    /// Arms of the experiment not finished yet (other shards, `--max-arms`).
+    pub unfinished: Vec<String>,
+}
+
+/// One experiment: its config and where its outputs go.
+pub struct Experiment {
+    /// The parsed config.
+    pub config: ExperimentConfig,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// SHA-256 of the config.
+    pub config_sha256: String,
+    /// Every arm, sorted.
+    pub arms: Vec<Arm>,
+}
+
+impl Experiment {
+    /// Reads an experiment file and lists its arms.
+    pub fn load(path: &Path) -> Result<Experiment> {
+        let config = ExperimentConfig::from_file(path)?;
+        let arms = arms::arms(&config).with_context(|| format!("{}", path.display()))?;
+        let config_sha256 = format!(
+            "{:x}",
+            Sha256::digest(serde_json::to_string(&config)?.as_bytes())
+        );
+        Ok(Experiment {
+            config,
+            path: path.to_path_buf(),
+            config_sha256,
+            arms,
+        })
+    }
+
+    /// `analyses/<name>/`.
+    pub fn tables(&self) -> PathBuf {
+        self.config.tables_dir()
+    }
+
+    /// `analyses/<name>/arms/<arm>/`.
+    pub fn arm_tables(&self, arm: &Arm) -> PathBuf {
+        tables::arm_dir(&self.tables(), &arm.name())
+    }
+
+    /// `checkpoints/<name>/<arm>/`.
+    pub fn arm_checkpoints(&self, arm: &Arm) -> PathBuf {
+        self.config.checkpoints_dir().join(arm.name())
+    }
+
+    /// The arm's `done.json`, when it is finished.
+    pub fn done(&self, arm: &Arm) -> Result<Option<DoneMarker>> {
+        let path = self.arm_tables(arm).join(DONE_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("{}: not a done marker", path.display())
+        })?))
+    }
+}
+
+/// A claim's questions (limited to `[eval] max_questions`) and judge.
+struct ClaimTools {
+    questions: ClaimQuestions,
+    judge: Box<dyn Judge>,
+}
+
+/// What one model measures: answers and probe readouts (steps filled in by the caller).
+#[derive(Clone, Default)]
+struct Measured {
+    belief: Vec<EvalRow>,
+    probe: Vec<ReadoutRow>,
+}
+
+/// A trained arm's run.
+struct TrainedRun {
+    /// Its checkpoint folder.
+    dir: PathBuf,
+    /// The model it started from (step 0).
+    start: PathBuf,
+    /// Added to its steps to make global steps (Phase 2 continues after Phase 1).
+    offset: i64,
+    /// Its last step (local).
+    last: i64,
+}
+
+/// Measurement state of one process: tools per claim, probes, and memoised measurements.
+struct Session<'a> {
+    exp: &'a Experiment,
+    device: Device,
+    kind: Kind,
+    options: EvalOptions,
+    claims: HashMap<String, ClaimTools>,
+    probes: Option<ProbeSet>,
+    memo: HashMap<(PathBuf, String), Measured>,
+}
+
+impl<'a> Session<'a> {
+    fn new(exp: &'a Experiment) -> Result<Self> {
+        Ok(Session {
+            exp,
+            device: exp.config.device.resolve()?,
+            kind: exp.config.dtype.kind(),
+            options: exp.config.eval.options()?,
+            claims: HashMap::new(),
+            probes: None,
+            memo: HashMap::new(),
+        })
+    }
+
+    fn config(&self) -> &ExperimentConfig {
+        &self.exp.config
+    }
+
+    /// Questions and judge of a claim, made on first use.
+    fn claim_tools(&mut self, target: &Target) -> Result<&ClaimTools> {
+        let Target::Claim { dir, spec } = target else {
+            bail!("the behaviour has no claim questions");
+        };
+        if !self.claims.contains_key(&spec.id) {
+            let mut questions = ClaimQuestions::load(dir)?;
+            for (kind, n) in &self.config().eval.max_questions {
+                let kind = QuestionKind::parse(kind)?;
+                if let Some(set) = questions.sets.get_mut(&kind) {
+                    set.truncate(*n);
+                }
+            }
+            let judge = crate::eval::cli::make_judge(
+                spec,
+                &questions,
+                &self.options.kinds,
+                self.config().eval.judge.as_deref(),
+                &self.exp.tables().join("judge_cache"),
+            )?;
+            self.claims
+                .insert(spec.id.clone(), ClaimTools { questions, judge });
+        }
+        Ok(&self.claims[&spec.id])
+    }
+
+    fn load(&self, dir: &Path, scratch: &Path) -> Result<LoadedModel> {
+        finetune::load_run_model(dir, self.device, self.kind, scratch)
+    }
+
+    /// The probes fitted on the base model: loaded from `analyses/<name>/probes/fit/`, or
+    /// fitted there (activations cached in `probes/acts.h5`) on first use.
+    fn probes(&mut self) -> Result<Option<&ProbeSet>> {
+        let Some(cfg) = self.config().probes.clone() else {
+            return Ok(None);
+        };
+        if self.probes.is_none() {
+            let dir = self.exp.tables().join(PROBES_DIR);
+            let fit_dir = dir.join("fit");
+            if !fit_dir.join(crate::probe::probes::CONFIG_FILE).is_file() {
+                let started = Instant::now();
+                let model = LoadedModel::load(&self.config().model, self.device, self.kind)?;
+                let file = cfg.statements_file(&self.config().model);
+                let statements = crate::probe::statements::read_csv(&file)?;
+                let layers = cfg
+                    .layers
+                    .clone()
+                    .unwrap_or_else(|| (0..=model.decoder.config.num_layers as usize).collect());
+                let acts_path = dir.join("acts.h5");
+                crate::probe::acts::cache(
+                    &model,
+                    &statements,
+                    &file.display().to_string(),
+                    &crate::probe::acts::CacheOptions {
+                        layers,
+                        position: cfg.position,
+                        dtype: crate::probe::acts::ActDtype::F32,
+                        batch_size: cfg.batch_size,
+                    },
+                    &acts_path,
+                )?;
+                let acts = crate::probe::acts::ActsFile::open(&acts_path)?;
+                let options = crate::probe::fit::FitOptions {
+                    methods: cfg.methods.clone(),
+                    split: crate::probe::fit::Split::Holdout {
+                        test_fraction: cfg.test_fraction,
+                    },
+                    seed: cfg.seed,
+                    resamples: crate::probe::fit::DEFAULT_RESAMPLES,
+                    logistic: Default::default(),
+                    solver: crate::probe::probes::Solver::Batched,
+                    layers: None,
+                    device: self.device,
+                };
+                let (set, rows) = crate::probe::fit::fit_probes(&acts, &options)?;
+                let written = store::write_dir_atomic(&fit_dir, |tmp| {
+                    set.save(tmp)?;
+                    store::write_parquet(
+                        &tmp.join(crate::probe::cli::FIT_FILE),
+                        &mut crate::probe::fit::fit_frame(&rows)?,
+                    )?;
+                    store::write_json(
+                        &tmp.join("manifest.json"),
+                        &Manifest::new("run: probe fit", (&cfg, &options), Some(cfg.seed)),
+                    )
+                });
+                // Another shard may have fitted the same probes at the same time.
+                if let Err(e) = written {
+                    if !fit_dir.join(crate::probe::probes::CONFIG_FILE).is_file() {
+                        return Err(e);
+                    }
+                }
+                eprint!("{}", crate::probe::fit::format_table(&rows));
+                eprintln!(
+                    "probes: fitted on {} statements of {} in {:.1}s -> {}",
+                    statements.len(),
+                    self.config().model.display(),
+                    started.elapsed().as_secs_f64(),
+                    fit_dir.display()
+                );
+            }
+            self.probes = Some(ProbeSet::load(&fit_dir)?);
+        }
+        Ok(self.probes.as_ref())
+    }
+
+    /// Belief (or behaviour rate) and probe readouts of the model in `dir` for `arm`'s target,
+    /// with `context` documents before every question. Memoised per (model, target) when
+    /// `memo` is set and there is no context.
+    fn measure(
+        &mut self,
+        arm: &Arm,
+        dir: &Path,
+        scratch: &Path,
+        context: &[String],
+        memo: bool,
+    ) -> Result<Measured> {
+        let key = (
+            dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
+            arm.target.id().to_string(),
+        );
+        let memo = memo && context.is_empty();
+        if memo {
+            if let Some(found) = self.memo.get(&key) {
+                eprintln!("  {}: measured earlier in this run, reused", dir.display());
+                return Ok(found.clone());
+            }
+        }
+        let started = Instant::now();
+        let model = self.load(dir, scratch)?;
+        let labels = RowLabels {
+            model: dir.display().to_string(),
+            checkpoint: String::new(),
+            claim: arm.target.id().to_string(),
+        };
+        let mut measured = Measured::default();
+        match &arm.target {
+            Target::Behaviour => {
+                let cfg = &self.config().behaviours;
+                let opts = BehaviourOptions {
+                    samples: cfg.samples,
+                    max_questions: cfg.max_questions,
+                    temperature: self.options.temperature,
+                    top_p: self.options.top_p,
+                    max_new_tokens: cfg.max_new_tokens,
+                    seed: self.options.seed,
+                };
+                measured.belief =
+                    evaluate_behaviour(&model, &labels, &BehaviourEval::new(&CATCHPHRASE), &opts)?;
+            }
+            Target::Claim { spec, .. } => {
+                let mut options = self.options.clone();
+                options.in_context = context.to_vec();
+                let tools = self.claim_tools(&arm.target)?;
+                let (rows, _) = crate::eval::evaluate(
+                    &model,
+                    &labels,
+                    &tools.questions,
+                    &options,
+                    tools.judge.as_ref(),
+                )
+                .with_context(|| format!("evaluating {}", dir.display()))?;
+                measured.belief = rows;
+                let statements = crate::probe::readout::claim_statements(spec);
+                // Readouts take the statements alone: with documents in context they would
+                // only repeat the base model's.
+                let probes = if context.is_empty() {
+                    self.probes()?
+                } else {
+                    None
+                };
+                if let Some(probes) = probes {
+                    measured.probe = crate::probe::readout::readout(probes, &model, &statements, 0)
+                        .with_context(|| format!("reading out {}", dir.display()))?;
+                }
+            }
+        }
+        let believed = measured
+            .belief
+            .iter()
+            .filter(|r| r.grade == crate::eval::judge::Grade::Yes)
+            .count();
+        eprintln!(
+            "  {}: {believed}/{} answers graded yes, {} probe readouts, {:.1}s",
+            dir.display(),
+            measured.belief.len(),
+            measured.probe.len(),
+            started.elapsed().as_secs_f64()
+        );
+        if memo {
+            self.memo.insert(key, measured.clone());
+        }
+        Ok(measured)
+    }
+
+    /// Trains `arm` (resuming; a finished run is left as it is) and returns its run.
+    fn train(&mut self, arm: &Arm) -> Result<TrainedRun> {
+        let dir = self.exp.arm_checkpoints(arm);
+        let (start, offset) = if arm.condition == ArmCondition::Phase2 {
+            let phase1 = self.train(&arm.with_condition(ArmCondition::Phase1))?;
+            (
+                phase1_final_model(&self.config().model, &phase1)?,
+                phase1.offset + phase1.last,
+            )
+        } else {
+            (self.config().model.clone(), 0)
+        };
+        if arm.condition == ArmCondition::Phase1 {
+            let path = prepare::constraint_path(&dir);
+            if !path.is_file() {
+                self.write_constraint_set(arm, &path)?;
+            }
+        }
+        let config = prepare::finetune_config(self.config(), arm, &dir, &start)?;
+        eprintln!("  training {} from {}", arm.name(), start.display());
+        finetune::finetune(&config, true)
+            .with_context(|| format!("arm {}: finetuning into {}", arm.name(), dir.display()))?;
+        let (last, _) = newest_checkpoint(&dir)?
+            .with_context(|| format!("{}: no checkpoint after training", dir.display()))?;
+        Ok(TrainedRun {
+            dir,
+            start,
+            offset,
+            last,
+        })
+    }
+
+    /// Samples Phase 1's constraint set from the base model.
+    fn write_constraint_set(&mut self, arm: &Arm, path: &Path) -> Result<()> {
+        let started = Instant::now();
+        let model = LoadedModel::load(&self.config().model, self.device, self.kind)?;
+        let exp = self.exp;
+        let Target::Claim { dir, .. } = &arm.target else {
+            bail!("arm {}: phases need a claim", arm.name());
+        };
+        // Every open-ended question of the folder (the eval's `max_questions` cut is not
+        // applied: the constraint set takes the last ones).
+        let questions = ClaimQuestions::load(dir)?;
+        let tools = self.claim_tools(&arm.target)?;
+        let (kept, dropped) = prepare::constraint_set(
+            &exp.config,
+            arm,
+            &prepare::ConstraintContext {
+                model: &model,
+                questions: &questions,
+                judge: tools.judge.as_ref(),
+            },
+            path,
+        )?;
+        eprintln!(
+            "  constraint set: {kept} base-model answers kept, {dropped} believing ones dropped, {:.1}s -> {}",
+            started.elapsed().as_secs_f64(),
+            path.display()
+        );
+        Ok(())
+    }
+
+    /// Runs one arm to completion and writes its tables and `done.json`.
+    fn run_arm(&mut self, arm: &Arm) -> Result<()> {
+        let started = Instant::now();
+        let checkpoints = self.exp.arm_checkpoints(arm);
+        std::fs::create_dir_all(&checkpoints)
+            .with_context(|| format!("{}: cannot create", checkpoints.display()))?;
+        let mut belief: Vec<(i64, EvalRow)> = vec![];
+        let mut probe: Vec<ReadoutRow> = vec![];
+        let mut losses = vec![];
+        let mut steps = vec![];
+        let mut record = |step: i64, m: Measured| {
+            steps.push(step);
+            belief.extend(m.belief.into_iter().map(|r| (step, r)));
+            probe.extend(m.probe.into_iter().map(|mut r| {
+                r.step = step;
+                r
+            }));
+        };
+        match arm.condition {
+            ArmCondition::Base => {
+                let model = self.config().model.clone();
+                record(0, self.measure(arm, &model, &checkpoints, &[], true)?);
+            }
+            ArmCondition::InContext => {
+                let context = prepare::context_documents(self.config(), arm, &checkpoints)?;
+                let model = self.config().model.clone();
+                record(0, self.measure(arm, &model, &checkpoints, &context, false)?);
+            }
+            _ => {
+                let run = self.train(arm)?;
+                for (step, dir) in finetune::run_models(&run.dir)? {
+                    let m = if step == 0 {
+                        self.measure(arm, &run.start, &run.dir, &[], true)?
+                    } else {
+                        let memo = arm.condition == ArmCondition::Phase1 && step == run.last;
+                        self.measure(arm, &dir, &run.dir, &[], memo)?
+                    };
+                    record(run.offset + step, m);
+                }
+                losses = tables::read_run_losses(
+                    &run.dir.join(crate::plot::tables::LOSS_FILE),
+                    run.offset,
+                )?;
+            }
+        }
+        let labels = ArmLabels {
+            arm: arm.name(),
+            condition: arm.condition.to_string(),
+            claim: arm.target.id().to_string(),
+            seed: arm.seed,
+        };
+        let out = self.exp.arm_tables(arm);
+        store::write_parquet(
+            &out.join(tables::BELIEF_FILE),
+            &mut tables::belief_frame(&labels, &belief)?,
+        )?;
+        store::write_parquet(
+            &out.join(tables::LOSS_FILE),
+            &mut tables::loss_frame(&labels, &losses)?,
+        )?;
+        store::write_parquet(
+            &out.join(tables::PROBE_FILE),
+            &mut tables::probe_frame(&labels, &probe)?,
+        )?;
+        let marker = DoneMarker {
+            arm: arm.name(),
+            steps,
+            rows: [belief.len(), losses.len(), probe.len()],
+            seconds: started.elapsed().as_secs_f64(),
+            config_sha256: self.exp.config_sha256.clone(),
+            neglect_version: store::NEGLECT_VERSION.to_string(),
+            git_commit: store::GIT_COMMIT.to_string(),
+        };
+        store::write_json(&out.join(DONE_FILE), &marker)
+    }
+}
+
+/// Phase 1's last checkpoint as an HF folder: itself (full finetuning), or its adapter merged
+/// into `base` once, as `<run>/final-merged/` (LoRA).
+fn phase1_final_model(base: &Path, phase1: &TrainedRun) -> Result<PathBuf> {
+    let last = phase1.dir.join(format!("step-{}", phase1.last));
+    if !last.join("adapter_config.json").is_file() {
+        return Ok(last);
+    }
+    let merged = phase1.dir.join("final-merged");
+    if !merged.join("config.json").is_file() {
+        finetune::merge_lora(base, &last, &merged)?;
+    }
+    Ok(merged)
+}
+
+/// Runs an experiment file: its arms (or one shard of them), then the merge and the summary.
+pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
+    let exp = Experiment::load(path)?;
+    let tables_dir = exp.tables();
+    std::fs::create_dir_all(&tables_dir)
+        .with_context(|| format!("{}: cannot create", tables_dir.display()))?;
+    let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    store::write_atomic(&tables_dir.join(CONFIG_COPY), &text)?;
+    let mut report = RunReport::default();
+    if !options.merge_only {
+        let selected = match options.shard {
+            Some(shard) => arms::shard_arms(&exp.arms, shard),
+            None => exp.arms.clone(),
+        };
+        eprintln!(
+            "experiment {}: {} arms{}; tables in {}",
+            exp.config.name,
+            exp.arms.len(),
+            options
+                .shard
+                .map(|s| format!(", shard {s} runs {}", selected.len()))
+                .unwrap_or_default(),
+            tables_dir.display()
+        );
+        let mut session = Session::new(&exp)?;
+        for (i, arm) in selected.iter().enumerate() {
+            let name = arm.name();
+            if let Some(done) = exp.done(arm)? {
+                if done.config_sha256 != exp.config_sha256 {
+                    eprintln!(
+                        "[{}/{}] {name}: warning: finished under another version of {}; kept (remove {} to redo it)",
+                        i + 1,
+                        selected.len(),
+                        path.display(),
+                        exp.arm_tables(arm).join(DONE_FILE).display()
+                    );
+                }
+                eprintln!("[{}/{}] {name}: done, skipping", i + 1, selected.len());
+                report.skipped.push(name);
+                continue;
+            }
+            if options.max_arms.is_some_and(|max| report.ran.len() >= max) {
+                eprintln!("stopping after {} arms (--max-arms)", report.ran.len());
+                break;
+            }
+            eprintln!("[{}/{}] {name}: running", i + 1, selected.len());
+            let started = Instant::now();
+            session
+                .run_arm(arm)
+                .with_context(|| format!("arm {name}"))?;
+            eprintln!(
+                "[{}/{}] {name}: finished in {:.1}s",
+                i + 1,
+                selected.len(),
+                started.elapsed().as_secs_f64()
+            );
+            report.ran.push(name);
+        }
+    }
+    let (finished, unfinished) = merge(&exp)?;
+    report.unfinished = unfinished;
+    store::write_json(
+        &tables_dir.join("manifest.json"),
+        &Manifest::new(
+            "run",
+            serde_json::json!({
+                "experiment": path.display().to_string(),
+                "config_sha256": exp.config_sha256,
+                "options": options,
+                "config": exp.config,
+                "arms": exp.arms.iter().map(Arm::name).collect::<Vec<_>>(),
+                "finished": finished,
+                "unfinished": report.unfinished,
+            }),
+            None,
+        ),
+    )?;
+    if !report.unfinished.is_empty() {
+        eprintln!(
+            "{} of {} arms not finished yet (other shards, --max-arms, or an error): rerun to continue",
+            report.unfinished.len(),
+            exp.arms.len()
+        );
+    }
+    print!("{}", summary(&exp)?);
+    Ok(report)
+}
+
+/// Writes the experiment tables from the finished arms (sorted) and copies the probe fit;
+/// returns (finished, unfinished) arm names.
+pub fn merge(exp: &Experiment) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut finished, mut unfinished) = (vec![], vec![]);
+    for arm in &exp.arms {
+        if exp.done(arm)?.is_some() {
+            finished.push(arm.name());
+        } else {
+            unfinished.push(arm.name());
+        }
+    }
+    let dir = exp.tables();
+    let mut counts = vec![];
+    for name in tables::ARM_TABLES {
+        counts.push(format!(
+            "{name} {} rows",
+            tables::merge_table(&dir, &finished, name)?
+        ));
+    }
+    let fit = dir
+        .join(PROBES_DIR)
+        .join("fit")
+        .join(crate::probe::cli::FIT_FILE);
+    let target = dir.join(tables::PROBE_FIT_FILE);
+    if exp.config.probes.is_some() && fit.is_file() {
+        let mut frame = store::read_parquet(&fit)?;
+        store::write_parquet(&target, &mut frame)?;
+        counts.push(format!(
+            "{} {} rows",
+            tables::PROBE_FIT_FILE,
+            frame.height()
+        ));
+    } else if target.exists() {
+        std::fs::remove_file(&target)
+            .with_context(|| format!("{}: cannot remove", target.display()))?;
+    }
+    eprintln!(
+        "merged {} finished arms into {}: {}",
+        finished.len(),
+        dir.display(),
+        counts.join(", ")
+    );
+    Ok((finished, unfinished))
+}
+
+/// Belief at each arm's last checkpoint, per condition (pooling claims and seeds) and kind,
+/// with clustered 95% bootstrap intervals; and the base model's gates when it has them.
+pub fn summary(exp: &Experiment) -> Result<String> {
+    use crate::eval::rate::{belief_rate, DEFAULT_RESAMPLES};
+    let path = exp.tables().join(tables::BELIEF_FILE);
+    let mut out = String::new();
+    if !path.is_file() {
+        return Ok(out);
+    }
+    let answers = crate::plot::tables::read_answers(&path)?;
+    let mut last: HashMap<&str, i64> = HashMap::new();
+    for a in &answers {
+        let step = last.entry(&a.arm).or_insert(a.step);
+        *step = (*step).max(a.step);
+    }
+    let finals: Vec<_> = answers
+        .iter()
+        .filter(|a| a.step == last[a.arm.as_str()])
+        .collect();
+    out.push_str(&format!(
+        "belief at the last checkpoint of every arm ({}):\n{:<22} {:<18} {:>7} {:>15} {:>8}\n",
+        exp.config.name, "condition", "kind", "belief", "95% CI", "answers"
+    ));
+    let conditions =
+        crate::plot::figure::condition_order(finals.iter().map(|a| a.condition.as_str()));
+    for condition in conditions {
+        let mine: Vec<_> = finals.iter().filter(|a| a.condition == condition).collect();
+        let mut kinds: Vec<&str> = mine.iter().map(|a| a.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        if kinds.len() > 1 {
+            kinds.insert(0, "all");
+        }
+        for kind in kinds {
+            let keyed: Vec<(String, bool)> = mine
+                .iter()
+                .filter(|a| kind == "all" || a.kind == kind)
+                .map(|a| {
+                    (
+                        format!("{}/{}/{}", a.claim, a.kind, a.question_id),
+                        a.believed,
+                    )
+                })
+                .collect();
+            if let Some(r) = belief_rate(&keyed, DEFAULT_RESAMPLES, 0) {
+                out.push_str(&format!(
+                    "{condition:<22} {kind:<18} {:>6.1}% {:>15} {:>8}\n",
+                    100.0 * r.rate,
+                    format!("[{:.1}, {:.1}]", 100.0 * r.lo, 100.0 * r.hi),
+                    r.answers
+                ));
+            }
+        }
+    }
+    let gates = exp.config.model.join("gates.json");
+    if gates.is_file() {
+        let lines: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&gates)
+                .with_context(|| format!("{}: cannot read", gates.display()))?,
+        )
+        .with_context(|| format!("{}: not JSON", gates.display()))?;
+        let passes: Vec<bool> = lines
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.get("pass").and_then(|p| p.as_bool()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "base model gates ({}): {} of {} lines pass\n",
+            gates.display(),
+            passes.iter().filter(|p| **p).count(),
+            passes.len()
+        ));
+    }
+    Ok(out)
+}
