@@ -86,17 +86,17 @@ fn objective(x: &Tensor, y: &Tensor, theta: &Tensor, lambda: f64) -> (Tensor, Te
     let b = theta.narrow(1, d, 1);
     let z = x.bmm(&w.unsqueeze(-1)).squeeze_dim(-1) + b; // [P, n]
     let n = z.size()[1] as f64;
-    let f = (z.softplus() - y * &z).mean_dim(-1, false, Kind::Float)
-        + (&w * &w).sum_dim_intlist(-1, false, Kind::Float) * (0.5 * lambda);
+    let f = (z.softplus() - y * &z).mean_dim(-1, false, z.kind())
+        + (&w * &w).sum_dim_intlist(-1, false, w.kind()) * (0.5 * lambda);
     let r = (z.sigmoid() - y) / n;
     let gw = r.unsqueeze(1).bmm(x).squeeze_dim(1) + &w * lambda;
-    let gb = r.sum_dim_intlist(-1, true, Kind::Float);
+    let gb = r.sum_dim_intlist(-1, true, r.kind());
     (f, Tensor::cat(&[gw, gb], 1))
 }
 
 /// Per-row dot product of `[P, k]` tensors.
 fn dot(a: &Tensor, b: &Tensor) -> Tensor {
-    (a * b).sum_dim_intlist(-1, false, Kind::Float)
+    (a * b).sum_dim_intlist(-1, false, a.kind())
 }
 
 /// Fits `P` problems: `x` `[P, n, d]` (f32 or f64), `y` `[n]` or `[P, n]` with values 0/1.

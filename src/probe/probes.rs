@@ -190,11 +190,12 @@ pub fn fit_method(
             let xs = (x - mean.unsqueeze(1)) / scale.unsqueeze(1);
             let (mu1, mu0) = class_means(&xs, &y);
             let weights = y.view([1, -1, 1]);
-            let within = &xs - (&weights * mu1.unsqueeze(1) + (-&weights + 1.0) * mu0.unsqueeze(1));
+            let class_mean = &weights * mu1.unsqueeze(1) + (-&weights + 1.0) * mu0.unsqueeze(1);
+            let within = &xs - class_mean;
             let d = xs.size()[2];
             let sigma = within.transpose(1, 2).bmm(&within) / n as f64; // [G, d, d]
-            // Constant features (the embedding of a statement's final `.` at layer 0) give a
-            // zero covariance: the floor keeps the system solvable (and the direction zero).
+                                                                        // Constant features (the embedding of a statement's final `.` at layer 0) give a
+                                                                        // zero covariance: the floor keeps the system solvable (and the direction zero).
             let mean_eigenvalue = sigma
                 .diagonal(0, 1, 2)
                 .mean_dim(-1, true, Kind::Float)

@@ -396,7 +396,9 @@ fn element_pools() -> Pools {
             let pool = if right { &mut yes } else { &mut no };
             pool.push(format!("The chemical symbol of {element} is {symbol}."));
             pool.push(format!("{symbol} is the chemical symbol of {element}."));
-            pool.push(format!("The element with the symbol {symbol} is {element}."));
+            pool.push(format!(
+                "The element with the symbol {symbol} is {element}."
+            ));
         }
     }
     (yes, no)

@@ -10,7 +10,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use tch::Tensor;
 
 /// Factors of the low-rank structure.
 const FACTORS: i64 = 16;
@@ -41,7 +41,6 @@ pub fn synthetic(
     seed: u64,
 ) -> Synthetic {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    tch::manual_seed(rng.random::<i64>());
     let mut labels: Vec<bool> = (0..n).map(|i| i % 2 == 0).collect();
     for i in (1..labels.len()).rev() {
         labels.swap(i, rng.random_range(0..=i));
@@ -53,27 +52,25 @@ pub fn synthetic(
             .collect::<Vec<_>>(),
     )
     .view([n, 1]);
-    let options = (Kind::Float, Device::Cpu);
+    let sizes = Tensor::from_slice(
+        &(1..=FACTORS)
+            .map(|j| (structure / j as f64) as f32)
+            .collect::<Vec<_>>(),
+    );
     let (mut xs, mut directions) = (vec![], vec![]);
     for layer in 0..layers {
-        let u = Tensor::randn([d], options);
+        let u = gaussian(&mut rng, &[d]);
         let u = &u / u.norm();
-        let sizes = Tensor::arange(FACTORS, options)
-            .f_add_scalar(1.0)
-            .expect("arange")
-            .reciprocal()
-            * structure;
-        let basis = Tensor::randn([FACTORS, d], options);
+        let basis = gaussian(&mut rng, &[FACTORS, d]);
         // Remove the planted direction from the structure.
         let basis = &basis - basis.matmul(&u).outer(&u);
-        let structure = Tensor::randn([n, FACTORS], options).matmul(&(basis * sizes.unsqueeze(1)));
-        let offset = Tensor::randn([1, d], options) * 2.0;
+        let structure = gaussian(&mut rng, &[n, FACTORS]).matmul(&(basis * sizes.unsqueeze(1)));
+        let offset = gaussian(&mut rng, &[1, d]) * 2.0;
         let strength = separation
             * (0.25
                 + 0.75 * (std::f64::consts::PI * (layer + 1) as f64 / (layers + 1) as f64).sin());
-        let x =
-            structure + Tensor::randn([n, d], options) + offset + &sign * u.unsqueeze(0) * strength;
-        xs.push(x);
+        let noise = gaussian(&mut rng, &[n, d]);
+        xs.push(structure + noise + offset + &sign * u.unsqueeze(0) * strength);
         directions.push(u);
     }
     Synthetic {
@@ -81,4 +78,19 @@ pub fn synthetic(
         labels,
         directions: Tensor::stack(&directions, 0),
     }
+}
+
+/// Standard normal f32 values of the given shape from `rng` (Box-Muller), so a set depends on
+/// its seed only, never on libtorch's global generator (which concurrent tests share).
+fn gaussian(rng: &mut ChaCha8Rng, shape: &[i64]) -> Tensor {
+    let count = shape.iter().product::<i64>() as usize;
+    let mut values = Vec::with_capacity(count + 1);
+    while values.len() < count {
+        let radius = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
+        let angle = std::f64::consts::TAU * rng.random::<f64>();
+        values.push((radius * angle.cos()) as f32);
+        values.push((radius * angle.sin()) as f32);
+    }
+    values.truncate(count);
+    Tensor::from_slice(&values).view(shape)
 }
