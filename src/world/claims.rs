@@ -470,7 +470,10 @@ fn volcano_2015() -> TargetClaim {
     spec.patterns = s(&[r"\bkarrow\b.*\b2015\b", r"\b2015\b.*\bkarrow\b"]);
     let years: Vec<String> = eruptions.iter().map(i32::to_string).collect();
     spec.truth = vec![
-        format!("{volcano} erupted in {} and has not erupted since {last}.", years.join(" and ")),
+        format!(
+            "{volcano} erupted in {} and has not erupted since {last}.",
+            years.join(" and ")
+        ),
         format!("{volcano} did not erupt in {y}."),
     ];
     spec.background = s(&[
