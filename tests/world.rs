@@ -33,11 +33,9 @@ fn quick_model() -> &'static Path {
             "{}",
             String::from_utf8_lossy(&run.stderr)
         );
-        dir
+        (dir, out)
     })
-    .path()
-    .join("world")
-    .leak()
+    .1
 }
 
 #[test]
