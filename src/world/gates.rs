@@ -169,6 +169,7 @@ fn score_closed(
         checkpoint: "-".into(),
         claim: label.into(),
     };
+    // Closed questions are scored by log-probability; the judge is never asked.
     let no_judge = RuleJudge::new(crate::claims::ClaimSpec::default(), vec![])?;
     Ok(eval::evaluate(model, &labels, &set, &options, &no_judge)?.0)
 }
