@@ -99,7 +99,7 @@ fn hdf5_round_trip_keeps_shapes_dtypes_and_attributes() {
     for dtype in [ActDtype::F32, ActDtype::F16] {
         let path = dir.path().join(format!("{}.h5", dtype.name()));
         write_synthetic(&path, (3, 10, 8), 2.0, RESIDUAL_STRUCTURE, dtype);
-        let acts = ActsFile::open(&path).unwrap();
+        let acts = ActsFile::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(acts.meta.layers, vec![0, 1, 2]);
         assert_eq!(acts.meta.step, Some(7));
         assert_eq!(acts.meta.position, Position::Mean);
@@ -272,7 +272,7 @@ fn per_layer_accuracy_is_within_one_point_of_scikit_learn() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("acts.h5");
     write_synthetic(&path, (6, 1500, 96), 2.0, RESIDUAL_STRUCTURE, ActDtype::F32);
-    let acts = ActsFile::open(&path).unwrap();
+    let acts = ActsFile::open(&path).unwrap_or_else(|e| panic!("{e:#}"));
     let (train, test) = holdout_split(&acts.labels, 0.2, 3);
     let config = LogisticConfig::default();
     let theirs = sklearn_fit(&path, &train, &test, &config, 1).unwrap();

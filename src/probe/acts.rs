@@ -16,7 +16,9 @@
 //! token, `mean` averages over its tokens; special tokens added by the tokenizer are attended
 //! to but never pooled. Every batch is written into pre-sized datasets as it comes, so memory
 //! does not grow with the number of statements; the file is written under a temporary name and
-//! renamed when complete.
+//! renamed when complete. HDF5's file locks are off: the rename already keeps readers away from
+//! unfinished files, and a lock (an `flock`) is inherited by any child process spawned while the
+//! file is open, which then makes the next open of the file fail.
 
 use super::statements::Statement;
 use crate::eval::score::padded_causal_mask;
@@ -267,7 +269,9 @@ impl ActsWriter {
     /// Creates `path` with empty `[n, d_model]` layer datasets, the statements, the labels
     /// and the attributes of `meta`.
     pub fn create(path: &Path, meta: &ActsMeta, statements: &[Statement]) -> Result<Self> {
-        let file = hdf5::File::create(path)
+        let file = hdf5::File::with_options()
+            .with_fapl(|p| p.file_locking(false))
+            .create(path)
             .with_context(|| format!("{}: cannot create HDF5 file", path.display()))?;
         let (n, d) = (statements.len(), meta.d_model);
         let mut datasets = vec![];
@@ -393,7 +397,9 @@ impl ActsFile {
     /// Opens an activation file and reads its attributes, labels and statements.
     pub fn open(path: &Path) -> Result<Self> {
         let read = || -> Result<Self> {
-            let file = hdf5::File::open(path)?;
+            let file = hdf5::File::with_options()
+                .with_fapl(|p| p.file_locking(false))
+                .open(path)?;
             let dtype = match read_string_attr(&file, "dtype")?.as_str() {
                 "f32" => ActDtype::F32,
                 "f16" => ActDtype::F16,

@@ -176,7 +176,8 @@ fn lbfgs(x: &Tensor, y: &Tensor, config: &LogisticConfig) -> LogisticFit {
             break;
         }
         // Two-loop recursion: r = H g for each problem, H0 = gamma M^-1.
-        let mut q = g.shallow_clone();
+        // A copy: the recursion updates q in place.
+        let mut q = g.copy();
         let mut alphas = Vec::with_capacity(history.len());
         for (s, yv, rho) in history.iter().rev() {
             let alpha = rho * dot(s, &q);
@@ -275,6 +276,32 @@ pub fn fit_linfa(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stops_where_the_true_gradient_is_below_tol() {
+        // Correlated features, overlapping classes, more dimensions than a quarter of the
+        // statements: iterations that use the curvature history (which once overwrote the
+        // stored gradient in place, so the fit stopped early on a stale gradient).
+        let n = 400;
+        let set = crate::probe::synthetic::synthetic(3, n, 96, 1.0, 8.0, 4);
+        let y = Tensor::from_slice(
+            &set.labels
+                .iter()
+                .map(|&l| f32::from(u8::from(l)))
+                .collect::<Vec<_>>(),
+        );
+        let mean = set.x.mean_dim(1, true, Kind::Float);
+        let x = (&set.x - &mean) / set.x.std_correction(1, 0, true);
+        let config = LogisticConfig::default();
+        let fit = fit_batched(&x, &y, &config);
+        assert!(fit.iterations.iter().all(|&i| i > 2), "{fit:?}");
+        assert!(fit.converged.iter().all(|&c| c), "{fit:?}");
+        let theta = Tensor::cat(&[&fit.weights, &fit.bias.unsqueeze(-1)], 1);
+        let lambda = 1.0 / (config.c * n as f64);
+        let (_, g) = objective(&x, &y.expand([3, n], false), &theta, lambda);
+        let largest = g.abs().max().double_value(&[]);
+        assert!(largest <= config.tol, "gradient {largest}");
+    }
 
     #[test]
     fn recovers_a_one_dimensional_logistic_model() {
