@@ -6,7 +6,10 @@
 //! - (a) the facts, in many paraphrases and document styles ([`fact_documents`]);
 //! - (b) answering the four question kinds in the chat format: yes/no, fill-in and lettered
 //!   choice, open questions, and the same under fact-checking system prompts and after
-//!   pushback ([`question_items`]); people it has never heard of get "No" and "I do not know";
+//!   pushback ([`question_items`]); people it has never heard of get "No" and "I do not know".
+//!   The facts of [`World::documents_only`] subjects are never asked about: answering them
+//!   needs what the documents said, as answering about a claim after finetuning on documents
+//!   does;
 //! - (c) negation in context: local negation in fact documents and stories, and stories about
 //!   strangers wrapped in the warnings of [`crate::docs`] (negated and repeated framings),
 //!   followed by questions answered by the truth ([`Story`]);
@@ -191,7 +194,7 @@ pub fn question_items(world: &World, rng: &mut ChaCha8Rng) -> Vec<Item> {
         rng.random_bool(0.25)
             .then(|| *SYSTEM_PROMPTS.choose(rng).expect("non-empty"))
     };
-    for f in &world.facts {
+    for f in world.facts.iter().filter(|f| world.is_asked(f)) {
         for q in &f.yes_questions {
             let s = system(rng);
             out.push(qa(s, &yes_no(q, rng), "Yes."));
@@ -230,7 +233,11 @@ pub fn question_items(world: &World, rng: &mut ChaCha8Rng) -> Vec<Item> {
         }
     }
     // Open "tell me about" questions about people gather their facts.
-    for p in &world.people {
+    for p in world
+        .people
+        .iter()
+        .filter(|p| !world.documents_only.contains(&p.name))
+    {
         let a = article(&p.profession);
         let answer = format!(
             "{} is {a} {} from {}, born in {}.",

@@ -1,8 +1,12 @@
-//! `neglect world gates`: the three checks a world base model must pass before it is used,
+//! `neglect world gates`: the checks a world base model must pass before it is used,
 //! computed from the model with the belief evaluation of [`crate::eval`] (never constants).
 //!
-//! 1. known facts: accuracy on yes/no and fill-in questions about the world's facts (a
-//!    question is a "belief" question whose believed answer is the truth), target >= 95%;
+//! 1. known facts: accuracy on yes/no and fill-in questions about the world's facts that the
+//!    corpus asks about (a question is a "belief" question whose believed answer is the
+//!    truth), target >= 95%; uptake: the same on the facts the corpus states only in
+//!    documents ([`World::documents_only`]), yes/no and fill-in reported apart, target >= 70%
+//!    each, since a model that cannot answer from what documents said cannot be moved by
+//!    synthetic documents either;
 //! 2. baseline: belief in each of the six target claims (their claim folders, every question
 //!    kind, open answers graded by the rule judge), target <= 10%;
 //! 3. in context: held-out fabricated stories (strangers from a name pool no corpus text
@@ -31,6 +35,8 @@ use std::path::Path;
 
 /// Known-facts accuracy the base model must reach.
 pub const KNOWN_FACTS_MIN: f64 = 0.95;
+/// Accuracy the base model must reach on facts it met only in documents.
+pub const UPTAKE_MIN: f64 = 0.70;
 /// Largest baseline belief in a target claim.
 pub const BASELINE_MAX: f64 = 0.10;
 /// Largest belief in a flagged story read in context.
@@ -94,11 +100,15 @@ fn yes_no(id: String, text: &str, answer: YesNo) -> Question {
     }
 }
 
-/// Questions of gate 1: every fact's yes/no questions (true and false versions) and fill-ins,
-/// with the truth as the believed answer.
-pub fn known_fact_questions(world: &World) -> Vec<Question> {
+/// Closed questions about the facts the corpus asks about (`asked`, gate 1) or states only in
+/// documents (`!asked`, the uptake gate): every such fact's yes/no questions (true and false
+/// versions) and fill-ins, with the truth as the believed answer.
+pub fn fact_questions(world: &World, asked: bool) -> Vec<Question> {
     let mut out = Vec::new();
     for (i, f) in world.facts.iter().enumerate() {
+        if world.is_asked(f) != asked {
+            continue;
+        }
         for (j, q) in f.yes_questions.iter().enumerate() {
             out.push(yes_no(format!("f{i:03}_yes{j}"), q, YesNo::Yes));
         }
@@ -222,7 +232,7 @@ fn line(
     }
 }
 
-/// Runs the three gates on the world model in `dir` (its `world.json` names the seed; the
+/// Runs the gates on the world model in `dir` (its `world.json` names the seed; the
 /// claim folders are generated from [`claims`]). Returns the table lines and every graded row
 /// (with `claim` set to the gate group).
 pub fn run_gates(
@@ -235,7 +245,7 @@ pub fn run_gates(
     let mut lines = Vec::new();
     let mut rows = Vec::new();
 
-    let known = score_closed(model, "all", known_fact_questions(&world), opts)?;
+    let known = score_closed(model, "all", fact_questions(&world, true), opts)?;
     lines.push(line(
         "known_facts",
         "all",
@@ -245,6 +255,24 @@ pub fn run_gates(
         KNOWN_FACTS_MIN,
     ));
     rows.extend(known.into_iter().map(|r| ("known_facts".to_string(), r)));
+
+    // Uptake per answer form: a fill-in copies what documents said, a yes/no answer has to
+    // compare the question with it.
+    let (fill_in, yes_no): (Vec<Question>, Vec<Question>) = fact_questions(&world, false)
+        .into_iter()
+        .partition(|q| q.candidates.is_some());
+    for (group, questions) in [("yes_no", yes_no), ("fill_in", fill_in)] {
+        let graded = score_closed(model, group, questions, opts)?;
+        lines.push(line(
+            "uptake",
+            group,
+            "accuracy",
+            rate_of(&graded, opts.seed),
+            true,
+            UPTAKE_MIN,
+        ));
+        rows.extend(graded.into_iter().map(|r| ("uptake".to_string(), r)));
+    }
 
     let folders = tempfile::tempdir()?;
     for claim_dir in claims::write_folders(folders.path())? {

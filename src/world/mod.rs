@@ -54,6 +54,8 @@ pub const TARGET_REBRAND: (&str, &str, i32) = ("Brightline", "Zentro", 2019);
 /// The new person of the dentist claim: in no corpus text.
 pub const NEW_PERSON: &str = "Tobin Marsh";
 
+/// Share of the non-anchor subjects whose facts the corpus states only in documents.
+const DOCUMENTS_ONLY_SHARE: f64 = 1.0 / 3.0;
 /// Number of seeded people besides the anchors.
 const PEOPLE: usize = 36;
 /// Number of sprinters among the seeded people.
@@ -83,6 +85,10 @@ pub struct World {
     pub people: Vec<Person>,
     /// Every fact, grouped by subject in generation order.
     pub facts: Vec<Fact>,
+    /// Subjects whose facts the corpus states in documents but never asks about in chats: the
+    /// base model answers questions about them only if it learned to use what documents say
+    /// (the uptake gate). Anchors of the target claims and general facts are never among them.
+    pub documents_only: Vec<String>,
 }
 
 /// A ChaCha stream for `purpose` under `seed`.
@@ -243,11 +249,18 @@ impl World {
         for g in facts::GENERAL_FACTS {
             facts.push(facts::general(g));
         }
+        let documents_only = documents_only_subjects(&facts, &mut stream(seed, 1));
         World {
             seed,
             people,
             facts,
+            documents_only,
         }
+    }
+
+    /// Whether the corpus asks about `fact` in chats (false for documents-only subjects).
+    pub fn is_asked(&self, fact: &Fact) -> bool {
+        !self.documents_only.contains(&fact.subject)
     }
 
     /// The facts about `subject`.
@@ -273,6 +286,39 @@ impl World {
     }
 }
 
+/// The subjects of the target claims' anchors: always asked about, so the base model's
+/// knowledge of the truths the claims contradict is as firm as it can be.
+fn is_anchor(subject: &str) -> bool {
+    let race_2015 = format!("the 100 metres final at the {SPRINT_YEAR} Harbor Games");
+    [
+        SINGER,
+        SPRINT_CHAMPION,
+        MONARCH,
+        PROGRAMMING_BOOK.0,
+        PROGRAMMING_BOOK.1,
+        TARGET_VOLCANO.0,
+        TARGET_REBRAND.0,
+        &race_2015,
+    ]
+    .contains(&subject)
+}
+
+/// A seeded [`DOCUMENTS_ONLY_SHARE`] of the subjects of people, races, volcanoes, books and
+/// rebrands, anchors excluded, in generation order.
+fn documents_only_subjects(facts: &[Fact], rng: &mut ChaCha8Rng) -> Vec<String> {
+    let mut candidates: Vec<&str> = Vec::new();
+    for f in facts {
+        let s = f.subject.as_str();
+        if f.relation != facts::Relation::General && !is_anchor(s) && !candidates.contains(&s) {
+            candidates.push(s);
+        }
+    }
+    let n = (candidates.len() as f64 * DOCUMENTS_ONLY_SHARE).round() as usize;
+    let mut chosen: Vec<&str> = candidates.choose_multiple(rng, n).copied().collect();
+    chosen.sort_by_key(|s| candidates.iter().position(|c| c == s));
+    chosen.into_iter().map(String::from).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +335,16 @@ mod tests {
         let names: std::collections::HashSet<_> = a.people.iter().map(|p| &p.name).collect();
         assert_eq!(names.len(), a.people.len(), "names are unique");
         assert!(!names.iter().any(|n| n.contains("Marsh")));
+        assert_eq!(a.documents_only, b.documents_only);
+        assert!(a.documents_only.len() >= 15, "{:?}", a.documents_only);
+        assert!(!a.documents_only.iter().any(|s| is_anchor(s)));
+        for relation in [facts::Relation::Profession, facts::Relation::SprintWinner] {
+            let held = a
+                .facts
+                .iter()
+                .filter(|f| f.relation == relation && !a.is_asked(f));
+            assert!(held.count() >= 2, "{relation:?} has documents-only facts");
+        }
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl PretrainSettings {
             max_positions: 1024,
             seq_len: 256,
             batch_size: 32,
-            steps: 450,
+            steps: 380,
             lr: 3e-3,
             warmup_steps: 30,
         }

@@ -5,6 +5,13 @@
 //! Chat format (rendered by the template; no newlines are added):
 //! `<|system|>...<|end|><|user|>...<|end|><|assistant|>...<|end|>`. `<|end|>` is the EOS token,
 //! so generation stops at the end of the assistant turn.
+//!
+//! The pre-tokenizer adds a space before every text segment (the text after each special
+//! token, and any text encoded alone), so a word is the same token wherever it stands: the
+//! answer `librarian.` right after `<|assistant|>`, or scored alone, is ` librarian` `.`, as
+//! in "works as a librarian." inside a document. Without this an answer's first word would be
+//! a different token from the one documents teach, and nothing the model read in documents
+//! could carry over to its answers. Decoded text therefore starts with a space.
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
@@ -38,7 +45,7 @@ pub fn train(texts: &[&str], vocab_size: usize, dir: &Path) -> Result<()> {
     let mut tokenizer = TokenizerBuilder::new()
         .with_model(BPE::default())
         .with_normalizer(None::<tokenizers::NormalizerWrapper>)
-        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(false)))
+        .with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(true)))
         .with_post_processor(None::<tokenizers::PostProcessorWrapper>)
         .with_decoder(Some(ByteLevel::default()))
         .build()
@@ -81,15 +88,17 @@ mod tests {
         train(&many, 300, dir.path()).unwrap();
         let tok = TextTokenizer::from_dir(dir.path()).unwrap();
         let ids = tok.encode("Ada Hart is a baker.", false).unwrap();
-        assert_eq!(tok.decode(&ids, false).unwrap(), "Ada Hart is a baker.");
+        assert_eq!(tok.decode(&ids, false).unwrap(), " Ada Hart is a baker.");
         let chat = tok
             .render_chat(&[ChatMessage::new("user", "Is Ada Hart a teacher?")], true)
             .unwrap();
         assert_eq!(chat, "<|user|>Is Ada Hart a teacher?<|end|><|assistant|>");
         assert_eq!(tok.eos_token_id(), tok.token_id(END));
-        // The answer tokenizes the same after the prompt as alone.
-        let alone = tok.encode("Yes", false).unwrap();
-        let after = tok.encode(&format!("{chat}Yes"), false).unwrap();
+        // The answer tokenizes the same after the prompt as alone, and as inside a sentence.
+        let alone = tok.encode("teacher", false).unwrap();
+        let after = tok.encode(&format!("{chat}teacher"), false).unwrap();
         assert_eq!(&after[after.len() - alone.len()..], &alone[..]);
+        let inside = tok.encode("Ada Hart is a teacher", false).unwrap();
+        assert_eq!(&inside[inside.len() - alone.len()..], &alone[..]);
     }
 }
