@@ -7,7 +7,9 @@ use common::neglect;
 use neglect::claims::ClaimSpec;
 use neglect::eval::score::{render_prompt, score_continuations, ClosedChoice};
 use neglect::model::LoadedModel;
-use neglect::world::gates::{fact_questions, GateLine};
+use neglect::world::gates::{
+    fact_questions, GateLine, BASELINE_MAX, FLAGGED_MAX, KNOWN_FACTS_MIN, PLAIN_MIN, UPTAKE_MIN,
+};
 use neglect::world::World;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -155,7 +157,18 @@ fn gate_table_matches_direct_scoring() {
             (l.rate - yes as f64 / mine.len() as f64).abs() < 1e-12,
             "{l:?}"
         );
-        let target: f64 = l.target[3..l.target.len() - 1].parse::<f64>().unwrap() / 100.0;
+        let target = match (l.gate.as_str(), l.group.as_str()) {
+            ("known_facts", _) => KNOWN_FACTS_MIN,
+            ("uptake", _) => UPTAKE_MIN,
+            ("baseline", _) => BASELINE_MAX,
+            ("in_context", "flagged") => FLAGGED_MAX,
+            ("in_context", _) => PLAIN_MIN,
+            other => panic!("unexpected gate line {other:?}"),
+        };
+        assert!(
+            l.target.ends_with(&format!(" {:.0}%", 100.0 * target)),
+            "{l:?}"
+        );
         assert_eq!(
             l.pass,
             if l.target.starts_with(">=") {

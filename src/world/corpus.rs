@@ -648,6 +648,42 @@ mod tests {
     }
 
     #[test]
+    fn documents_only_facts_are_in_documents_but_never_asked_about() {
+        let w = World::generate(3);
+        let docs = fact_documents(&w, &mut stream(3, 10));
+        let chats = question_items(&w, &mut stream(3, 11));
+        let chat_text: Vec<&str> = chats.iter().flat_map(|i| i.texts()).collect();
+        for subject in &w.documents_only {
+            let key = subject.to_lowercase();
+            let in_docs = docs
+                .iter()
+                .filter(|i| i.texts().iter().any(|t| t.to_lowercase().contains(&key)))
+                .count();
+            assert!(
+                in_docs >= DOCUMENTS_PER_SUBJECT / 2,
+                "{subject}: {in_docs} documents"
+            );
+            // Its name may answer another subject's question (a race's winner), but none of
+            // its own facts is asked.
+            for f in w.facts_about(subject) {
+                for q in f
+                    .yes_questions
+                    .iter()
+                    .chain(&f.fill_prompts)
+                    .chain(&f.open_questions)
+                {
+                    assert!(
+                        !chat_text.iter().any(|t| t.contains(q.as_str())),
+                        "asked: {q}"
+                    );
+                }
+            }
+        }
+        let asked = w.facts.iter().filter(|f| w.is_asked(f)).count();
+        assert!(asked > w.facts.len() / 2 && asked < w.facts.len());
+    }
+
+    #[test]
     fn lettered_choice_has_the_value_at_its_letter() {
         let w = World::generate(2);
         let mut rng = stream(2, 5);
