@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::neglect;
+use common::quick_world;
 use neglect::experiment::{Experiment, ExperimentConfig};
 use polars::prelude::DataFrame;
 use std::collections::BTreeSet;
@@ -20,31 +20,6 @@ const TABLES: [&str; 4] = [
     "probe.parquet",
     "probe_fit.parquet",
 ];
-
-/// One quick world model shared by the tests of this file.
-fn world() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("world");
-        let run = neglect(&[
-            "world",
-            "pretrain",
-            "--quick",
-            "--seed",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        (dir, out)
-    })
-    .1
-}
 
 fn claim(id: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -146,7 +121,7 @@ fn tiny() -> &'static Tiny {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("tiny.toml"),
-            tiny_toml(world().to_str().unwrap()),
+            tiny_toml(quick_world().to_str().unwrap()),
         )
         .unwrap();
         let stopped = ok(&neglect_in(
@@ -319,7 +294,7 @@ fn a_killed_run_continues_without_redoing_finished_arms() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("tiny.toml"),
-        tiny_toml(world().to_str().unwrap()),
+        tiny_toml(quick_world().to_str().unwrap()),
     )
     .unwrap();
     let log = std::fs::File::create(dir.path().join("first.log")).unwrap();
@@ -369,7 +344,7 @@ fn shards_merge_to_the_unsharded_tables() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("tiny.toml"),
-        tiny_toml(world().to_str().unwrap()),
+        tiny_toml(quick_world().to_str().unwrap()),
     )
     .unwrap();
     let first = ok(&neglect_in(
@@ -440,7 +415,7 @@ fn figures_need_only_the_tables() {
 #[test]
 fn phase_and_pink_elephant_arms_run() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = tiny_toml(world().to_str().unwrap())
+    let toml = tiny_toml(quick_world().to_str().unwrap())
         .replace(
             r#"conditions = ["base", "negated", "local"]"#,
             r#"conditions = ["local_masked", "user_turn_masked", "phase1", "phase2", "in_context"]"#,
@@ -518,7 +493,7 @@ max_new_tokens = 8
 conditions = ["behaviours", "negated"]
 n = 2
 "#,
-        world().display()
+        quick_world().display()
     );
     std::fs::write(dir.path().join("tiny.toml"), toml).unwrap();
     ok(&neglect_in(dir.path(), &["run", "tiny.toml"]));

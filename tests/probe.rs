@@ -149,7 +149,7 @@ fn cached_activations_equal_the_hidden_states_of_a_direct_forward() {
     let model = neglect::model::LoadedModel::load(&fixture, Device::Cpu, Kind::Float).unwrap();
     for position in ["last", "mean"] {
         let out = dir.path().join(format!("{position}.h5"));
-        let run = common::neglect(&[
+        common::neglect_ok(&[
             "cache",
             "--model",
             fixture.to_str().unwrap(),
@@ -166,11 +166,6 @@ fn cached_activations_equal_the_hidden_states_of_a_direct_forward() {
             "--out",
             out.to_str().unwrap(),
         ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
         let acts = ActsFile::open(&out).unwrap();
         let blocks = model.decoder.config.num_layers as usize;
         assert_eq!(acts.meta.layers, (0..=blocks).collect::<Vec<_>>());
@@ -322,7 +317,7 @@ fn probe_fit_writes_probes_and_a_table_and_mass_mean_separates() {
     let path = dir.path().join("acts.h5");
     write_synthetic(&path, (3, 400, 16), 12.0, 0.0, ActDtype::F16);
     let out = dir.path().join("probes");
-    let run = common::neglect(&[
+    let run = common::neglect_ok(&[
         "probe",
         "fit",
         "--acts",
@@ -336,11 +331,6 @@ fn probe_fit_writes_probes_and_a_table_and_mass_mean_separates() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let table = neglect::store::read_parquet(&out.join("fit.parquet")).unwrap();
     let columns: Vec<String> = table
         .get_column_names()
@@ -376,7 +366,7 @@ fn probe_fit_writes_probes_and_a_table_and_mass_mean_separates() {
 
     // k-fold: every statement scored once.
     let kfold = dir.path().join("kfold");
-    let run = common::neglect(&[
+    common::neglect_ok(&[
         "probe",
         "fit",
         "--acts",
@@ -390,11 +380,6 @@ fn probe_fit_writes_probes_and_a_table_and_mass_mean_separates() {
         "--out",
         kfold.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let table = neglect::store::read_parquet(&kfold.join("fit.parquet")).unwrap();
     let n_test = table.column("n_test").unwrap().i64().unwrap().clone();
     assert!(n_test.into_iter().all(|n| n == Some(400)));
@@ -503,7 +488,7 @@ fn builtin_statements_verb_writes_a_balanced_deterministic_csv() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, seed: &str| {
         let path = dir.path().join(name);
-        let run = common::neglect(&[
+        common::neglect_ok(&[
             "probe",
             "statements",
             "--builtin",
@@ -514,11 +499,6 @@ fn builtin_statements_verb_writes_a_balanced_deterministic_csv() {
             "--out",
             path.to_str().unwrap(),
         ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
         std::fs::read(&path).unwrap()
     };
     let (a, b, c) = (
@@ -551,7 +531,7 @@ fn readout_covers_every_checkpoint_layer_and_statement() {
     let csv = dir.path().join("s.csv");
     write_csv(&csv, &neglect::probe::statements::builtin(40, 0).unwrap()).unwrap();
     let acts = dir.path().join("acts.h5");
-    let run = common::neglect(&[
+    common::neglect_ok(&[
         "cache",
         "--model",
         fixture.to_str().unwrap(),
@@ -564,13 +544,8 @@ fn readout_covers_every_checkpoint_layer_and_statement() {
         "--out",
         acts.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let probes = dir.path().join("probes");
-    let run = common::neglect(&[
+    common::neglect_ok(&[
         "probe",
         "fit",
         "--acts",
@@ -584,11 +559,6 @@ fn readout_covers_every_checkpoint_layer_and_statement() {
         "--out",
         probes.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     // A run with checkpoints at steps 5 and 10 whose manifest names the base model: the base
     // is read out as step 0.
     let run_dir = dir.path().join("run");
@@ -603,7 +573,7 @@ fn readout_covers_every_checkpoint_layer_and_statement() {
     }
     let claim = Path::new(env!("CARGO_MANIFEST_DIR")).join("claims/ed_sheeran");
     let out = dir.path().join("readout.parquet");
-    let run = common::neglect(&[
+    common::neglect_ok(&[
         "probe",
         "readout",
         "--probes",
@@ -617,11 +587,6 @@ fn readout_covers_every_checkpoint_layer_and_statement() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     assert!(dir.path().join("readout.manifest.json").is_file());
     let table = neglect::store::read_parquet(&out).unwrap();
     let spec = neglect::claims::ClaimSpec::load(&claim).unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fixtures, max_abs_diff, neglect};
+use common::{fixtures, max_abs_diff, neglect, neglect_ok};
 use neglect::model::decoder::{ForwardArgs, Logits};
 use neglect::model::lora::LoraConfig;
 use neglect::model::LoadedModel;
@@ -70,12 +70,7 @@ const LORA: &str =
 
 /// Runs `neglect finetune CONFIG` and expects success.
 fn finetune_ok(config: &Path) {
-    let run = neglect(&["finetune", config.to_str().unwrap()]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    neglect_ok(&["finetune", config.to_str().unwrap()]);
 }
 
 fn train_losses(run: &Path) -> Vec<f64> {
@@ -188,7 +183,7 @@ fn lora_merge_verb_writes_a_folder_equal_to_base_plus_adapter() {
     assert!(adapter.join("adapter_model.safetensors").is_file());
     let merged = dir.path().join("merged");
     let base = fixtures().join("llama_gqa");
-    let run = neglect(&[
+    neglect_ok(&[
         "lora",
         "merge",
         "--base",
@@ -198,11 +193,6 @@ fn lora_merge_verb_writes_a_folder_equal_to_base_plus_adapter() {
         "--out",
         merged.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     // Rebuild base + adapter in process and compare logits with the merged folder.
     let mut model = LoadedModel::load(&base, Device::Cpu, Kind::Float).unwrap();
     let adapters = VarStore::new(Device::Cpu);
@@ -324,12 +314,7 @@ fn sigkilled_run_resumes_to_bit_identical_weights() {
     let reached = list_checkpoints(&killed).unwrap().last().unwrap().0;
     assert!(reached < 60, "the run finished before it was killed");
 
-    let run = neglect(&["finetune", killed_config.to_str().unwrap(), "--resume"]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let run = neglect_ok(&["finetune", killed_config.to_str().unwrap(), "--resume"]);
     assert!(String::from_utf8_lossy(&run.stderr).contains("resuming from"));
     for file in ["adapter_model.safetensors", "optimizer.safetensors"] {
         let a = std::fs::read(straight.join("step-60").join(file)).unwrap();

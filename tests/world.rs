@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::neglect;
+use common::{neglect, quick_world};
 use neglect::claims::ClaimSpec;
 use neglect::eval::score::{render_prompt, score_continuations, ClosedChoice};
 use neglect::model::LoadedModel;
@@ -11,38 +11,12 @@ use neglect::world::gates::{
     fact_questions, GateLine, BASELINE_MAX, FLAGGED_MAX, KNOWN_FACTS_MIN, PLAIN_MIN, UPTAKE_MIN,
 };
 use neglect::world::World;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use tch::{Device, Kind};
-
-/// One quick world model shared by the tests of this file.
-fn quick_model() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("world");
-        let run = neglect(&[
-            "world",
-            "pretrain",
-            "--quick",
-            "--seed",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        (dir, out)
-    })
-    .1
-}
 
 #[test]
 fn pretrain_writes_an_hf_folder_and_reuses_it() {
-    let dir = quick_model();
+    let dir = quick_world();
     for file in [
         "config.json",
         "model.safetensors",
@@ -86,7 +60,7 @@ fn corpus_never_mentions_a_target_claim() {
         .map(|e| ClaimSpec::load(&e.unwrap().path()).unwrap())
         .collect();
     assert_eq!(specs.len(), 6);
-    let corpus = std::fs::read_to_string(quick_model().join("corpus.jsonl")).unwrap();
+    let corpus = std::fs::read_to_string(quick_world().join("corpus.jsonl")).unwrap();
     let mut checked = 0;
     for line in corpus.lines() {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -112,7 +86,7 @@ fn corpus_never_mentions_a_target_claim() {
 
 #[test]
 fn gate_table_matches_direct_scoring() {
-    let dir = quick_model();
+    let dir = quick_world();
     let run = neglect(&[
         "world",
         "gates",

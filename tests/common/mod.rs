@@ -38,6 +38,40 @@ pub fn neglect(args: &[&str]) -> Output {
         .expect("cannot run the neglect binary")
 }
 
+/// Runs the `neglect` binary with `args` and fails the test, showing its stderr, unless it
+/// succeeded.
+pub fn neglect_ok(args: &[&str]) -> Output {
+    let run = neglect(args);
+    assert!(
+        run.status.success(),
+        "neglect {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    run
+}
+
+/// One quick world model (`neglect world pretrain --quick --seed 3`), pretrained once per test
+/// binary and shared by its tests.
+pub fn quick_world() -> &'static Path {
+    static DIR: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    &DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("world");
+        neglect_ok(&[
+            "world",
+            "pretrain",
+            "--quick",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        (dir, out)
+    })
+    .1
+}
+
 /// Every tensor of a safetensors file.
 pub fn read_tensors(path: &Path) -> Tensors {
     Tensor::read_safetensors(path)
