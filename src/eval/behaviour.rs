@@ -8,10 +8,10 @@
 //! applies unchanged.
 
 use super::judge::Grade;
-use super::{EvalRow, RowLabels};
+use super::{answer_sampling, EvalRow, RowLabels};
 use crate::claims::questions::Question;
 use crate::docs::behaviours::BehaviourEval;
-use crate::model::generate::{generate, Sampling};
+use crate::model::generate::generate;
 use crate::model::LoadedModel;
 use anyhow::{Context, Result};
 
@@ -62,18 +62,7 @@ pub fn evaluate_behaviour(
         let prompt = super::score::render_prompt(model, &question)?;
         let ids = model.tokenizer.encode(&prompt, false)?;
         for sample in 0..opts.samples {
-            let sampling = if opts.temperature > 0.0 {
-                Sampling::TopP {
-                    temperature: opts.temperature,
-                    top_p: opts.top_p,
-                    seed: opts
-                        .seed
-                        .wrapping_add((qi as u64) << 20)
-                        .wrapping_add(sample as u64),
-                }
-            } else {
-                Sampling::Greedy
-            };
+            let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
             let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
                 .with_context(|| format!("behaviour prompt `{}`", item.id))?;
             let response = model.tokenizer.decode(&new, true)?.trim().to_string();

@@ -261,10 +261,7 @@ fn default_concurrency() -> usize {
 impl HttpJudgeConfig {
     /// Reads a judge config; a relative `cache_dir` is resolved against the file's folder.
     pub fn load(path: &Path) -> Result<HttpJudgeConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
-        let mut config: HttpJudgeConfig =
-            toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let mut config: HttpJudgeConfig = crate::store::read_toml(path, "judge config")?;
         if let Some(dir) = &config.cache_dir {
             if dir.is_relative() {
                 let base = path.parent().unwrap_or(Path::new("."));

@@ -34,6 +34,29 @@ use std::time::Instant;
 /// Label of rows graded by log-probability rather than a judge.
 pub const LOGPROB_JUDGE: &str = "logprob";
 
+/// The sampling of answer `sample` to question number `question`: greedy at temperature 0,
+/// else top-p with a seed of its own derived from `seed`, so every (question, sample) pair
+/// draws from its own stream.
+pub(crate) fn answer_sampling(
+    temperature: f64,
+    top_p: f64,
+    seed: u64,
+    question: usize,
+    sample: usize,
+) -> Sampling {
+    if temperature > 0.0 {
+        Sampling::TopP {
+            temperature,
+            top_p,
+            seed: seed
+                .wrapping_add((question as u64) << 20)
+                .wrapping_add(sample as u64),
+        }
+    } else {
+        Sampling::Greedy
+    }
+}
+
 /// How to run an evaluation.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EvalOptions {
@@ -336,18 +359,7 @@ pub fn evaluate(
             .expect("question of this claim");
         let ids = model.tokenizer.encode(prompt, false)?;
         for sample in 0..opts.samples {
-            let sampling = if opts.temperature > 0.0 {
-                Sampling::TopP {
-                    temperature: opts.temperature,
-                    top_p: opts.top_p,
-                    seed: opts
-                        .seed
-                        .wrapping_add((qi as u64) << 20)
-                        .wrapping_add(sample as u64),
-                }
-            } else {
-                Sampling::Greedy
-            };
+            let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
             let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
                 .with_context(|| format!("question `{}`", q.id))?;
             let mut r = row(*kind, q, sample as i64, prompt);

@@ -544,10 +544,7 @@ fn negated() -> Condition {
 impl ExperimentConfig {
     /// Reads and checks an experiment file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read experiment", path.display()))?;
-        let config: ExperimentConfig =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let config: ExperimentConfig = crate::store::read_toml(path, "experiment")?;
         config
             .check()
             .with_context(|| format!("{}", path.display()))?;

@@ -111,6 +111,14 @@ pub fn read_jsonl_lines<T>(
         .collect()
 }
 
+/// Reads a TOML file of `what` (for the message) into `T`; errors name the file (and, for
+/// syntax or unknown keys, the line and key).
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read {what}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Writes a table to `path` as Parquet, atomically.
 pub fn write_parquet(path: &Path, table: &mut polars::prelude::DataFrame) -> Result<()> {
     write_atomic_with(path, |tmp| {

@@ -169,10 +169,7 @@ pub struct FinetuneConfig {
 impl FinetuneConfig {
     /// Reads and checks a TOML config.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read config", path.display()))?;
-        let config: FinetuneConfig =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let config: FinetuneConfig = crate::store::read_toml(path, "config")?;
         config
             .check()
             .with_context(|| format!("{}", path.display()))?;
