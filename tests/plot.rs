@@ -138,7 +138,8 @@ fn write_loss(dir: &Path) {
     );
 }
 
-/// probe.parquet (negated arm, lr and mass_mean probes, 6 layers) and probe_fit.parquet.
+/// probe.parquet (negated arm, lr and mass_mean probes, 6 layers) and probe_fit.parquet (lr valid
+/// at layers 4 and 5 only).
 fn write_probes(dir: &Path) {
     let mut rows: Vec<(i64, i64, &str, &str, f64)> = vec![];
     for step in [0i64, 10, 20, 40] {
@@ -238,7 +239,7 @@ fn assert_figure(out: &Path, stem: &str, texts: &[&str]) {
         assert!(svg.contains(text), "{stem}.svg lacks {text:?}");
     }
     let csv = std::fs::read_to_string(out.join(format!("{stem}.csv"))).unwrap();
-    assert!(csv.starts_with("panel,series,x,y,value,lo,hi,n\n") && csv.lines().count() > 1);
+    assert!(csv.starts_with("panel,series,x,y,value,lo,hi,n,valid\n") && csv.lines().count() > 1);
 }
 
 #[test]
@@ -297,8 +298,20 @@ fn figures_from_every_table() {
         assert_figure(
             &out,
             stem,
-            &["layer", "training step", "mean P(true) of the claim"],
+            &[
+                "layer",
+                "training step",
+                "mean P(true) of the claim",
+                "hatched: probe at chance (held-out acc",
+            ],
         );
+    }
+    // lr probes are at chance on layers 0-3 (accuracy 0.5-0.74): only those rows are invalid.
+    let heatmap = std::fs::read_to_string(out.join("probe_heatmap_negated.csv")).unwrap();
+    for line in heatmap.lines().skip(1) {
+        let layer: i64 = line.split(',').nth(3).unwrap().parse().unwrap();
+        let valid = if layer < 4 { ",false" } else { ",true" };
+        assert!(line.ends_with(valid), "{line}");
     }
     assert_figure(
         &out,
@@ -369,6 +382,25 @@ fn absent_tables_are_skipped_and_broken_ones_named() {
         stderr.contains("belief.parquet: missing column(s) grade"),
         "{stderr}"
     );
+
+    // Readouts without probe_fit.parquet: every layer of the heatmap is marked unknown.
+    let (tables, out) = (dir.path().join("no_fit"), dir.path().join("no_fit_figures"));
+    std::fs::create_dir_all(&tables).unwrap();
+    write_probes(&tables);
+    std::fs::remove_file(tables.join("probe_fit.parquet")).unwrap();
+    let run = run_figures(&tables, &out);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_figure(
+        &out,
+        "probe_heatmap_negated",
+        &["cross-hatched: probe validity unknown (no probe_fit.parquet)"],
+    );
+    let heatmap = std::fs::read_to_string(out.join("probe_heatmap_negated.csv")).unwrap();
+    assert!(heatmap.lines().skip(1).all(|l| l.ends_with(",unknown")));
 
     let run = run_figures(&dir.path().join("nowhere"), &out);
     assert!(!run.status.success());

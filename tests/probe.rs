@@ -363,6 +363,10 @@ fn probe_fit_writes_probes_and_a_table_and_mass_mean_separates() {
     assert_eq!(probes.config.position, Position::Mean);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("mass_mean_cov"), "{stdout}");
+    // Every probe separates perfectly: every layer is valid (held-out accuracy >= 0.75).
+    let mut lines = stdout.lines();
+    assert!(lines.next().unwrap().ends_with("valid"), "{stdout}");
+    assert!(lines.all(|l| l.ends_with("yes")), "{stdout}");
 
     // k-fold: every statement scored once.
     let kfold = dir.path().join("kfold");

@@ -124,25 +124,63 @@ pub struct Heatmap {
     pub value_label: String,
     /// Values mapped to the two ends of the colour scale.
     pub value_range: (f64, f64),
+    /// `validity[row]`: whether the row's values can be read (a probe layer whose base-model
+    /// probe is at chance cannot). Rows that are not [`Validity::Valid`] are greyed and hatched.
+    pub validity: Vec<Validity>,
+    /// What the hatching means: one line per kind of row that is not valid, drawn as a key above
+    /// the grid (empty when every row is valid).
+    pub key: Vec<(Validity, String)>,
+}
+
+/// Whether the values of a heatmap row can be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    /// Drawn plainly.
+    Valid,
+    /// Greyed and hatched (`///`).
+    Invalid,
+    /// Nothing says whether it is valid: greyed and cross-hatched (`xxx`).
+    Unknown,
+}
+
+impl Validity {
+    /// As written in the `valid` column of a figure's CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Validity::Valid => "true",
+            Validity::Invalid => "false",
+            Validity::Unknown => "unknown",
+        }
+    }
 }
 
 impl Figure {
-    /// Every number drawn, as CSV with columns `panel,series,x,y,value,lo,hi,n`: a line point
-    /// is (series, x, value = y); a bar is (series, x = group, value); a heatmap cell is
-    /// (x = column, y = row, value).
+    /// Every number drawn, as CSV with columns `panel,series,x,y,value,lo,hi,n,valid`: a line
+    /// point is (series, x, value = y); a bar is (series, x = group, value); a heatmap cell is
+    /// (x = column, y = row, value, valid = its row's [`Validity`]). `valid` is empty for lines
+    /// and bars.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("panel,series,x,y,value,lo,hi,n\n");
-        let mut row = |panel: &str, series: &str, x: &str, y: &str, v: f64, lo, hi, n: usize| {
+        let mut out = String::from("panel,series,x,y,value,lo,hi,n,valid\n");
+        let mut row = |panel: &str,
+                       series: &str,
+                       x: &str,
+                       y: &str,
+                       v: f64,
+                       lo,
+                       hi,
+                       n: usize,
+                       valid: Option<Validity>| {
             let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{},{},{},{},{v},{},{},{n}",
+                "{},{},{},{},{v},{},{},{n},{}",
                 csv_field(panel),
                 csv_field(series),
                 csv_field(x),
                 csv_field(y),
                 opt(lo),
-                opt(hi)
+                opt(hi),
+                valid.map(Validity::name).unwrap_or_default()
             );
         };
         for panel in &self.panels {
@@ -155,7 +193,8 @@ impl Figure {
                 Plot::Lines { series, .. } => {
                     for s in series {
                         for p in &s.points {
-                            row(name, &s.label, &p.x.to_string(), "", p.y, p.lo, p.hi, p.n);
+                            let x = p.x.to_string();
+                            row(name, &s.label, &x, "", p.y, p.lo, p.hi, p.n, None);
                         }
                     }
                 }
@@ -172,16 +211,19 @@ impl Figure {
                                     Some(b.lo),
                                     Some(b.hi),
                                     b.n,
+                                    None,
                                 );
                             }
                         }
                     }
                 }
                 Plot::Heatmap(map) => {
-                    for (y, cells) in map.ys.iter().zip(&map.cells) {
+                    for (i, (y, cells)) in map.ys.iter().zip(&map.cells).enumerate() {
+                        let valid = map.validity.get(i).copied();
                         for (x, cell) in map.xs.iter().zip(cells) {
                             if let Some((v, n)) = cell {
-                                row(name, "", &x.to_string(), &y.to_string(), *v, None, None, *n);
+                                let (x, y) = (x.to_string(), y.to_string());
+                                row(name, "", &x, &y, *v, None, None, *n, valid);
                             }
                         }
                     }
@@ -325,17 +367,19 @@ mod tests {
                         cells: vec![vec![Some((0.25, 2)), None]],
                         value_label: "p".into(),
                         value_range: (0.0, 1.0),
+                        validity: vec![Validity::Invalid],
+                        key: vec![(Validity::Invalid, "hatched: at chance".into())],
                     }),
                 },
             ],
         };
         assert_eq!(
             figure.to_csv(),
-            "panel,series,x,y,value,lo,hi,n\n\
-             \"belief, %\",\"neg \"\"a\"\"\",0,,2,1,,3\n\
-             \"belief, %\",\"neg \"\"a\"\"\",10,,5.5,4.5,,3\n\
-             bars,s,g2,,75,50,100,4\n\
-             map,,0,1,0.25,,,2\n"
+            "panel,series,x,y,value,lo,hi,n,valid\n\
+             \"belief, %\",\"neg \"\"a\"\"\",0,,2,1,,3,\n\
+             \"belief, %\",\"neg \"\"a\"\"\",10,,5.5,4.5,,3,\n\
+             bars,s,g2,,75,50,100,4,\n\
+             map,,0,1,0.25,,,2,false\n"
         );
     }
 }

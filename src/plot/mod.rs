@@ -14,7 +14,7 @@
 //! | `pink_elephant` | belief | token-association belief, local negations with and without masks |
 //! | `phases` | belief, loss | Phase 1 / Phase 2 belief and held-out loss, phase boundary marked |
 //! | `loss_by_kind_<condition>` | loss | held-out loss per token kind, one panel per held-out set |
-//! | `probe_heatmap_<condition>[_<method>]` | probe | mean P(true) of the claim, layer x step |
+//! | `probe_heatmap_<condition>[_<method>]` | probe, probe_fit | mean P(true) of the claim, layer x step; layers whose probe is at chance hatched |
 //! | `probe_accuracy` | probe_fit | base-model probe accuracy and AUROC per layer |
 //!
 //! Each figure is built by a pure `*_data` function (tables in, [`Figure`] out: every number
@@ -93,7 +93,7 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
     let fits = read_table(
         tables_dir,
         tables::PROBE_FIT_FILE,
-        "probe_accuracy",
+        "probe_accuracy (probe heatmaps mark every layer's validity unknown)",
         tables::read_probe_fits,
     )?;
 
@@ -118,7 +118,7 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
         figures.extend(loss_by_kind_data(losses));
     }
     if let Some(probes) = &probes {
-        let heatmaps = probe_heatmap_data(probes);
+        let heatmaps = probe_heatmap_data(probes, fits.as_deref());
         if heatmaps.is_empty() {
             eprintln!("figures: skipping probe_heatmap_*: no rows with statement_kind claim");
         }

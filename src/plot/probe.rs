@@ -1,20 +1,63 @@
 //! Figures from the probe tables: where in the network, and when in training, the claim reads as
 //! true (`probe_heatmap_*`, from `probe.parquet`), and how good the base model's probes are per
 //! layer (`probe_accuracy`, from `probe_fit.parquet`).
+//!
+//! A readout only means something at a layer whose probe separates truth on the base model:
+//! layers whose held-out accuracy is below [`MIN_VALID_PROBE_ACCURACY`] are hatched in every
+//! heatmap (`valid` = false in its CSV), and without `probe_fit.parquet` every layer is
+//! cross-hatched as unknown rather than drawn as valid.
 
-use super::figure::{condition_order, stem_part, Figure, Heatmap, Panel, Plot, Point, Series};
-use super::tables::{ProbeFit, ProbeRow};
+use super::figure::{
+    condition_order, stem_part, Figure, Heatmap, Panel, Plot, Point, Series, Validity,
+};
+use super::tables::{ProbeFit, ProbeRow, PROBE_FIT_FILE};
+use crate::probe::fit::{is_valid_accuracy, MIN_VALID_PROBE_ACCURACY};
+use crate::probe::readout::StatementKind;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The probe method a condition's main heatmap shows (logistic regression) when it is present.
 pub const DEFAULT_METHOD: &str = "lr";
 
-/// Statements whose P(true) the heatmaps show: the claim as stated.
-const CLAIM_STATEMENTS: &str = "claim";
+/// The key line of hatched (invalid) layers.
+fn invalid_note() -> String {
+    format!("hatched: probe at chance (held-out acc < {MIN_VALID_PROBE_ACCURACY})")
+}
 
-/// Mean P(true) of claim statements per (layer, step) of `rows`, as a heatmap.
-fn claim_heatmap(rows: &[&ProbeRow]) -> Heatmap {
+/// Whether the `method` probe at `layer` is valid on the base model; unknown without `fits` or
+/// without a row for it.
+fn layer_validity(fits: Option<&[ProbeFit]>, method: &str, layer: i64) -> Validity {
+    let row = fits.and_then(|fits| fits.iter().find(|f| f.method == method && f.layer == layer));
+    match row {
+        None => Validity::Unknown,
+        Some(f) if is_valid_accuracy(f.accuracy.0) => Validity::Valid,
+        Some(_) => Validity::Invalid,
+    }
+}
+
+/// The key of a heatmap whose rows have `validity`: a line for each kind of row not valid.
+fn validity_key(validity: &[Validity], fits_present: bool) -> Vec<(Validity, String)> {
+    let mut key = vec![];
+    if validity.contains(&Validity::Invalid) {
+        key.push((Validity::Invalid, invalid_note()));
+    }
+    if validity.contains(&Validity::Unknown) {
+        let why = if fits_present {
+            format!("layer not in {PROBE_FIT_FILE}")
+        } else {
+            format!("no {PROBE_FIT_FILE}")
+        };
+        key.push((
+            Validity::Unknown,
+            format!("cross-hatched: probe validity unknown ({why})"),
+        ));
+    }
+    key
+}
+
+/// Mean P(true) of `rows` (claim statements of one method) per (layer, step), as a heatmap whose
+/// rows carry the validity of the method's probe at that layer.
+fn claim_heatmap(rows: &[&ProbeRow], method: &str, fits: Option<&[ProbeFit]>) -> Heatmap {
     let mut sums: BTreeMap<(i64, i64), (f64, usize)> = BTreeMap::new();
     for row in rows {
         let entry = sums.entry((row.layer, row.step)).or_default();
@@ -41,26 +84,28 @@ fn claim_heatmap(rows: &[&ProbeRow]) -> Heatmap {
                 .collect()
         })
         .collect();
+    let validity: Vec<Validity> = ys
+        .iter()
+        .map(|&layer| layer_validity(fits, method, layer))
+        .collect();
     Heatmap {
         xs,
         ys,
         cells,
         value_label: "mean P(true) of the claim".into(),
         value_range: (0.0, 1.0),
+        key: validity_key(&validity, fits.is_some()),
+        validity,
     }
 }
 
-/// Figures `probe_heatmap_<condition>` (method `lr`, or the first method when there is no
-/// `lr`) and, when a condition has several methods, `probe_heatmap_<condition>_<method>` for
-/// each other method: mean P(true) of the claim statements, layer by training step.
-pub fn probe_heatmap_data(rows: &[ProbeRow]) -> Vec<Figure> {
-    let claims: Vec<&ProbeRow> = rows
-        .iter()
-        .filter(|r| r.statement_kind == CLAIM_STATEMENTS)
-        .collect();
-    let mut figures = vec![];
-    for condition in condition_order(claims.iter().map(|r| r.condition.as_str())) {
-        let of_condition: Vec<&ProbeRow> = claims
+/// Rows of `rows` grouped for figures: per condition (display order) and method, with the
+/// stem suffix of the group (`<condition>` for method `lr`, or the first method when there is
+/// no `lr`; `<condition>_<method>` for the others).
+fn by_condition_and_method<'a>(rows: &[&'a ProbeRow]) -> Vec<(String, String, Vec<&'a ProbeRow>)> {
+    let mut groups = vec![];
+    for condition in condition_order(rows.iter().map(|r| r.condition.as_str())) {
+        let of_condition: Vec<&ProbeRow> = rows
             .iter()
             .copied()
             .filter(|r| r.condition == condition)
@@ -72,29 +117,48 @@ pub fn probe_heatmap_data(rows: &[ProbeRow]) -> Vec<Figure> {
             methods.first().copied().unwrap_or(DEFAULT_METHOD)
         };
         for method in methods.iter().copied() {
-            let mut stem = format!("probe_heatmap_{}", stem_part(&condition));
+            let mut suffix = stem_part(&condition);
             if method != default {
-                stem = format!("{stem}_{}", stem_part(method));
+                suffix = format!("{suffix}_{}", stem_part(method));
             }
-            let of_method: Vec<&ProbeRow> = of_condition
+            let of_method = of_condition
                 .iter()
                 .copied()
                 .filter(|r| r.method == method)
                 .collect();
-            figures.push(Figure {
-                stem,
+            groups.push((suffix, method.to_string(), of_method));
+        }
+    }
+    groups
+}
+
+/// Figures `probe_heatmap_<condition>` (method `lr`, or the first method when there is no
+/// `lr`) and, when a condition has several methods, `probe_heatmap_<condition>_<method>` for
+/// each other method: mean P(true) of the claim statements, layer by training step. Layers whose
+/// probe is not valid on the base model (by `fits`, `probe_fit.parquet`) are hatched; without
+/// `fits` every layer is marked unknown.
+pub fn probe_heatmap_data(rows: &[ProbeRow], fits: Option<&[ProbeFit]>) -> Vec<Figure> {
+    let claims: Vec<&ProbeRow> = rows
+        .iter()
+        .filter(|r| r.statement_kind == StatementKind::Claim.name())
+        .collect();
+    by_condition_and_method(&claims)
+        .into_iter()
+        .map(|(suffix, method, of_method)| {
+            let condition = &of_method[0].condition;
+            Figure {
+                stem: format!("probe_heatmap_{suffix}"),
                 title: format!("Probe readout of the claim: {condition} ({method} probe)"),
                 panels: vec![Panel {
                     title: "mean P(true) over claim statements".into(),
                     x_label: "training step".into(),
                     y_label: "layer".into(),
                     y_range: None,
-                    plot: Plot::Heatmap(claim_heatmap(&of_method)),
+                    plot: Plot::Heatmap(claim_heatmap(&of_method, &method, fits)),
                 }],
-            });
-        }
-    }
-    figures
+            }
+        })
+        .collect()
 }
 
 /// Figure `probe_accuracy`: held-out accuracy (top) and AUROC (bottom) of the base model's
@@ -183,7 +247,7 @@ mod tests {
             row("negated", 10, 2, "mass_mean", "claim", 0.7),
             row("base", 0, 2, "mass_mean", "claim", 0.1),
         ];
-        let figures = probe_heatmap_data(&rows);
+        let figures = probe_heatmap_data(&rows, None);
         let stems: Vec<&str> = figures.iter().map(|f| f.stem.as_str()).collect();
         assert_eq!(
             stems,
@@ -211,15 +275,71 @@ mod tests {
         assert_eq!(other.cells, [vec![Some((0.7, 1))]]);
     }
 
-    #[test]
-    fn accuracy_lines_per_method_with_intervals() {
-        let fit = |layer, method: &str, acc: f64| ProbeFit {
+    fn fit(layer: i64, method: &str, acc: f64) -> ProbeFit {
+        ProbeFit {
             layer,
             method: method.into(),
             accuracy: (acc, acc - 0.1, acc + 0.05),
             auroc: (acc + 0.01, acc - 0.05, acc + 0.02),
             n_test: 40,
+        }
+    }
+
+    #[test]
+    fn heatmap_marks_exactly_the_layer_whose_probe_is_at_chance() {
+        let rows: Vec<ProbeRow> = (0..3)
+            .flat_map(|layer| [0, 10].map(|step| row("negated", step, layer, "lr", "claim", 0.5)))
+            .collect();
+        // Layer 1 is below 0.75; layer 2 is exactly at it (valid); mass_mean rows do not count.
+        let fits = [
+            fit(0, "lr", 0.9),
+            fit(1, "lr", 0.6),
+            fit(2, "lr", 0.75),
+            fit(1, "mass_mean", 0.95),
+        ];
+        let figures = probe_heatmap_data(&rows, Some(&fits));
+        let Plot::Heatmap(map) = &figures[0].panels[0].plot else {
+            panic!("not a heatmap")
         };
+        assert_eq!(map.ys, [0, 1, 2]);
+        assert_eq!(
+            map.validity,
+            [Validity::Valid, Validity::Invalid, Validity::Valid]
+        );
+        assert_eq!(
+            map.key,
+            [(
+                Validity::Invalid,
+                "hatched: probe at chance (held-out acc < 0.75)".to_string()
+            )]
+        );
+        let csv = figures[0].to_csv();
+        let invalid: Vec<&str> = csv.lines().filter(|l| l.ends_with(",false")).collect();
+        assert_eq!(invalid.len(), 2, "{csv}");
+        assert!(invalid.iter().all(|l| l.contains(",1,0.5,")), "{csv}");
+        assert_eq!(csv.lines().filter(|l| l.ends_with(",true")).count(), 4);
+
+        // Without probe_fit.parquet every layer is unknown, and the key says why.
+        let figures = probe_heatmap_data(&rows, None);
+        let Plot::Heatmap(map) = &figures[0].panels[0].plot else {
+            panic!("not a heatmap")
+        };
+        assert_eq!(map.validity, [Validity::Unknown; 3]);
+        assert_eq!(map.key.len(), 1);
+        assert!(
+            map.key[0].1.contains("no probe_fit.parquet"),
+            "{:?}",
+            map.key
+        );
+        assert!(figures[0]
+            .to_csv()
+            .lines()
+            .skip(1)
+            .all(|l| l.ends_with(",unknown")));
+    }
+
+    #[test]
+    fn accuracy_lines_per_method_with_intervals() {
         let fits = vec![
             fit(2, "lr", 0.9),
             fit(0, "lr", 0.6),

@@ -5,7 +5,7 @@
 //! Text is set in DejaVu Sans, embedded in the binary (`assets/fonts/`), so figures look the
 //! same on machines without system fonts.
 
-use super::figure::{Bars, Figure, Heatmap, Marker, Panel, Plot, Series};
+use super::figure::{Bars, Figure, Heatmap, Marker, Panel, Plot, Series, Validity};
 use crate::store;
 use anyhow::{anyhow, Context, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
@@ -70,6 +70,15 @@ const LEGEND_FONT_SIZE: u32 = 14;
 
 /// Colour of cells without data.
 const NO_DATA: RGBColor = RGBColor(225, 225, 225);
+
+/// Opacity of the white veil that greys out heatmap rows that are not valid.
+const VEIL_OPACITY: f64 = 0.55;
+/// Colour of hatch lines.
+const HATCH_COLOUR: RGBColor = RGBColor(70, 70, 70);
+/// Distance between hatch lines, in pixels.
+const HATCH_SPACING: f64 = 9.0;
+/// Height of one line of a heatmap's hatching key, in pixels.
+const KEY_LINE_HEIGHT: u32 = 22;
 
 /// Colour of series `i`.
 fn colour(i: usize) -> RGBColor {
@@ -497,7 +506,56 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// A grid of coloured cells (grey where there is no data) with a colour bar on the right.
+/// Hatch segments over a `width` x `height` pixel box, as pairs of points in pixels from its
+/// lower-left corner: `/` lines `HATCH_SPACING` apart, and `\\` lines too when `cross`.
+fn hatch_segments(width: f64, height: f64, cross: bool) -> Vec<[(f64, f64); 2]> {
+    let mut out = vec![];
+    let mut t = -height;
+    while t < width {
+        // The line x = t + s (s = height above the bottom), clipped to 0 <= x <= width.
+        let (s0, s1) = ((-t).max(0.0), height.min(width - t));
+        if s1 > s0 {
+            out.push([(t + s0, s0), (t + s1, s1)]);
+            if cross {
+                out.push([(width - t - s0, s0), (width - t - s1, s1)]);
+            }
+        }
+        t += HATCH_SPACING;
+    }
+    out
+}
+
+/// Draws the key of a heatmap's hatching, one line per entry: a hatched swatch and its text.
+fn draw_hatch_key<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    key: &[(Validity, String)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for (i, (validity, text)) in key.iter().enumerate() {
+        let y = KEY_LINE_HEIGHT as i32 * i as i32 + KEY_LINE_HEIGHT as i32 / 2;
+        // Swatches line up with the chart's left edge (margin + y label area).
+        let (x0, size) = (CHART_MARGIN as i32 + 70, 14);
+        area.draw(&Rectangle::new(
+            [(x0, y - size / 2), (x0 + size, y + size / 2)],
+            NO_DATA.filled(),
+        ))?;
+        let cross = *validity == Validity::Unknown;
+        for [(ax, ay), (bx, by)] in hatch_segments(size as f64, size as f64, cross) {
+            let point = |x: f64, h: f64| (x0 + x.round() as i32, y + size / 2 - h.round() as i32);
+            area.draw(&PathElement::new(
+                vec![point(ax, ay), point(bx, by)],
+                HATCH_COLOUR.stroke_width(1),
+            ))?;
+        }
+        area.draw(&Text::new(text.clone(), (x0 + size + 8, y), legend_style()))?;
+    }
+    Ok(())
+}
+
+/// A grid of coloured cells (grey where there is no data) with a colour bar on the right; rows
+/// that are not valid are veiled and hatched, with a key above the grid.
 fn draw_heatmap<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     panel: &Panel,
@@ -506,6 +564,13 @@ fn draw_heatmap<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
+    let area = if map.key.is_empty() {
+        area.clone()
+    } else {
+        let (key, rest) = area.split_vertically(KEY_LINE_HEIGHT * map.key.len() as u32);
+        draw_hatch_key(&key, &map.key)?;
+        rest
+    };
     let width = area.dim_in_pixel().0;
     let (grid, scale) = area.split_horizontally(width.saturating_sub(COLOUR_BAR_WIDTH));
     let (columns, rows) = (map.xs.len().max(1), map.ys.len().max(1));
@@ -532,6 +597,33 @@ where
             Rectangle::new([(x, y), (x + 1.0, y + 1.0)], colour.filled())
         })
     }))?;
+    // Hatching in pixels (so lines keep their slope and spacing whatever the cell shape),
+    // mapped back to cell units.
+    let (w, h) = chart.plotting_area().dim_in_pixel();
+    let (x_per_px, y_per_px) = (
+        columns as f64 / w.max(1) as f64,
+        rows as f64 / h.max(1) as f64,
+    );
+    for (row, validity) in map.validity.iter().enumerate() {
+        if *validity == Validity::Valid {
+            continue;
+        }
+        let y = row as f64;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(0.0, y), (columns as f64, y + 1.0)],
+            WHITE.mix(VEIL_OPACITY).filled(),
+        )))?;
+        let segments = hatch_segments(w as f64, 1.0 / y_per_px, *validity == Validity::Unknown);
+        chart.draw_series(segments.into_iter().map(|[(ax, ay), (bx, by)]| {
+            PathElement::new(
+                vec![
+                    (ax * x_per_px, y + ay * y_per_px),
+                    (bx * x_per_px, y + by * y_per_px),
+                ],
+                HATCH_COLOUR.stroke_width(1),
+            )
+        }))?;
+    }
 
     let mut bar = ChartBuilder::on(&scale)
         .margin_top(14)
@@ -580,6 +672,24 @@ mod tests {
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
         assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
         assert_eq!(viridis(0.5), RGBColor(33, 145, 140));
+        // A 20 x 9 box: `/` lines every 9 px, clipped to the box; `\\` lines mirror them.
+        assert_eq!(
+            hatch_segments(20.0, 9.0, false),
+            [
+                [(0.0, 0.0), (9.0, 9.0)],
+                [(9.0, 0.0), (18.0, 9.0)],
+                [(18.0, 0.0), (20.0, 2.0)]
+            ]
+        );
+        for [(ax, ay), (bx, by)] in hatch_segments(20.0, 9.0, true) {
+            for (x, y) in [(ax, ay), (bx, by)] {
+                assert!(
+                    (0.0..=20.0).contains(&x) && (0.0..=9.0).contains(&y),
+                    "{x} {y}"
+                );
+            }
+            assert!(((bx - ax).abs() - (by - ay)).abs() < 1e-9, "45 degrees");
+        }
     }
 
     #[test]
@@ -641,6 +751,11 @@ mod tests {
                         cells: vec![vec![Some((0.1, 1)), None]; 3],
                         value_label: "mean P(true)".into(),
                         value_range: (0.0, 1.0),
+                        validity: vec![Validity::Valid, Validity::Invalid, Validity::Unknown],
+                        key: vec![
+                            (Validity::Invalid, "hatched: at chance".into()),
+                            (Validity::Unknown, "cross-hatched: unknown".into()),
+                        ],
                     }),
                 },
             ],
@@ -662,6 +777,8 @@ mod tests {
             "boundary",
             "all claims",
             "mean P(true)",
+            "hatched: at chance",
+            "cross-hatched: unknown",
         ] {
             assert!(svg.contains(text), "{text} missing from the SVG");
         }

@@ -28,6 +28,15 @@ pub const GROUP_BYTES: usize = 1 << 30;
 pub const DEFAULT_TEST_FRACTION: f64 = 0.2;
 /// Bootstrap resamples of the default intervals.
 pub const DEFAULT_RESAMPLES: usize = 1000;
+/// Held-out accuracy a probe needs on the base model for its readouts to mean anything (issue
+/// 12). Below it the probe is at or near chance (0.5 on balanced statements), so its P(true) of
+/// a claim says nothing about the claim; figures hatch such layers and `probe fit` marks them.
+pub const MIN_VALID_PROBE_ACCURACY: f64 = 0.75;
+
+/// Whether a probe with held-out `accuracy` is valid ([`MIN_VALID_PROBE_ACCURACY`]).
+pub fn is_valid_accuracy(accuracy: f64) -> bool {
+    accuracy >= MIN_VALID_PROBE_ACCURACY
+}
 
 /// How statements are split into training and evaluation parts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -275,15 +284,16 @@ pub fn fit_frame(rows: &[FitRow]) -> Result<DataFrame> {
     ])?)
 }
 
-/// The per-layer table printed by `probe fit`.
+/// The per-layer table printed by `probe fit`; `valid` says whether the held-out accuracy
+/// reaches [`MIN_VALID_PROBE_ACCURACY`].
 pub fn format_table(rows: &[FitRow]) -> String {
     let mut out = format!(
-        "{:<6}{:<15}{:>22}{:>22}{:>8}{:>8}\n",
-        "layer", "method", "accuracy [95% CI]", "AUROC [95% CI]", "train", "test"
+        "{:<6}{:<15}{:>22}{:>22}{:>8}{:>8}{:>7}\n",
+        "layer", "method", "accuracy [95% CI]", "AUROC [95% CI]", "train", "test", "valid"
     );
     for r in rows {
         out.push_str(&format!(
-            "{:<6}{:<15}{:>8.3} [{:.3}, {:.3}]{:>8.3} [{:.3}, {:.3}]{:>8}{:>8}\n",
+            "{:<6}{:<15}{:>8.3} [{:.3}, {:.3}]{:>8.3} [{:.3}, {:.3}]{:>8}{:>8}{:>7}\n",
             r.layer,
             r.method.name(),
             r.accuracy.value,
@@ -293,7 +303,12 @@ pub fn format_table(rows: &[FitRow]) -> String {
             r.auroc.lo,
             r.auroc.hi,
             r.n_train,
-            r.n_test
+            r.n_test,
+            if is_valid_accuracy(r.accuracy.value) {
+                "yes"
+            } else {
+                "no"
+            }
         ));
     }
     out
