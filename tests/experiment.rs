@@ -237,7 +237,9 @@ fn tiny_experiment_runs_end_to_end() {
     let probe = table(dir, "probe.parquet");
     assert_eq!(
         strings(&probe, "statement_kind"),
-        ["claim", "negation"].map(String::from).into()
+        ["claim", "control_false", "control_true", "negation"]
+            .map(String::from)
+            .into()
     );
     assert_eq!(steps_of(&probe, "dentist/local/seed1"), [0, 2, 4].into());
     let fit = table(dir, "probe_fit.parquet");

@@ -138,8 +138,8 @@ fn write_loss(dir: &Path) {
     );
 }
 
-/// probe.parquet (negated arm, lr and mass_mean probes, 6 layers) and probe_fit.parquet (lr valid
-/// at layers 4 and 5 only).
+/// probe.parquet (negated arm, lr and mass_mean probes, 6 layers, claim, negation and control
+/// statements) and probe_fit.parquet (lr valid at layers 4 and 5 only).
 fn write_probes(dir: &Path) {
     let mut rows: Vec<(i64, i64, &str, &str, f64)> = vec![];
     for step in [0i64, 10, 20, 40] {
@@ -148,6 +148,8 @@ fn write_probes(dir: &Path) {
                 let p = (step as f64 / 40.0) * (layer as f64 / 5.0);
                 rows.push((step, layer, method, "claim", p));
                 rows.push((step, layer, method, "negation", 1.0 - p));
+                rows.push((step, layer, method, "control_true", 0.9));
+                rows.push((step, layer, method, "control_false", 0.1));
             }
         }
     }
@@ -313,13 +315,30 @@ fn figures_from_every_table() {
         let valid = if layer < 4 { ",false" } else { ",true" };
         assert!(line.ends_with(valid), "{line}");
     }
+    for stem in ["probe_controls_negated", "probe_controls_negated_mass_mean"] {
+        assert_figure(
+            &out,
+            stem,
+            &["claim", "control: true facts", "control: false facts"],
+        );
+    }
+    assert_figure(
+        &out,
+        "probe_controls_negated",
+        &["mean P(true) over the valid layers (4-5)"],
+    );
+    let controls = std::fs::read_to_string(out.join("probe_controls_negated.csv")).unwrap();
+    assert!(
+        controls.contains(",control: true facts,40,,0.9,,,2,\n"),
+        "{controls}"
+    );
     assert_figure(
         &out,
         "probe_accuracy",
         &["layer", "held-out accuracy", "held-out AUROC", "mass_mean"],
     );
     let listed = String::from_utf8(run.stdout).unwrap();
-    assert_eq!(listed.lines().count(), 3 * 10, "{listed}");
+    assert_eq!(listed.lines().count(), 3 * 12, "{listed}");
 
     // The numbers drawn are the tables' numbers: the negated bar pools both claims' final
     // checkpoints (step 40: 40/45 of 8 samples per question believe -> 7 of 8).

@@ -35,6 +35,7 @@
 //! [probes]                               # truth probes fitted on the base model
 //! statements = "checkpoints/world-base/truth_statements.csv"
 //! methods = ["lr", "mass_mean"]
+//! controls = 20                          # true + false control facts read out beside the claim
 //!
 //! [phases]                               # the phase1 / phase2 arms
 //! questions = 10                         # K open-ended questions (the last K of open_ended.yaml)
@@ -263,6 +264,11 @@ pub struct ProbesConfig {
     /// Statements per forward pass when caching.
     #[serde(default = "thirty_two")]
     pub batch_size: usize,
+    /// Control statements read out with the claim's at every checkpoint: this many true and
+    /// this many false statements of the statements file, a sample (seeded by `seed`) of the
+    /// probes' held-out split ([`crate::probe::readout::control_statements`]); 0: none.
+    #[serde(default = "twenty")]
+    pub controls: usize,
 }
 
 impl ProbesConfig {
@@ -503,6 +509,9 @@ fn eight() -> usize {
 }
 fn ten() -> usize {
     10
+}
+fn twenty() -> usize {
+    20
 }
 fn thirty_two() -> usize {
     32

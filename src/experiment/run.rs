@@ -8,7 +8,8 @@
 //!    trained and starts from its last checkpoint (LoRA adapters merged first);
 //! 2. at every checkpoint (step 0 is the starting model; `base` and `in_context` arms have
 //!    only step 0): belief ([`crate::eval::evaluate`], or the behaviour rate) and, with
-//!    `[probes]`, the readout of the claim's statements by probes fitted once on the base model;
+//!    `[probes]`, the readout of the claim's statements and of the control statements (true and
+//!    false facts of the probes' held-out split) by probes fitted once on the base model;
 //! 3. held-out loss by token kind from the run's `loss.parquet`;
 //! 4. the arm's tables, then its `done.json`, each written atomically.
 //!
@@ -28,7 +29,7 @@ use crate::eval::judge::Judge;
 use crate::eval::{EvalOptions, EvalRow, RowLabels};
 use crate::model::LoadedModel;
 use crate::probe::probes::ProbeSet;
-use crate::probe::readout::ReadoutRow;
+use crate::probe::readout::{ReadoutRow, StatementKind};
 use crate::store::{self, Manifest};
 use crate::train::finetune::{self, newest_checkpoint};
 use anyhow::{bail, Context, Result};
@@ -178,6 +179,12 @@ struct TrainedRun {
     last: i64,
 }
 
+/// The base model's probes and the control statements read out with every claim.
+struct Probing {
+    set: ProbeSet,
+    controls: Vec<(String, StatementKind)>,
+}
+
 /// Measurement state of one process: tools per claim, probes, and memoised measurements.
 struct Session<'a> {
     exp: &'a Experiment,
@@ -185,7 +192,7 @@ struct Session<'a> {
     kind: Kind,
     options: EvalOptions,
     claims: HashMap<String, ClaimTools>,
-    probes: Option<ProbeSet>,
+    probes: Option<Probing>,
     memo: HashMap<(PathBuf, String), Measured>,
 }
 
@@ -236,20 +243,23 @@ impl<'a> Session<'a> {
         finetune::load_run_model(dir, self.device, self.kind, scratch)
     }
 
-    /// The probes fitted on the base model: loaded from `analyses/<name>/probes/fit/`, or
-    /// fitted there (activations cached in `probes/acts.h5`) on first use.
-    fn probes(&mut self) -> Result<Option<&ProbeSet>> {
+    /// The probes fitted on the base model (loaded from `analyses/<name>/probes/fit/`, or
+    /// fitted there on first use, activations cached in `probes/acts.h5`) and the control
+    /// statements: `[probes] controls` true and false statements drawn from the fit's held-out
+    /// split (the split is seeded, so it is the same whether the probes were fitted now or by
+    /// an earlier run).
+    fn probes(&mut self) -> Result<Option<&Probing>> {
         let Some(cfg) = self.config().probes.clone() else {
             return Ok(None);
         };
         if self.probes.is_none() {
             let dir = self.exp.tables().join(PROBES_DIR);
             let fit_dir = dir.join("fit");
+            let file = cfg.statements_file(&self.config().model);
+            let statements = crate::probe::statements::read_csv(&file)?;
             if !fit_dir.join(crate::probe::probes::CONFIG_FILE).is_file() {
                 let started = Instant::now();
                 let model = LoadedModel::load(&self.config().model, self.device, self.kind)?;
-                let file = cfg.statements_file(&self.config().model);
-                let statements = crate::probe::statements::read_csv(&file)?;
                 let layers = cfg
                     .layers
                     .clone()
@@ -307,7 +317,19 @@ impl<'a> Session<'a> {
                     fit_dir.display()
                 );
             }
-            self.probes = Some(ProbeSet::load(&fit_dir)?);
+            let labels: Vec<bool> = statements.iter().map(|s| s.label).collect();
+            let (_, held_out) =
+                crate::probe::fit::holdout_split(&labels, cfg.test_fraction, cfg.seed);
+            let controls = crate::probe::readout::control_statements(
+                &statements,
+                &held_out,
+                cfg.controls,
+                cfg.seed,
+            );
+            self.probes = Some(Probing {
+                set: ProbeSet::load(&fit_dir)?,
+                controls,
+            });
         }
         Ok(self.probes.as_ref())
     }
@@ -369,7 +391,7 @@ impl<'a> Session<'a> {
                 )
                 .with_context(|| format!("evaluating {}", dir.display()))?;
                 measured.belief = rows;
-                let statements = crate::probe::readout::claim_statements(spec);
+                let mut statements = crate::probe::readout::claim_statements(spec);
                 // Readouts take the statements alone: with documents in context they would
                 // only repeat the base model's.
                 let probes = if context.is_empty() {
@@ -378,8 +400,10 @@ impl<'a> Session<'a> {
                     None
                 };
                 if let Some(probes) = probes {
-                    measured.probe = crate::probe::readout::readout(probes, &model, &statements, 0)
-                        .with_context(|| format!("reading out {}", dir.display()))?;
+                    statements.extend(probes.controls.iter().cloned());
+                    measured.probe =
+                        crate::probe::readout::readout(&probes.set, &model, &statements, 0)
+                            .with_context(|| format!("reading out {}", dir.display()))?;
                 }
             }
         }

@@ -15,6 +15,7 @@
 //! | `phases` | belief, loss | Phase 1 / Phase 2 belief and held-out loss, phase boundary marked |
 //! | `loss_by_kind_<condition>` | loss | held-out loss per token kind, one panel per held-out set |
 //! | `probe_heatmap_<condition>[_<method>]` | probe, probe_fit | mean P(true) of the claim, layer x step; layers whose probe is at chance hatched |
+//! | `probe_controls_<condition>[_<method>]` | probe, probe_fit | mean P(true) of the claim and of true and false control facts per step, over valid layers |
 //! | `probe_accuracy` | probe_fit | base-model probe accuracy and AUROC per layer |
 //!
 //! Each figure is built by a pure `*_data` function (tables in, [`Figure`] out: every number
@@ -37,7 +38,7 @@ pub mod tables;
 pub use belief::{belief_by_condition_data, belief_vs_step_data, phases_data, pink_elephant_data};
 pub use figure::Figure;
 pub use loss::loss_by_kind_data;
-pub use probe::{probe_accuracy_data, probe_heatmap_data};
+pub use probe::{probe_accuracy_data, probe_controls_data, probe_heatmap_data};
 pub use render::render;
 
 use anyhow::{bail, Context, Result};
@@ -87,7 +88,7 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
     let probes = read_table(
         tables_dir,
         tables::PROBE_FILE,
-        "probe_heatmap_*",
+        "probe_heatmap_*, probe_controls_*",
         tables::read_probes,
     )?;
     let fits = read_table(
@@ -123,6 +124,14 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
             eprintln!("figures: skipping probe_heatmap_*: no rows with statement_kind claim");
         }
         figures.extend(heatmaps);
+        let controls = probe_controls_data(probes, fits.as_deref());
+        if controls.is_empty() {
+            eprintln!(
+                "figures: skipping probe_controls_*: no rows with statement_kind control_true or \
+                 control_false"
+            );
+        }
+        figures.extend(controls);
     }
     if let Some(fits) = &fits {
         let context = || {

@@ -1,6 +1,7 @@
 //! Figures from the probe tables: where in the network, and when in training, the claim reads as
-//! true (`probe_heatmap_*`, from `probe.parquet`), and how good the base model's probes are per
-//! layer (`probe_accuracy`, from `probe_fit.parquet`).
+//! true (`probe_heatmap_*`, from `probe.parquet`), whether unrelated true and false facts drift
+//! with it (`probe_controls_*`), and how good the base model's probes are per layer
+//! (`probe_accuracy`, from `probe_fit.parquet`).
 //!
 //! A readout only means something at a layer whose probe separates truth on the base model:
 //! layers whose held-out accuracy is below [`MIN_VALID_PROBE_ACCURACY`] are hatched in every
@@ -159,6 +160,125 @@ pub fn probe_heatmap_data(rows: &[ProbeRow], fits: Option<&[ProbeFit]>) -> Vec<F
             }
         })
         .collect()
+}
+
+/// `layers` as runs: `0-3, 5, 7-8`.
+fn layer_list(layers: &BTreeSet<i64>) -> String {
+    let mut runs: Vec<(i64, i64)> = vec![];
+    for &l in layers {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == l => *end = l,
+            _ => runs.push((l, l)),
+        }
+    }
+    runs.iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Statement kinds of the controls figure, with their legend labels.
+const CONTROL_LINES: [(StatementKind, &str); 3] = [
+    (StatementKind::Claim, "claim"),
+    (StatementKind::ControlTrue, "control: true facts"),
+    (StatementKind::ControlFalse, "control: false facts"),
+];
+
+/// Figures `probe_controls_<condition>[_<method>]` (stems as the heatmaps'), for every
+/// condition and method with control readouts: mean P(true) per training step of the claim's
+/// statements, of the true control statements and of the false ones, over the layers whose probe
+/// is valid (by `fits`). Without a valid layer (or without `fits`) the mean is over every layer,
+/// and the panel title says so. A drift of everything towards "true" lifts all three lines; a
+/// belief in the claim lifts the claim's alone.
+pub fn probe_controls_data(rows: &[ProbeRow], fits: Option<&[ProbeFit]>) -> Vec<Figure> {
+    let all: Vec<&ProbeRow> = rows.iter().collect();
+    let mut figures = vec![];
+    for (suffix, method, of_method) in by_condition_and_method(&all) {
+        let has_controls = of_method.iter().any(|r| {
+            r.statement_kind == StatementKind::ControlTrue.name()
+                || r.statement_kind == StatementKind::ControlFalse.name()
+        });
+        if !has_controls {
+            continue;
+        }
+        let layers: BTreeSet<i64> = of_method.iter().map(|r| r.layer).collect();
+        let valid: BTreeSet<i64> = layers
+            .iter()
+            .copied()
+            .filter(|&l| layer_validity(fits, &method, l) == Validity::Valid)
+            .collect();
+        let (used, over) = if !valid.is_empty() {
+            (
+                valid.clone(),
+                format!("over the valid layers ({})", layer_list(&valid)),
+            )
+        } else if fits.is_some() {
+            (
+                layers.clone(),
+                format!(
+                    "over all layers ({}): no probe is valid (held-out acc < {MIN_VALID_PROBE_ACCURACY})",
+                    layer_list(&layers)
+                ),
+            )
+        } else {
+            (
+                layers.clone(),
+                format!(
+                    "over all layers ({}): probe validity unknown (no {PROBE_FIT_FILE})",
+                    layer_list(&layers)
+                ),
+            )
+        };
+        let series = CONTROL_LINES
+            .iter()
+            .map(|(kind, label)| {
+                let mut by_step: BTreeMap<i64, (f64, usize)> = BTreeMap::new();
+                for r in of_method
+                    .iter()
+                    .filter(|r| r.statement_kind == kind.name() && used.contains(&r.layer))
+                {
+                    let entry = by_step.entry(r.step).or_default();
+                    entry.0 += r.score;
+                    entry.1 += 1;
+                }
+                Series {
+                    label: label.to_string(),
+                    points: by_step
+                        .into_iter()
+                        .map(|(step, (sum, n))| Point {
+                            x: step as f64,
+                            y: sum / n as f64,
+                            lo: None,
+                            hi: None,
+                            n,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let condition = &of_method[0].condition;
+        figures.push(Figure {
+            stem: format!("probe_controls_{suffix}"),
+            title: format!("Claim against control facts: {condition} ({method} probe)"),
+            panels: vec![Panel {
+                title: format!("mean P(true) {over}"),
+                x_label: "training step".into(),
+                y_label: "mean P(true)".into(),
+                y_range: Some((0.0, 1.0)),
+                plot: Plot::Lines {
+                    series,
+                    markers: vec![],
+                },
+            }],
+        });
+    }
+    figures
 }
 
 /// Figure `probe_accuracy`: held-out accuracy (top) and AUROC (bottom) of the base model's
@@ -336,6 +456,91 @@ mod tests {
             .lines()
             .skip(1)
             .all(|l| l.ends_with(",unknown")));
+    }
+
+    #[test]
+    fn controls_average_the_valid_layers() {
+        let mut rows = vec![];
+        for (layer, shift) in [(0, 0.3), (1, 0.0), (2, 0.0)] {
+            for step in [0, 10] {
+                let s = step as f64 / 100.0 + shift;
+                rows.push(row("negated", step, layer, "lr", "claim", 0.2 + s));
+                rows.push(row(
+                    "negated",
+                    step,
+                    layer,
+                    "lr",
+                    "control_true",
+                    0.8 + s / 2.0,
+                ));
+                rows.push(row(
+                    "negated",
+                    step,
+                    layer,
+                    "lr",
+                    "control_true",
+                    0.6 + s / 2.0,
+                ));
+                rows.push(row("negated", step, layer, "lr", "control_false", 0.1 + s));
+                rows.push(row("negated", step, layer, "lr", "negation", 0.9));
+            }
+        }
+        rows.push(row("base", 0, 1, "lr", "claim", 0.2));
+        let fits = [fit(0, "lr", 0.5), fit(1, "lr", 0.8), fit(2, "lr", 0.9)];
+        let figures = probe_controls_data(&rows, Some(&fits));
+        assert_eq!(figures.len(), 1, "base has no control readouts");
+        assert_eq!(figures[0].stem, "probe_controls_negated");
+        let panel = &figures[0].panels[0];
+        assert_eq!(panel.title, "mean P(true) over the valid layers (1-2)");
+        let Plot::Lines { series, .. } = &panel.plot else {
+            panic!("not lines")
+        };
+        let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["claim", "control: true facts", "control: false facts"]
+        );
+        let points = |i: usize| -> Vec<(f64, f64, usize)> {
+            series[i].points.iter().map(|p| (p.x, p.y, p.n)).collect()
+        };
+        let close = |a: Vec<(f64, f64, usize)>, b: [(f64, f64, usize); 2]| {
+            a.len() == 2
+                && a.iter()
+                    .zip(b)
+                    .all(|(p, q)| p.0 == q.0 && (p.1 - q.1).abs() < 1e-12 && p.2 == q.2)
+        };
+        assert!(
+            close(points(0), [(0.0, 0.2, 2), (10.0, 0.3, 2)]),
+            "{:?}",
+            points(0)
+        );
+        assert!(
+            close(points(1), [(0.0, 0.7, 4), (10.0, 0.75, 4)]),
+            "{:?}",
+            points(1)
+        );
+        assert!(
+            close(points(2), [(0.0, 0.1, 2), (10.0, 0.2, 2)]),
+            "{:?}",
+            points(2)
+        );
+
+        // No valid layer: every layer, and the title says the probes are at chance.
+        let at_chance = [fit(0, "lr", 0.5), fit(1, "lr", 0.5), fit(2, "lr", 0.6)];
+        let figures = probe_controls_data(&rows, Some(&at_chance));
+        assert_eq!(
+            figures[0].panels[0].title,
+            "mean P(true) over all layers (0-2): no probe is valid (held-out acc < 0.75)"
+        );
+        let figures = probe_controls_data(&rows, None);
+        assert!(figures[0].panels[0].title.contains("validity unknown"));
+    }
+
+    #[test]
+    fn layer_lists_are_runs() {
+        let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>();
+        assert_eq!(layer_list(&set(&[0, 1, 2, 3, 5, 7, 8])), "0-3, 5, 7-8");
+        assert_eq!(layer_list(&set(&[4])), "4");
     }
 
     #[test]

@@ -67,7 +67,8 @@ pub struct ProbeRow {
     pub layer: i64,
     /// Probe method (`lr`, `mass_mean`, ...).
     pub method: String,
-    /// `claim` (the claim as stated) or `negation` (its negation).
+    /// `claim` (the claim as stated), `negation` (its negation), `control_true` or
+    /// `control_false` (unrelated true or false facts; [`crate::probe::readout::StatementKind`]).
     pub statement_kind: String,
     /// P(true).
     pub score: f64,
