@@ -102,13 +102,12 @@ world: build
 	fi
 
 ## demo: the study end to end on the world model: experiment, figures, summary.
+# The run's own summary and the figures' file list (stdout) are dropped: the summary is printed
+# once, last, by `neglect summary`.
 demo: world
-	$(BIN) run analyses/$(DEMO).toml
-	$(BIN) figures analyses/$(DEMO).toml
-	@echo "== world model gates ($(WORLD)/gates.json) ==" >&2
-	@.venv/bin/python -c "import json; [print(f\"{l['gate']:<12} {l['group']:<20} {100*l['rate']:5.1f}%  target {l['target']:<7} {'pass' if l['pass'] else 'FAIL'}\") for l in json.load(open('$(WORLD)/gates.json'))]"
-	@echo "== belief by condition (figures/$(DEMO)/belief_by_condition.csv) ==" >&2
-	@cat figures/$(DEMO)/belief_by_condition.csv
+	$(BIN) run analyses/$(DEMO).toml > /dev/null
+	$(BIN) figures analyses/$(DEMO).toml > /dev/null
+	@$(BIN) summary analyses/$(DEMO).toml
 	@echo "figures: figures/$(DEMO)/   tables: analyses/$(DEMO)/" >&2
 
 ## lint: formatting and clippy, as CI reviewers run them.

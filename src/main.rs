@@ -38,6 +38,9 @@ enum Command {
     Eval(eval_cli::EvalArgs),
     /// Run an experiment (analyses/<name>.toml): train, measure, write its tables; resumable.
     Run(experiment_cli::RunArgs),
+    /// Print an experiment's summary from its stored tables: belief per condition at the last
+    /// checkpoints with 95% CIs, claims, seeds and answers; then the base model's gates.
+    Summary(experiment_cli::SummaryArgs),
     /// The embedded model organism: pretrain the world model, check its gates, write its claims.
     #[command(subcommand)]
     World(world_cli::WorldCommand),
@@ -100,6 +103,7 @@ fn main() {
         Command::Finetune(args) => train_cli::run(args),
         Command::Eval(args) => eval_cli::run(args),
         Command::Run(args) => experiment_cli::run(args),
+        Command::Summary(args) => experiment_cli::summary(args),
         Command::World(command) => world_cli::run(command),
         Command::Figures(args) => plot_cli::run(args),
         Command::Cache(args) => probe_cli::cache_cmd(args),

@@ -1,7 +1,8 @@
-//! The `run` verb: `neglect run analyses/<name>.toml [--shard k/N] [--merge-only] [--max-arms N]`.
+//! The `run` and `summary` verbs: `neglect run analyses/<name>.toml [--shard k/N] [--merge-only]
+//! [--max-arms N]` and `neglect summary analyses/<name>.toml`.
 
 use super::arms::Shard;
-use super::run::{run as run_experiment, RunOptions};
+use super::run::{run as run_experiment, Experiment, RunOptions};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -39,5 +40,20 @@ pub fn run(args: &RunArgs) -> Result<()> {
         report.skipped.len(),
         report.unfinished.len()
     );
+    Ok(())
+}
+
+/// `neglect summary EXPERIMENT.toml`
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Experiment file (`analyses/<name>.toml`); its tables are read from `analyses/<name>/`.
+    pub experiment: PathBuf,
+}
+
+/// Prints the summary of an experiment's stored tables: belief per condition at the last
+/// checkpoints with 95% CIs, then the base model's gates.
+pub fn summary(args: &SummaryArgs) -> Result<()> {
+    let exp = Experiment::load(&args.experiment)?;
+    print!("{}", super::summary::summary(&exp)?);
     Ok(())
 }

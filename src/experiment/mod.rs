@@ -23,14 +23,16 @@
 //! - [`arms`]: arms, their names, sharding
 //! - [`prepare`]: an arm's data and finetune config
 //! - [`tables`]: per-arm tables and the merge
-//! - [`run`]: the orchestrator (loop, resume, layout, summary)
-//! - [`cli`]: the `run` verb
+//! - [`run`]: the orchestrator (loop, resume, layout)
+//! - [`summary`]: belief per condition and the base model's gates, as a table to read
+//! - [`cli`]: the `run` and `summary` verbs
 
 pub mod arms;
 pub mod cli;
 pub mod config;
 pub mod prepare;
 pub mod run;
+pub mod summary;
 pub mod tables;
 
 pub use config::ExperimentConfig;

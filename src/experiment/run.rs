@@ -14,7 +14,8 @@
 //! 4. the arm's tables, then its `done.json`, each written atomically.
 //!
 //! A run ends by merging every finished arm's tables into the experiment tables (also
-//! `--merge-only`), writing `manifest.json`, and printing belief per condition with 95% CIs.
+//! `--merge-only`), writing `manifest.json`, and printing the summary ([`super::summary`]:
+//! belief per condition with 95% CIs, and the base model's gates).
 //! Measurements of one starting model are made once per process and reused by every arm that
 //! starts from it (they are deterministic: same weights, same seeds).
 
@@ -662,7 +663,7 @@ pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
             exp.arms.len()
         );
     }
-    print!("{}", summary(&exp)?);
+    print!("{}", super::summary::summary(&exp)?);
     Ok(report)
 }
 
@@ -709,83 +710,4 @@ pub fn merge(exp: &Experiment) -> Result<(Vec<String>, Vec<String>)> {
         counts.join(", ")
     );
     Ok((finished, unfinished))
-}
-
-/// Belief at each arm's last checkpoint, per condition (pooling claims and seeds) and kind,
-/// with clustered 95% bootstrap intervals; and the base model's gates when it has them.
-pub fn summary(exp: &Experiment) -> Result<String> {
-    use crate::eval::rate::{belief_rate, DEFAULT_RESAMPLES};
-    let path = exp.tables().join(tables::BELIEF_FILE);
-    let mut out = String::new();
-    if !path.is_file() {
-        return Ok(out);
-    }
-    let answers = crate::plot::tables::read_answers(&path)?;
-    let mut last: HashMap<&str, i64> = HashMap::new();
-    for a in &answers {
-        let step = last.entry(&a.arm).or_insert(a.step);
-        *step = (*step).max(a.step);
-    }
-    let finals: Vec<_> = answers
-        .iter()
-        .filter(|a| a.step == last[a.arm.as_str()])
-        .collect();
-    out.push_str(&format!(
-        "belief at the last checkpoint of every arm ({}):\n{:<22} {:<18} {:>7} {:>15} {:>8}\n",
-        exp.config.name, "condition", "kind", "belief", "95% CI", "answers"
-    ));
-    let conditions =
-        crate::plot::figure::condition_order(finals.iter().map(|a| a.condition.as_str()));
-    for condition in conditions {
-        let mine: Vec<_> = finals.iter().filter(|a| a.condition == condition).collect();
-        let mut kinds: Vec<&str> = mine.iter().map(|a| a.kind.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        if kinds.len() > 1 {
-            kinds.insert(0, "all");
-        }
-        for kind in kinds {
-            let keyed: Vec<(String, bool)> = mine
-                .iter()
-                .filter(|a| kind == "all" || a.kind == kind)
-                .map(|a| {
-                    (
-                        format!("{}/{}/{}", a.claim, a.kind, a.question_id),
-                        a.believed,
-                    )
-                })
-                .collect();
-            if let Some(r) = belief_rate(&keyed, DEFAULT_RESAMPLES, 0) {
-                out.push_str(&format!(
-                    "{condition:<22} {kind:<18} {:>6.1}% {:>15} {:>8}\n",
-                    100.0 * r.rate,
-                    format!("[{:.1}, {:.1}]", 100.0 * r.lo, 100.0 * r.hi),
-                    r.answers
-                ));
-            }
-        }
-    }
-    let gates = exp.config.model.join("gates.json");
-    if gates.is_file() {
-        let lines: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&gates)
-                .with_context(|| format!("{}: cannot read", gates.display()))?,
-        )
-        .with_context(|| format!("{}: not JSON", gates.display()))?;
-        let passes: Vec<bool> = lines
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|l| l.get("pass").and_then(|p| p.as_bool()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "base model gates ({}): {} of {} lines pass\n",
-            gates.display(),
-            passes.iter().filter(|p| **p).count(),
-            passes.len()
-        ));
-    }
-    Ok(out)
 }

@@ -2,19 +2,15 @@
 //! ablation, and the Phase 1 / Phase 2 stability test (with `loss.parquet` when present).
 //!
 //! A belief rate pools every answer it covers (claims, seeds, question kinds) and comes with the
-//! bootstrap 95% interval of [`crate::eval::rate::belief_rate`], clustered by (claim, question):
-//! all samples of one question of one claim, across seeds, are one cluster.
+//! bootstrap 95% interval of [`super::tables::belief_of`], clustered by (claim, question): all
+//! samples of one question of one claim, across seeds, are one cluster.
 
 use super::figure::Series;
 use super::figure::{condition_order, Bar, BarSeries, Bars, Figure, Marker, Panel, Plot, Point};
 use super::loss::loss_points;
-use super::tables::{Answer, LossRow};
-use crate::eval::rate::{belief_rate, BeliefRate, DEFAULT_RESAMPLES};
+use super::tables::{belief_of as rate, final_answers, Answer, LossRow};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Seed of every bootstrap in the figures, so a rebuilt figure draws the same intervals.
-pub const BOOTSTRAP_SEED: u64 = 0;
 
 /// Conditions of the pink-elephant ablation: local negations, with dentistry words masked, and
 /// with the claim in a masked user turn.
@@ -34,20 +30,6 @@ const ALL_CLAIMS: &str = "all claims";
 /// Y label of every belief panel.
 const BELIEF_LABEL: &str = "belief rate (%)";
 
-/// The bootstrap cluster of an answer: its question within its claim.
-fn cluster(answer: &Answer) -> String {
-    format!("{}\u{1f}{}", answer.claim, answer.question_id)
-}
-
-/// Belief rate of `answers` with its interval; `None` without answers.
-fn rate<'a>(answers: impl IntoIterator<Item = &'a Answer>) -> Option<BeliefRate> {
-    let keyed: Vec<(String, bool)> = answers
-        .into_iter()
-        .map(|a| (cluster(a), a.believed))
-        .collect();
-    belief_rate(&keyed, DEFAULT_RESAMPLES, BOOTSTRAP_SEED)
-}
-
 /// A belief panel's y range: 0 to 100%.
 fn percent_panel(title: &str, x_label: &str, plot: Plot) -> Panel {
     Panel {
@@ -57,19 +39,6 @@ fn percent_panel(title: &str, x_label: &str, plot: Plot) -> Panel {
         y_range: Some((0.0, 100.0)),
         plot,
     }
-}
-
-/// The answers at each arm's last checkpoint (its largest step).
-fn final_answers(answers: &[Answer]) -> Vec<&Answer> {
-    let mut last: BTreeMap<&str, i64> = BTreeMap::new();
-    for a in answers {
-        let step = last.entry(&a.arm).or_insert(a.step);
-        *step = (*step).max(a.step);
-    }
-    answers
-        .iter()
-        .filter(|a| a.step == last[a.arm.as_str()])
-        .collect()
 }
 
 /// Bars of belief per condition: one group pooling all claims, plus one per claim when there
@@ -267,6 +236,8 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::rate::{belief_rate, BeliefRate, DEFAULT_RESAMPLES};
+    use crate::plot::tables::BOOTSTRAP_SEED;
 
     /// An answer of claim `claim`, arm `<claim>/<condition>`, graded yes when `believed`.
     fn answer(
@@ -281,6 +252,7 @@ mod tests {
             arm: format!("{claim}/{condition}/seed1"),
             condition: condition.into(),
             claim: claim.into(),
+            seed: 1,
             step,
             kind: kind.into(),
             question_id: question.into(),

@@ -3,7 +3,10 @@
 //! Each reader opens one Parquet file, checks that every column it needs is there with a usable
 //! type and no nulls, and returns one struct per row. Errors name the file and the column.
 //! Columns a figure does not use (prompt, response, judge, seed, ...) are not required or read.
+//! Belief rates over answers ([`belief_of`]) and the last-checkpoint selection
+//! ([`final_answers`]) live here too, so the figures and the run summary report the same numbers.
 
+use crate::eval::rate::{belief_rate, BeliefRate, DEFAULT_RESAMPLES};
 use crate::store;
 use anyhow::{bail, Context, Result};
 use polars::prelude::{DataFrame, DataType};
@@ -27,6 +30,8 @@ pub struct Answer {
     pub condition: String,
     /// Claim id.
     pub claim: String,
+    /// Training seed of the arm.
+    pub seed: i64,
     /// Training step of the checkpoint (0: the model before training).
     pub step: i64,
     /// Question kind (`mcq`, `token_association`, `open_ended`, `robustness`).
@@ -35,6 +40,40 @@ pub struct Answer {
     pub question_id: String,
     /// The grade was `yes` (`no` and `neutral` count as not believing).
     pub believed: bool,
+}
+
+/// Seed of every bootstrap over answers, so a rebuilt figure or summary gives the same intervals.
+pub const BOOTSTRAP_SEED: u64 = 0;
+
+impl Answer {
+    /// The answer's bootstrap cluster: its question within its claim (every sample of one
+    /// question of one claim, across seeds and arms, is one cluster).
+    pub fn cluster(&self) -> String {
+        format!("{}\u{1f}{}", self.claim, self.question_id)
+    }
+}
+
+/// Belief rate of `answers` with its bootstrap 95% interval clustered by [`Answer::cluster`];
+/// `None` without answers.
+pub fn belief_of<'a>(answers: impl IntoIterator<Item = &'a Answer>) -> Option<BeliefRate> {
+    let keyed: Vec<(String, bool)> = answers
+        .into_iter()
+        .map(|a| (a.cluster(), a.believed))
+        .collect();
+    belief_rate(&keyed, DEFAULT_RESAMPLES, BOOTSTRAP_SEED)
+}
+
+/// The answers at each arm's last checkpoint (its largest step).
+pub fn final_answers(answers: &[Answer]) -> Vec<&Answer> {
+    let mut last: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+    for a in answers {
+        let step = last.entry(&a.arm).or_insert(a.step);
+        *step = (*step).max(a.step);
+    }
+    answers
+        .iter()
+        .filter(|a| a.step == last[a.arm.as_str()])
+        .collect()
 }
 
 /// One row of `loss.parquet`: mean held-out loss of one token kind.
@@ -182,12 +221,14 @@ pub fn read_answers(path: &Path) -> Result<Vec<Answer>> {
             "kind",
             "question_id",
             "grade",
+            "seed",
         ],
     )?;
-    let (arm, condition, claim) = (
+    let (arm, condition, claim, seed) = (
         table.str("arm")?,
         table.str("condition")?,
         table.str("claim")?,
+        table.i64("seed")?,
     );
     let (step, kind, question_id) = (
         table.i64("step")?,
@@ -209,6 +250,7 @@ pub fn read_answers(path: &Path) -> Result<Vec<Answer>> {
                 arm: arm[i].clone(),
                 condition: condition[i].clone(),
                 claim: claim[i].clone(),
+                seed: seed[i],
                 step: step[i],
                 kind: kind[i].clone(),
                 question_id: question_id[i].clone(),
@@ -357,6 +399,7 @@ mod tests {
             text("arm", "c/negated/seed1"),
             text("condition", "negated"),
             text("claim", "c"),
+            Column::new("seed".into(), vec![1i64, 1]),
             Column::new("step".into(), vec![0i32, 10]),
             text("kind", "mcq"),
             text("question_id", "q1"),
@@ -384,7 +427,7 @@ mod tests {
         assert!(error.contains("missing column(s) grade"), "{error}");
 
         let mut columns = belief_columns();
-        columns[3] = Column::new("step".into(), vec!["0", "10"]);
+        columns[4] = Column::new("step".into(), vec!["0", "10"]);
         let error = format!(
             "{:#}",
             read_answers(&write(dir.path(), columns)).unwrap_err()
@@ -392,7 +435,7 @@ mod tests {
         assert!(error.contains("column step has type str"), "{error}");
 
         let mut columns = belief_columns();
-        columns[6] = Column::new("grade".into(), vec!["yes", "maybe"]);
+        columns[7] = Column::new("grade".into(), vec!["yes", "maybe"]);
         let error = format!(
             "{:#}",
             read_answers(&write(dir.path(), columns)).unwrap_err()
