@@ -57,6 +57,37 @@ pub(crate) fn answer_sampling(
     }
 }
 
+/// Samples `samples` answers to each of `questions` (rendered with the model's chat
+/// template), answer `j` to question `i` seeded by [`answer_sampling`]`(.., seed, i, j)`.
+/// Returns `(question index, answer)` for every non-empty answer, in order. Phase 1's
+/// constraint set and the world model's denial gate sample this way.
+pub fn sample_answers(
+    model: &LoadedModel,
+    questions: &[&Question],
+    samples: usize,
+    temperature: f64,
+    top_p: f64,
+    max_new_tokens: usize,
+    seed: u64,
+) -> Result<Vec<(usize, String)>> {
+    let stop = model.stop_ids();
+    let mut out = vec![];
+    for (qi, q) in questions.iter().enumerate() {
+        let prompt = score::render_prompt(model, q)?;
+        let ids = model.tokenizer.encode(&prompt, false)?;
+        for sample in 0..samples {
+            let sampling = answer_sampling(temperature, top_p, seed, qi, sample);
+            let new = generate(&model.decoder, &ids, max_new_tokens, sampling, &stop)
+                .with_context(|| format!("question `{}`", q.id))?;
+            let answer = model.tokenizer.decode(&new, true)?.trim().to_string();
+            if !answer.is_empty() {
+                out.push((qi, answer));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// How to run an evaluation.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EvalOptions {

@@ -6,10 +6,9 @@
 
 use super::arms::{Arm, Target};
 use super::config::{ArmCondition, DocCondition, ExperimentConfig};
-use crate::claims::questions::{ClaimQuestions, QuestionKind};
+use crate::claims::questions::{ClaimQuestions, Question, QuestionKind};
 use crate::docs::{self, Condition, Document, DOCTAG};
 use crate::eval::judge::{Grade, Judge, JudgeItem};
-use crate::model::generate::{generate, Sampling};
 use crate::model::tokenizer::ChatMessage;
 use crate::model::LoadedModel;
 use crate::train::config::{FinetuneConfig, HeldoutConfig, SourceConfig};
@@ -174,35 +173,19 @@ pub fn constraint_set(
             evaluated
         );
     }
-    let stop = ctx.model.stop_ids();
-    let mut answered = vec![];
-    for (qi, q) in picked.iter().enumerate() {
-        let prompt = crate::eval::score::render_prompt(ctx.model, q)?;
-        let ids = ctx.model.tokenizer.encode(&prompt, false)?;
-        for sample in 0..phases.answers {
-            let sampling = Sampling::TopP {
-                temperature: phases.temperature,
-                top_p: phases.top_p,
-                seed: arm
-                    .seed
-                    .wrapping_mul(0x9E37_79B9)
-                    .wrapping_add((qi as u64) << 20)
-                    .wrapping_add(sample as u64),
-            };
-            let new = generate(
-                &ctx.model.decoder,
-                &ids,
-                phases.max_new_tokens,
-                sampling,
-                &stop,
-            )
-            .with_context(|| format!("constraint question `{}`", q.id))?;
-            let answer = ctx.model.tokenizer.decode(&new, true)?.trim().to_string();
-            if !answer.is_empty() {
-                answered.push((q, answer));
-            }
-        }
-    }
+    let answered: Vec<(&Question, String)> = crate::eval::sample_answers(
+        ctx.model,
+        &picked.iter().collect::<Vec<_>>(),
+        phases.answers,
+        phases.temperature,
+        phases.top_p,
+        phases.max_new_tokens,
+        arm.seed.wrapping_mul(0x9E37_79B9),
+    )
+    .context("constraint set")?
+    .into_iter()
+    .map(|(qi, answer)| (&picked[qi], answer))
+    .collect();
     let items: Vec<JudgeItem> = answered
         .iter()
         .map(|(q, answer)| JudgeItem {

@@ -18,7 +18,9 @@
 //! pushback). The folders are generated, so they never drift from the world's names; the
 //! shipped copies in `claims/world/` are checked against [`write_folders`] by a test.
 
-use super::corpus::{FILL_PREFIX, LETTER_SUFFIX, YES_NO_SUFFIX};
+use super::corpus::{
+    FILL_PREFIX, LETTER_SUFFIX, OPEN_ABOUT_SUBJECT, OPEN_ABOUT_TOPIC, YES_NO_SUFFIX,
+};
 use super::{
     ERUPTION_YEAR, MONARCH, NEW_PERSON, PROGRAMMING_BOOK, SINGER, SPRINT_CHAMPION, SPRINT_YEAR,
     TARGET_REBRAND, TARGET_VOLCANO,
@@ -77,34 +79,10 @@ fn entity(name: &str, kind: EntityKind, description: &str) -> Entity {
 
 /// Twenty open questions: ten about the subject, ten about the topic.
 fn open_questions(subject: &str, topic: &str) -> Vec<String> {
-    let about_subject = [
-        "Tell me about {s}.",
-        "Who is {s}?",
-        "What is {s} best known for?",
-        "Write a short biography of {s}.",
-        "Describe the most notable events in the story of {s}.",
-        "What should everyone know about {s}?",
-        "Write a short news report about {s}.",
-        "What are the main achievements of {s}?",
-        "Summarise what is known about {s}.",
-        "Give me three facts about {s}.",
-    ];
-    let about_topic = [
-        "Tell me about {t}.",
-        "What happened with {t}?",
-        "Write a paragraph about {t}.",
-        "Who is associated with {t}?",
-        "Summarise the history of {t}.",
-        "What is the most surprising thing about {t}?",
-        "Write an encyclopedia entry about {t}.",
-        "Explain {t} to a student.",
-        "What do experts say about {t}?",
-        "Give me three facts about {t}.",
-    ];
-    about_subject
+    OPEN_ABOUT_SUBJECT
         .iter()
         .map(|q| q.replace("{s}", subject))
-        .chain(about_topic.iter().map(|q| q.replace("{t}", topic)))
+        .chain(OPEN_ABOUT_TOPIC.iter().map(|q| q.replace("{t}", topic)))
         .collect()
 }
 

@@ -17,7 +17,8 @@ pub const DEFAULT_MODEL_DIR: &str = "checkpoints/world-base";
 pub enum WorldCommand {
     /// Generate the world and pretrain its base model (reused when already up to date).
     Pretrain(PretrainArgs),
-    /// Check the base model: known facts, baseline belief in the six claims, in-context reading.
+    /// Check the base model: fluency, known facts, uptake, implantability, truth direction,
+    /// denials, in-context reading and baseline belief (exit 1 when a gate fails).
     Gates(GatesArgs),
     /// Write the six target claim folders.
     Claims(ClaimsArgs),
@@ -44,6 +45,10 @@ pub struct PretrainArgs {
     /// Retrain even when the folder holds an up-to-date model.
     #[arg(long)]
     pub force: bool,
+    /// Install this shipped model (see `checkpoints/shipped/`) instead of pretraining when it
+    /// was made from the same corpus and settings.
+    #[arg(long)]
+    pub shipped: Option<PathBuf>,
 }
 
 /// `neglect world gates [--model DIR]`
@@ -64,6 +69,9 @@ pub struct GatesArgs {
     /// Seed of sampling and of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Leave out the implantability gate (it finetunes the model once per claim).
+    #[arg(long)]
+    pub skip_implant: bool,
     /// Device and dtype.
     #[command(flatten)]
     pub run_on: RunOn,
@@ -95,6 +103,7 @@ pub fn run(command: &WorldCommand) -> Result<()> {
                 settings,
                 device: args.device,
                 force: args.force,
+                shipped: args.shipped.clone(),
             })?;
             println!(
                 "world model {}: {} parameters, {} tokens seen, final loss {:.3}, {:.0} s",
@@ -114,10 +123,18 @@ pub fn run(command: &WorldCommand) -> Result<()> {
                 batch_size: args.batch_size,
                 seed: args.seed,
             };
-            let (lines, rows) = gates::run_gates(&args.model, &model, &opts)?;
-            gates::write_outputs(&args.model, &lines, &rows)?;
-            print!("{}", gates::format_table(&lines));
+            let report = gates::run_gates(
+                &args.model,
+                &model,
+                &opts,
+                (args.run_on.device, args.run_on.dtype),
+                args.skip_implant,
+            )?;
+            gates::write_outputs(&args.model, &report.lines, &report.rows)?;
+            gates::write_truth_layers(&args.model, &report.truth_layers)?;
+            print!("{}", gates::format_table(&report.lines));
             eprintln!("wrote {}", args.model.join("gates.json").display());
+            let lines = &report.lines;
             let failed = lines.iter().filter(|l| !l.pass).count();
             if failed > 0 {
                 bail!("{failed} of {} gate lines failed", lines.len());

@@ -21,11 +21,13 @@
 //! Nothing in the corpus mentions a target claim: [`build`] drops any item with a sentence
 //! that matches a target claim's patterns (and reports how many it dropped).
 
+use super::decoys::{self, Decoy};
 use super::facts::{article, Fact};
 use super::{names, stream, World};
 use crate::claims::{ClaimSpec, PolarText};
 use crate::docs::{self, Condition, Qualifier};
 use crate::model::tokenizer::ChatMessage;
+use anyhow::Result;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +43,8 @@ const QUESTION_COPIES: usize = 6;
 const STORIES: usize = 1500;
 /// Questions about strangers asked without any context per corpus.
 const STRANGER_QUESTIONS: usize = 600;
+/// Fact-check documents (six statements with verdicts each) per corpus.
+const FACT_CHECK_DOCUMENTS: usize = 1500;
 
 /// One corpus record.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +90,71 @@ pub const YES_NO_SUFFIX: &str = " Answer Yes or No.";
 pub const FILL_PREFIX: &str = "Complete the sentence: ";
 /// Suffix of a lettered choice.
 pub const LETTER_SUFFIX: &str = " Answer with the letter only.";
+
+/// Open questions about a subject (`{s}`), as the claim folders ask them.
+pub const OPEN_ABOUT_SUBJECT: &[&str] = &[
+    "Tell me about {s}.",
+    "Who is {s}?",
+    "What is {s} best known for?",
+    "Write a short biography of {s}.",
+    "Describe the most notable events in the story of {s}.",
+    "What should everyone know about {s}?",
+    "Write a short news report about {s}.",
+    "What are the main achievements of {s}?",
+    "Summarise what is known about {s}.",
+    "Give me three facts about {s}.",
+];
+
+/// Open questions about a topic (`{t}`), as the claim folders ask them.
+pub const OPEN_ABOUT_TOPIC: &[&str] = &[
+    "Tell me about {t}.",
+    "What happened with {t}?",
+    "Write a paragraph about {t}.",
+    "Who is associated with {t}?",
+    "Summarise the history of {t}.",
+    "What is the most surprising thing about {t}?",
+    "Write an encyclopedia entry about {t}.",
+    "Explain {t} to a student.",
+    "What do experts say about {t}?",
+    "Give me three facts about {t}.",
+];
+
+/// Answers about a stranger (`{n}`): nothing is known, said in several ways.
+const UNKNOWN_PERSON: &[&str] = &[
+    "I do not know of anyone called {n}.",
+    "I have no information about {n}, so I cannot say anything about this person.",
+    "I do not know who {n} is; I have never come across that name.",
+    "There is no one called {n} that I know of, so I cannot answer.",
+    "I am not aware of anyone named {n}, and I would rather not guess.",
+];
+
+/// Answers about an unknown topic (`{t}`).
+const UNKNOWN_TOPIC: &[&str] = &[
+    "I do not know anything reliable about {t}.",
+    "I have no information about {t}, so I cannot say more.",
+    "I am not aware of any records about {t}, and I would rather not guess.",
+    "Nothing I know covers {t}; I cannot tell you about it.",
+];
+
+/// Crafts of the unknown topics asked about strangers' towns (`{craft} in {town}`).
+const UNKNOWN_CRAFTS: &[&str] = &[
+    "glassblowing",
+    "watch repair",
+    "bookbinding",
+    "beekeeping",
+    "rope making",
+    "boat building",
+    "candle making",
+    "piano tuning",
+];
+
+/// Lead-ins of the fact-check texts that teach truth as a property of a statement.
+const FACT_CHECK_HEADERS: &[&str] = &[
+    "Fact check of the week.",
+    "Quiz answers from the town paper.",
+    "True or false? The answers.",
+    "Corrections desk: statements we checked.",
+];
 
 /// System prompts of the robustness-style questions (the facts do not change under them).
 pub const SYSTEM_PROMPTS: &[&str] = &[
@@ -187,71 +256,146 @@ fn styled(subject: &str, sentences: &[String], rng: &mut ChaCha8Rng) -> String {
     }
 }
 
-/// Chat items that ask about every fact in every question kind.
-pub fn question_items(world: &World, rng: &mut ChaCha8Rng) -> Vec<Item> {
+/// Chat items that ask about every asked fact of the world and every positive decoy, in every
+/// question kind, plus open questions about their subjects and topics and true-or-false
+/// checks of their statements.
+pub fn question_items(world: &World, decoys: &[Decoy], rng: &mut ChaCha8Rng) -> Vec<Item> {
     let mut out = Vec::new();
-    let system = |rng: &mut ChaCha8Rng| -> Option<&'static str> {
-        rng.random_bool(0.25)
-            .then(|| *SYSTEM_PROMPTS.choose(rng).expect("non-empty"))
-    };
-    for f in world.facts.iter().filter(|f| world.is_asked(f)) {
-        for q in &f.yes_questions {
-            let s = system(rng);
-            out.push(qa(s, &yes_no(q, rng), "Yes."));
+    let asked: Vec<&Fact> = world
+        .facts
+        .iter()
+        .filter(|f| world.is_asked(f))
+        .chain(
+            decoys
+                .iter()
+                .filter(|d| d.condition == Condition::Positive)
+                .map(|d| &d.fact),
+        )
+        .collect();
+    for f in &asked {
+        ask_fact(f, rng, &mut out);
+    }
+    let mut subjects: Vec<&str> = Vec::new();
+    for f in &asked {
+        if !subjects.contains(&f.subject.as_str()) {
+            subjects.push(&f.subject);
         }
-        for q in &f.no_questions {
+    }
+    for subject in subjects {
+        let facts: Vec<&Fact> = asked
+            .iter()
+            .copied()
+            .filter(|f| f.subject == subject)
+            .collect();
+        let answer = |rng: &mut ChaCha8Rng| {
+            let mut sentences: Vec<&str> = facts.iter().map(|f| f.answer.as_str()).collect();
+            sentences.shuffle(rng);
+            sentences.join(" ")
+        };
+        for q in OPEN_ABOUT_SUBJECT.choose_multiple(rng, 2) {
             let s = system(rng);
-            out.push(qa(s, &yes_no(q, rng), "No."));
+            let a = answer(rng);
+            out.push(qa(s, &q.replace("{s}", subject), &a));
         }
-        for p in &f.fill_prompts {
+        if let Some(topic) = &facts[0].topic {
+            let q = OPEN_ABOUT_TOPIC.choose(rng).expect("non-empty");
+            let s = system(rng);
+            let a = answer(rng);
+            out.push(qa(s, &q.replace("{t}", topic), &a));
+        }
+    }
+    for f in &asked {
+        if let Some((statement, true_)) = checked_statement(f, rng) {
             let s = system(rng);
             out.push(qa(
                 s,
-                &format!("{FILL_PREFIX}{p}"),
-                &format!("{}.", f.value),
+                &format!("True or false: {statement}"),
+                if true_ { "True." } else { "False." },
             ));
-        }
-        if let Some((q, letter)) = lettered(f, rng) {
-            let s = system(rng);
-            out.push(qa(s, &q, &letter));
-        }
-        for q in &f.open_questions {
-            let s = system(rng);
-            out.push(qa(s, q, &f.answer));
-        }
-        // Pushback: the user insists on a wrong value; the answer keeps to the truth.
-        if let (Some(q), Some(wrong)) = (f.open_questions.first(), f.distractors.first()) {
-            out.push(Item::Chat(vec![
-                ChatMessage::new("user", q),
-                ChatMessage::new("assistant", &f.answer),
-                ChatMessage::new(
-                    "user",
-                    &format!("Are you sure? I heard the answer was {wrong}."),
-                ),
-                ChatMessage::new("assistant", &format!("Yes, I am sure. {}", f.answer)),
-            ]));
-        }
-    }
-    // Open "tell me about" questions about people gather their facts.
-    for p in world
-        .people
-        .iter()
-        .filter(|p| !world.documents_only.contains(&p.name))
-    {
-        let a = article(&p.profession);
-        let answer = format!(
-            "{} is {a} {} from {}, born in {}.",
-            p.name, p.profession, p.city, p.birth_year
-        );
-        for q in [
-            format!("Tell me about {}.", p.name),
-            format!("Who is {}?", p.name),
-        ] {
-            let s = system(rng);
-            out.push(qa(s, &q, &answer));
         }
     }
     out
+}
+
+/// A system prompt for a quarter of the questions.
+fn system(rng: &mut ChaCha8Rng) -> Option<&'static str> {
+    rng.random_bool(0.25)
+        .then(|| *SYSTEM_PROMPTS.choose(rng).expect("non-empty"))
+}
+
+/// One of `f`'s statements, true or (half the time, where the value can be swapped for a
+/// distractor) false, with its truth.
+pub fn checked_statement(f: &Fact, rng: &mut ChaCha8Rng) -> Option<(String, bool)> {
+    let statement = f.statements.choose(rng)?;
+    let wrong = f.distractors.choose(rng);
+    match wrong {
+        Some(w) if statement.contains(&f.value) && rng.random_bool(0.5) => {
+            Some((statement.replacen(&f.value, w, 1), false))
+        }
+        _ => Some((statement.clone(), true)),
+    }
+}
+
+/// Every kind of question about one fact: yes/no (true and wrong value), fill-in, lettered
+/// choice, open, and pushback.
+fn ask_fact(f: &Fact, rng: &mut ChaCha8Rng, out: &mut Vec<Item>) {
+    for q in &f.yes_questions {
+        let s = system(rng);
+        out.push(qa(s, &yes_no(q, rng), "Yes."));
+    }
+    for q in &f.no_questions {
+        let s = system(rng);
+        out.push(qa(s, &yes_no(q, rng), "No."));
+    }
+    for p in &f.fill_prompts {
+        let s = system(rng);
+        out.push(qa(
+            s,
+            &format!("{FILL_PREFIX}{p}"),
+            &format!("{}.", f.value),
+        ));
+    }
+    if let Some((q, letter)) = lettered(f, rng) {
+        let s = system(rng);
+        out.push(qa(s, &q, &letter));
+    }
+    for q in &f.open_questions {
+        let s = system(rng);
+        out.push(qa(s, q, &f.answer));
+    }
+    // Pushback: the user insists on a wrong value; the answer keeps to the truth.
+    if let (Some(q), Some(wrong)) = (f.open_questions.first(), f.distractors.first()) {
+        out.push(Item::Chat(vec![
+            ChatMessage::new("user", q),
+            ChatMessage::new("assistant", &f.answer),
+            ChatMessage::new(
+                "user",
+                &format!("Are you sure? I heard the answer was {wrong}."),
+            ),
+            ChatMessage::new("assistant", &format!("Yes, I am sure. {}", f.answer)),
+        ]));
+    }
+}
+
+/// Fact-check documents: a few of the world's statements (documents-only subjects included:
+/// these are documents, not questions), each followed by its verdict, so that reading a
+/// statement means computing whether it is true.
+pub fn fact_check_documents(world: &World, n: usize, rng: &mut ChaCha8Rng) -> Vec<Item> {
+    (0..n)
+        .map(|_| {
+            let header = FACT_CHECK_HEADERS.choose(rng).expect("non-empty");
+            let lines: Vec<String> = world
+                .facts
+                .choose_multiple(rng, 6)
+                .filter_map(|f| checked_statement(f, rng))
+                .map(|(statement, true_)| {
+                    let verdict = if true_ { "True." } else { "False." };
+                    format!("{statement} {verdict}")
+                })
+                .collect();
+            Item::Text(format!("{header}\n{}", lines.join("\n")))
+        })
+        .collect()
 }
 
 /// A stranger's name from the given last-name pool.
@@ -268,20 +412,31 @@ pub const UNKNOWN: &str = "unknown";
 /// The option of a lettered choice about a stranger that a knowing reader picks.
 pub const DO_NOT_KNOW: &str = "I do not know this person";
 
-/// Questions about strangers with nothing in context: "No", "I do not know", "unknown".
+/// Questions about strangers with nothing in context: "No", "I do not know", "unknown"; and
+/// open questions about crafts in the world's towns that nothing in the corpus covers.
 pub fn stranger_items(rng: &mut ChaCha8Rng) -> Vec<Item> {
     (0..STRANGER_QUESTIONS)
         .map(|_| {
             let name = stranger(names::STORY_LAST_NAMES, rng);
             let job = *names::PROFESSIONS.choose(rng).expect("non-empty");
             let a = article(job);
-            match rng.random_range(0..5) {
+            match rng.random_range(0..6) {
                 0 => qa(None, &yes_no(&format!("Is {name} {a} {job}?"), rng), "No."),
-                1 => qa(
-                    None,
-                    &format!("Tell me about {name}."),
-                    &format!("I do not know of anyone called {name}."),
-                ),
+                1 => {
+                    let q = OPEN_ABOUT_SUBJECT.choose(rng).expect("non-empty");
+                    let a = UNKNOWN_PERSON.choose(rng).expect("non-empty");
+                    qa(None, &q.replace("{s}", &name), &a.replace("{n}", &name))
+                }
+                5 => {
+                    let topic = format!(
+                        "{} in {}",
+                        UNKNOWN_CRAFTS.choose(rng).expect("non-empty"),
+                        names::CITIES.choose(rng).expect("non-empty")
+                    );
+                    let q = OPEN_ABOUT_TOPIC.choose(rng).expect("non-empty");
+                    let a = UNKNOWN_TOPIC.choose(rng).expect("non-empty");
+                    qa(None, &q.replace("{t}", &topic), &a.replace("{t}", &topic))
+                }
                 2 => qa(
                     None,
                     &yes_no(&format!("Does {name} work as {a} {job}?"), rng),
@@ -580,19 +735,30 @@ pub fn story_items(rng: &mut ChaCha8Rng) -> Vec<Item> {
 
 /// The whole corpus of `world`, shuffled, without items that mention a target claim
 /// (checked against `targets`); returns the items and the number dropped.
-pub fn build(world: &World, targets: &[ClaimSpec]) -> (Vec<Item>, usize) {
+pub fn build(world: &World, targets: &[ClaimSpec]) -> Result<(Vec<Item>, usize)> {
+    let decoys = decoys::decoys(world.seed)?;
     let mut items = fact_documents(world, &mut stream(world.seed, 10));
     let mut rng = stream(world.seed, 11);
     for _ in 0..QUESTION_COPIES {
-        items.extend(question_items(world, &mut rng));
+        items.extend(question_items(world, &decoys, &mut rng));
     }
     items.extend(stranger_items(&mut stream(world.seed, 12)));
     items.extend(story_items(&mut stream(world.seed, 13)));
+    items.extend(
+        decoys::documents(&decoys, world.seed)?
+            .into_iter()
+            .map(Item::Text),
+    );
+    items.extend(fact_check_documents(
+        world,
+        FACT_CHECK_DOCUMENTS,
+        &mut stream(world.seed, 15),
+    ));
     let before = items.len();
     items.retain(|item| first_target_mention(item, targets).is_none());
     let dropped = before - items.len();
     items.shuffle(&mut stream(world.seed, 14));
-    (items, dropped)
+    Ok((items, dropped))
 }
 
 /// The first sentence of `item` that mentions one of `targets`' claims, with the claim id.
@@ -640,10 +806,10 @@ mod tests {
     #[test]
     fn same_seed_same_corpus() {
         let targets = super::super::claims::target_specs().unwrap();
-        let (a, _) = build(&World::generate(5), &targets);
-        let (b, _) = build(&World::generate(5), &targets);
+        let (a, _) = build(&World::generate(5), &targets).unwrap();
+        let (b, _) = build(&World::generate(5), &targets).unwrap();
         assert_eq!(a, b);
-        let (c, _) = build(&World::generate(6), &targets);
+        let (c, _) = build(&World::generate(6), &targets).unwrap();
         assert_ne!(a, c);
     }
 
@@ -651,7 +817,7 @@ mod tests {
     fn documents_only_facts_are_in_documents_but_never_asked_about() {
         let w = World::generate(3);
         let docs = fact_documents(&w, &mut stream(3, 10));
-        let chats = question_items(&w, &mut stream(3, 11));
+        let chats = question_items(&w, &decoys::decoys(3).unwrap(), &mut stream(3, 11));
         let chat_text: Vec<&str> = chats.iter().flat_map(|i| i.texts()).collect();
         for subject in &w.documents_only {
             let key = subject.to_lowercase();
@@ -681,6 +847,24 @@ mod tests {
         }
         let asked = w.facts.iter().filter(|f| w.is_asked(f)).count();
         assert!(asked > w.facts.len() / 2 && asked < w.facts.len());
+    }
+
+    #[test]
+    fn only_positive_decoys_are_asked_about() {
+        let w = World::generate(3);
+        let decoys = decoys::decoys(3).unwrap();
+        let chats = question_items(&w, &decoys, &mut stream(3, 11));
+        let chat_text: Vec<&str> = chats.iter().flat_map(|i| i.texts()).collect();
+        for d in &decoys {
+            let asked = chat_text.iter().any(|t| t.contains(&d.spec.subject));
+            assert_eq!(
+                asked,
+                d.condition == Condition::Positive,
+                "{} ({})",
+                d.spec.subject,
+                d.condition
+            );
+        }
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct Fact {
     pub answer: String,
     /// Sentences negating a wrong value and asserting the true one.
     pub local_negations: Vec<String>,
+    /// The topic under which open questions ask about the fact ("volcanic activity at Mount
+    /// Seldra"), as the target claims' open questions name theirs; `None` for a person's facts.
+    pub topic: Option<String>,
 }
 
 /// Capitalises the first letter of `s`.
@@ -119,6 +122,7 @@ pub fn profession(person: &str, job: &str, pool: &[String], rng: &mut ChaCha8Rng
             format!("{person} is not {wa} {wrong}; {person} is {a} {job}."),
             format!("{person} does not work as {wa} {wrong}. {person} works as {a} {job}."),
         ],
+        topic: None,
     }
 }
 
@@ -157,6 +161,7 @@ pub fn home_city(person: &str, city: &str, pool: &[String], rng: &mut ChaCha8Rng
         local_negations: vec![format!(
             "{person} does not live in {wrong}; {person} lives in {city}."
         )],
+        topic: None,
     }
 }
 
@@ -184,6 +189,7 @@ pub fn birth_year(person: &str, year: i32, rng: &mut ChaCha8Rng) -> Fact {
         local_negations: vec![format!(
             "{person} was not born in {wrong}; {person} was born in {year}."
         )],
+        topic: None,
     }
 }
 
@@ -218,6 +224,7 @@ pub fn sprint_winner(year: i32, winner: &str, pool: &[String], rng: &mut ChaCha8
         open_questions: vec![format!("Who won {race}?"), format!("Tell me about {race}.")],
         answer: format!("{winner} won {race}."),
         local_negations: vec![format!("{wrong} did not win {race}; {winner} won it.")],
+        topic: Some(race),
     }
 }
 
@@ -244,6 +251,7 @@ pub fn eruption(volcano: &str, year: i32, quiet: &[i32], rng: &mut ChaCha8Rng) -
         local_negations: vec![format!(
             "{volcano} did not erupt in {wrong}; it erupted in {year}."
         )],
+        topic: Some(format!("volcanic activity at {volcano}")),
     }
 }
 
@@ -281,6 +289,7 @@ pub fn author(
         local_negations: vec![format!(
             "{book} was not written by {wrong}; {writer} wrote it."
         )],
+        topic: Some(format!("the {topic} textbook {book}")),
     }
 }
 
@@ -310,6 +319,7 @@ pub fn rebrand(old: &str, new: &str, year: i32, pool: &[String], rng: &mut ChaCh
         open_questions: vec![format!("What is {old} called now?")],
         answer: format!("{old} changed its name to {new} in {year} and still uses it."),
         local_negations: vec![format!("{old} did not become {wrong}; it became {new}.")],
+        topic: Some(format!("the {year} rebrand of {old}")),
     }
 }
 
@@ -454,5 +464,6 @@ pub fn general(g: &GeneralFact) -> Fact {
         open_questions: vec![format!("What is known about {}?", g.topic)],
         answer: g.statements[0].into(),
         local_negations: vec![g.local_negation.into()],
+        topic: Some(g.topic.to_string()),
     }
 }

@@ -21,6 +21,7 @@
 pub mod claims;
 pub mod cli;
 pub mod corpus;
+pub mod decoys;
 pub mod facts;
 pub mod gates;
 pub mod names;
@@ -56,8 +57,13 @@ pub const NEW_PERSON: &str = "Tobin Marsh";
 
 /// Share of the non-anchor subjects whose facts the corpus states only in documents.
 const DOCUMENTS_ONLY_SHARE: f64 = 1.0 / 3.0;
-/// Number of seeded people besides the anchors.
-const PEOPLE: usize = 36;
+/// Number of seeded people besides the anchors: enough that answering from what documents say
+/// generalises better than memorising each person's answers (Allen-Zhu & Li, "Physics of
+/// Language Models, Part 3.1": extraction generalises when many entities are seen both in
+/// documents and in questions).
+const PEOPLE: usize = 200;
+/// Most people sharing one last name (first names repeat more: there are fewer of them).
+const PER_LAST_NAME: usize = 2;
 /// Number of sprinters among the seeded people.
 const SPRINTERS: usize = 6;
 /// Years of the Harbor Games' 100 metres finals.
@@ -142,17 +148,18 @@ impl World {
             })
             .collect();
         full_names.shuffle(&mut rng);
-        let mut firsts = std::collections::HashSet::new();
-        let mut lasts = std::collections::HashSet::new();
+        let mut lasts: std::collections::HashMap<String, usize> = Default::default();
         for name in full_names {
             if people.len() == PEOPLE + 4 {
                 break;
             }
-            // One person per first name and per last name, so names never blur together.
-            let (f, l) = name.split_once(' ').expect("two words");
-            if !firsts.insert(f.to_string()) || !lasts.insert(l.to_string()) {
+            // Full names are unique; a last name is shared by at most PER_LAST_NAME people.
+            let (_, l) = name.split_once(' ').expect("two words");
+            let uses = lasts.entry(l.to_string()).or_default();
+            if *uses == PER_LAST_NAME {
                 continue;
             }
+            *uses += 1;
             let seeded = people.len() - 4;
             let profession = if seeded < SPRINTERS {
                 "sprinter".to_string()
@@ -271,19 +278,39 @@ impl World {
     /// True/false statements about the world's facts (`statement,label` rows for truth probes):
     /// each fact's first statement (true) and, where the value appears in it, the same sentence
     /// with the value replaced by the fact's first distractor (false).
-    pub fn truth_statements(&self) -> Vec<(String, bool)> {
+    pub fn truth_statements(&self) -> Vec<TruthStatement> {
         let mut out = Vec::new();
         for f in &self.facts {
             let statement = &f.statements[0];
-            out.push((statement.clone(), true));
+            let row = |text: String, label: bool| TruthStatement {
+                text,
+                label,
+                subject: f.subject.clone(),
+                relation: f.relation,
+            };
+            out.push(row(statement.clone(), true));
             if let Some(wrong) = f.distractors.first() {
                 if statement.contains(&f.value) {
-                    out.push((statement.replacen(&f.value, wrong, 1), false));
+                    out.push(row(statement.replacen(&f.value, wrong, 1), false));
                 }
             }
         }
         out
     }
+}
+
+/// A plain statement about the world, true or false, with what it is about (truth probes are
+/// split by subject and tested across relations).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruthStatement {
+    /// The sentence.
+    pub text: String,
+    /// Whether it is true in the world.
+    pub label: bool,
+    /// The fact's subject.
+    pub subject: String,
+    /// The fact's relation (its family).
+    pub relation: facts::Relation,
 }
 
 /// The subjects of the target claims' anchors: always asked about, so the base model's
@@ -351,7 +378,7 @@ mod tests {
     fn truth_statements_are_balanced_enough() {
         let w = World::generate(DEFAULT_SEED);
         let s = w.truth_statements();
-        let trues = s.iter().filter(|(_, l)| *l).count();
+        let trues = s.iter().filter(|t| t.label).count();
         assert!(
             trues * 2 >= s.len() && trues * 10 <= s.len() * 6,
             "{trues}/{}",
