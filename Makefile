@@ -1,6 +1,7 @@
 # neglect: set-up, build, tests and the demo.
 #
-#   make demo    build, pretrain the embedded world model once, run analyses/demo.toml, draw
+#   make demo    build, install the shipped world model (or pretrain it when the shipped one
+#                does not match the corpus), run analyses/demo.toml, draw
 #                its figures and print a summary (make demo QUICK=1: the two-minute version)
 #   make test    build and run the whole test suite (Rust + Python reference fixtures)
 #
@@ -89,13 +90,15 @@ test: fixtures
 WORLD_SEED := 7
 WORLD_CACHE := $(CACHE)/models/world-base-s$(WORLD_SEED)
 WORLD := checkpoints/world-base
+WORLD_SHIPPED := checkpoints/shipped/world-base-s$(WORLD_SEED)
 # `make demo QUICK=1` runs the two-minute version.
 DEMO := $(if $(QUICK),demo_quick,demo)
 
-## world: the embedded world model, pretrained once; reused while its corpus and settings match.
+## world: the embedded world model: the shipped one when its key matches this corpus and these
+## settings, else pretrained once; reused while its corpus and settings match.
 world: build
 	@mkdir -p $(CACHE)/models checkpoints
-	$(BIN) world pretrain --seed $(WORLD_SEED) --out $(WORLD_CACHE)
+	$(BIN) world pretrain --seed $(WORLD_SEED) --out $(WORLD_CACHE) --shipped $(WORLD_SHIPPED)
 	@ln -sfn $(WORLD_CACHE) $(WORLD)
 	@if [ ! -f $(WORLD)/gates.json ] || [ $(WORLD)/model.safetensors -nt $(WORLD)/gates.json ]; then \
 	  $(BIN) world gates --model $(WORLD) || echo "world gates: some failed (table above)" >&2; \

@@ -64,6 +64,62 @@ pub fn belief_rate(answers: &[(String, bool)], resamples: usize, seed: u64) -> O
     })
 }
 
+/// The belief rate of answers to questions asked of several independently trained models
+/// (`(seed, question key, believed)`), with a two-way bootstrap 95% interval: each resample
+/// draws the seeds and the questions with replacement, independently, and pools the answers of
+/// every drawn (seed, question) cell. The interval so includes training noise (which seeds) as
+/// well as question sampling; with one seed it is [`belief_rate`]'s. `None` without answers.
+pub fn belief_rate_over_seeds(
+    answers: &[(i64, String, bool)],
+    resamples: usize,
+    seed: u64,
+) -> Option<BeliefRate> {
+    if answers.is_empty() {
+        return None;
+    }
+    let mut seeds: Vec<i64> = answers.iter().map(|a| a.0).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let mut questions: Vec<&str> = answers.iter().map(|a| a.1.as_str()).collect();
+    questions.sort_unstable();
+    questions.dedup();
+    // cells[s][q] = (believed, answers) of seed s on question q.
+    let mut cells = vec![vec![(0usize, 0usize); questions.len()]; seeds.len()];
+    for (s, q, believed) in answers {
+        let si = seeds.binary_search(s).expect("listed");
+        let qi = questions.binary_search(&q.as_str()).expect("listed");
+        cells[si][qi].0 += usize::from(*believed);
+        cells[si][qi].1 += 1;
+    }
+    let believed = answers.iter().filter(|a| a.2).count();
+    let rate = believed as f64 / answers.len() as f64;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rates: Vec<f64> = (0..resamples.max(1))
+        .filter_map(|_| {
+            let drawn_seeds: Vec<usize> = (0..seeds.len())
+                .map(|_| rng.random_range(0..seeds.len()))
+                .collect();
+            let (mut yes, mut all) = (0usize, 0usize);
+            for _ in 0..questions.len() {
+                let q = rng.random_range(0..questions.len());
+                for &s in &drawn_seeds {
+                    yes += cells[s][q].0;
+                    all += cells[s][q].1;
+                }
+            }
+            (all > 0).then(|| yes as f64 / all as f64)
+        })
+        .collect();
+    let (lo, hi) = percentile_interval(rate, &mut rates);
+    Some(BeliefRate {
+        rate,
+        lo,
+        hi,
+        answers: answers.len(),
+        questions: questions.len(),
+    })
+}
+
 /// The 2.5% and 97.5% percentiles of bootstrap `values` (sorted in place), widened to contain
 /// `value`: a percentile-bootstrap 95% interval. `(value, value)` without resamples.
 pub fn percentile_interval(value: f64, values: &mut [f64]) -> (f64, f64) {
@@ -114,6 +170,29 @@ mod tests {
             (large.hi - large.lo) < 0.5 * (small.hi - small.lo),
             "{small:?} {large:?}"
         );
+    }
+
+    #[test]
+    fn seed_bootstrap_widens_with_seed_disagreement() {
+        let one: Vec<(i64, String, bool)> =
+            answers(20, 5).into_iter().map(|(q, b)| (1, q, b)).collect();
+        let plain: Vec<(String, bool)> = one.iter().map(|(_, q, b)| (q.clone(), *b)).collect();
+        let a = belief_rate_over_seeds(&one, 500, 3).unwrap();
+        let b = belief_rate(&plain, 500, 3).unwrap();
+        assert_eq!(a.rate, b.rate);
+        assert!(a.lo <= a.rate && a.rate <= a.hi);
+        // Three seeds that agree on every answer vs three that disagree completely (one
+        // believes everything, two nothing): same questions, the second interval is wider.
+        let agree: Vec<(i64, String, bool)> = (1..=3)
+            .flat_map(|s| one.iter().map(move |(_, q, b)| (s, q.clone(), *b)))
+            .collect();
+        let disagree: Vec<(i64, String, bool)> = (1..=3)
+            .flat_map(|s| one.iter().map(move |(_, q, _)| (s, q.clone(), s == 1)))
+            .collect();
+        let width = |r: BeliefRate| r.hi - r.lo;
+        let wa = width(belief_rate_over_seeds(&agree, 500, 3).unwrap());
+        let wd = width(belief_rate_over_seeds(&disagree, 500, 3).unwrap());
+        assert!(wd > wa, "{wd} vs {wa}");
     }
 
     #[test]

@@ -169,11 +169,26 @@ pub fn pink_elephant_data(answers: &[Answer]) -> Option<Figure> {
     })
 }
 
-/// Figure `phases`: belief (top) and held-out loss on all tokens (bottom, one line per held-out
-/// set, when `losses` has phase rows) against the global step, with a marker at the phase
-/// boundary (the largest Phase 1 step). `None` without Phase 1 answers.
+/// The condition the two-phase test is compared with: repeated negations alone, trained from
+/// the base model (the paper's matched-loss comparison).
+pub const PHASES_BASELINE: &str = "repeated";
+
+/// Figure `phases`: belief (top) and held-out loss on all tokens (bottom, when `losses` has
+/// phase rows) against the global step, for Phase 1, Phase 2 and, on the same claims, the
+/// repeated-negations arm trained without the constraint, with a marker at the phase boundary
+/// (the largest Phase 1 step). The paper's test: Phase 1 holds belief down while its held-out
+/// loss falls as far as the repeated arm's; Phase 2 then shows whether belief climbs back.
+/// `None` without Phase 1 answers.
 pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
     let is_phase = |c: &str| c == PHASE1 || c == PHASE2;
+    let phase_claims: BTreeSet<&str> = answers
+        .iter()
+        .filter(|a| a.condition == PHASE1)
+        .map(|a| a.claim.as_str())
+        .collect();
+    let compared = |condition: &str, claim: &str| {
+        is_phase(condition) || (condition == PHASES_BASELINE && phase_claims.contains(claim))
+    };
     let boundary = answers
         .iter()
         .filter(|a| a.condition == PHASE1)
@@ -191,31 +206,48 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
         label: format!("end of phase 1 (step {boundary})"),
         x: boundary as f64,
     }];
-    let conditions = condition_order(
-        answers
-            .iter()
-            .map(|a| a.condition.as_str())
-            .filter(|c| is_phase(c)),
-    );
+    let shown: Vec<Answer> = answers
+        .iter()
+        .filter(|a| compared(&a.condition, &a.claim))
+        .cloned()
+        .collect();
+    let conditions = condition_order(shown.iter().map(|a| a.condition.as_str()));
     let mut panels = vec![percent_panel(
         "belief, 95% bootstrap CI",
         "global training step",
         Plot::Lines {
-            series: belief_series(answers, &conditions),
+            series: belief_series(&shown, &conditions),
             markers: markers.clone(),
         },
     )];
+    // Loss rows name their arm `<claim>/<condition>/seed<k>`.
+    let claim_of = |l: &LossRow| l.arm.split('/').next().unwrap_or_default().to_string();
     let phase_losses: Vec<&LossRow> = losses
         .iter()
-        .filter(|l| is_phase(&l.condition) && l.kind == "all")
+        .filter(|l| l.kind == "all" && compared(&l.condition, &claim_of(l)))
         .collect();
     if !phase_losses.is_empty() {
-        let sets: BTreeSet<&str> = phase_losses.iter().map(|l| l.set.as_str()).collect();
-        let series = sets
+        let group = |l: &LossRow| {
+            if is_phase(&l.condition) {
+                "phase 1 + 2"
+            } else {
+                PHASES_BASELINE
+            }
+        };
+        let keys: BTreeSet<(&str, &str)> = phase_losses
+            .iter()
+            .map(|l| (group(l), l.set.as_str()))
+            .collect();
+        let series = keys
             .into_iter()
-            .map(|set| Series {
-                label: format!("held-out {set}"),
-                points: loss_points(phase_losses.iter().copied().filter(|l| l.set == set)),
+            .map(|(g, set)| Series {
+                label: format!("{g}: held-out {set}"),
+                points: loss_points(
+                    phase_losses
+                        .iter()
+                        .copied()
+                        .filter(|l| group(l) == g && l.set == set),
+                ),
             })
             .collect();
         panels.push(Panel {
@@ -228,7 +260,7 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
     }
     Some(Figure {
         stem: "phases".into(),
-        title: "Phase 1 (negations + denials) then Phase 2 (negations only)".into(),
+        title: "Phase 1 (negations + denials) then Phase 2 (negations only), vs repeated negations alone".into(),
         panels,
     })
 }
@@ -236,7 +268,7 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::rate::{belief_rate, BeliefRate, DEFAULT_RESAMPLES};
+    use crate::eval::rate::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
     use crate::plot::tables::BOOTSTRAP_SEED;
 
     /// An answer of claim `claim`, arm `<claim>/<condition>`, graded yes when `believed`.
@@ -260,9 +292,11 @@ mod tests {
         }
     }
 
+    /// The rate the figures give answers of seed 1 with these (cluster, believed) keys.
     fn expected(keys: &[(&str, bool)]) -> BeliefRate {
-        let keyed: Vec<(String, bool)> = keys.iter().map(|(k, b)| (k.to_string(), *b)).collect();
-        belief_rate(&keyed, DEFAULT_RESAMPLES, BOOTSTRAP_SEED).unwrap()
+        let keyed: Vec<(i64, String, bool)> =
+            keys.iter().map(|(k, b)| (1, k.to_string(), *b)).collect();
+        belief_rate_over_seeds(&keyed, DEFAULT_RESAMPLES, BOOTSTRAP_SEED).unwrap()
     }
 
     fn key(claim: &str, question: &str) -> String {
@@ -405,6 +439,9 @@ mod tests {
             answer("vesuvius", "phase1", 40, "mcq", "q1", false),
             answer("vesuvius", "phase2", 60, "mcq", "q1", true),
             answer("vesuvius", "negated", 60, "mcq", "q1", true),
+            answer("vesuvius", "repeated", 40, "mcq", "q1", true),
+            // Another claim's repeated arm is not the comparison of these phases.
+            answer("dentist", "repeated", 40, "mcq", "q1", false),
         ];
         let loss = |condition: &str, step, set: &str, kind: &str, tokens, mean_loss| LossRow {
             arm: format!("vesuvius/{condition}/seed1"),
@@ -420,19 +457,36 @@ mod tests {
             loss("phase1", 40, "negated", "claim", 10, 9.0),
             loss("phase2", 60, "negated", "all", 100, 1.0),
             loss("phase2", 60, "negated", "all", 300, 2.0),
+            loss("repeated", 40, "negated", "all", 100, 1.5),
         ];
         let figure = phases_data(&answers, &losses).unwrap();
         assert_eq!(figure.panels.len(), 2);
         let (belief, markers) = lines(&figure.panels[0]);
         assert_eq!(markers[0].x, 40.0);
-        let labels: Vec<&str> = belief.iter().map(|s| s.label.as_str()).collect();
-        assert_eq!(labels, ["phase1", "phase2"]);
-        assert_eq!(belief[1].points[0].y, 100.0);
+        let mut labels: Vec<&str> = belief.iter().map(|s| s.label.as_str()).collect();
+        labels.sort_unstable();
+        assert_eq!(labels, ["phase1", "phase2", "repeated"]);
+        let repeated = belief.iter().find(|s| s.label == "repeated").unwrap();
+        assert_eq!(
+            repeated.points[0].y, 100.0,
+            "only the phase claim's repeated arm"
+        );
+        let phase2 = belief.iter().find(|s| s.label == "phase2").unwrap();
+        assert_eq!(phase2.points[0].y, 100.0);
         let (loss_series, markers) = lines(&figure.panels[1]);
         assert_eq!(markers[0].x, 40.0);
-        assert_eq!(loss_series.len(), 1);
-        let ys: Vec<(f64, f64)> = loss_series[0].points.iter().map(|p| (p.x, p.y)).collect();
+        assert_eq!(loss_series.len(), 2);
+        let phases = loss_series
+            .iter()
+            .find(|s| s.label.starts_with("phase"))
+            .unwrap();
+        let ys: Vec<(f64, f64)> = phases.points.iter().map(|p| (p.x, p.y)).collect();
         assert_eq!(ys, [(40.0, 2.0), (60.0, 1.75)]);
+        let repeated = loss_series
+            .iter()
+            .find(|s| s.label.starts_with("repeated"))
+            .unwrap();
+        assert_eq!(repeated.points[0].y, 1.5);
 
         let without_loss = phases_data(&answers, &[]).unwrap();
         assert_eq!(without_loss.panels.len(), 1);

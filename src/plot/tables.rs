@@ -6,7 +6,7 @@
 //! Belief rates over answers ([`belief_of`]) and the last-checkpoint selection
 //! ([`final_answers`]) live here too, so the figures and the run summary report the same numbers.
 
-use crate::eval::rate::{belief_rate, BeliefRate, DEFAULT_RESAMPLES};
+use crate::eval::rate::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
 use crate::store;
 use anyhow::{bail, Context, Result};
 use polars::prelude::{DataFrame, DataType};
@@ -46,21 +46,21 @@ pub struct Answer {
 pub const BOOTSTRAP_SEED: u64 = 0;
 
 impl Answer {
-    /// The answer's bootstrap cluster: its question within its claim (every sample of one
-    /// question of one claim, across seeds and arms, is one cluster).
+    /// The answer's question cluster: its question within its claim (every sample of one
+    /// question of one claim is one cluster; seeds are resampled separately, see [`belief_of`]).
     pub fn cluster(&self) -> String {
         format!("{}\u{1f}{}", self.claim, self.question_id)
     }
 }
 
-/// Belief rate of `answers` with its bootstrap 95% interval clustered by [`Answer::cluster`];
-/// `None` without answers.
+/// Belief rate of `answers` with its two-way bootstrap 95% interval over training seeds and
+/// questions ([`Answer::cluster`]; see [`belief_rate_over_seeds`]); `None` without answers.
 pub fn belief_of<'a>(answers: impl IntoIterator<Item = &'a Answer>) -> Option<BeliefRate> {
-    let keyed: Vec<(String, bool)> = answers
+    let keyed: Vec<(i64, String, bool)> = answers
         .into_iter()
-        .map(|a| (a.cluster(), a.believed))
+        .map(|a| (a.seed, a.cluster(), a.believed))
         .collect();
-    belief_rate(&keyed, DEFAULT_RESAMPLES, BOOTSTRAP_SEED)
+    belief_rate_over_seeds(&keyed, DEFAULT_RESAMPLES, BOOTSTRAP_SEED)
 }
 
 /// The answers at each arm's last checkpoint (its largest step).
