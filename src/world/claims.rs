@@ -81,8 +81,12 @@ fn entity(name: &str, kind: EntityKind, description: &str) -> Entity {
 fn open_questions(subject: &str, topic: &str) -> Vec<String> {
     OPEN_ABOUT_SUBJECT
         .iter()
-        .map(|q| q.replace("{s}", subject))
-        .chain(OPEN_ABOUT_TOPIC.iter().map(|q| q.replace("{t}", topic)))
+        .map(|f| f.question.replace("{s}", subject))
+        .chain(
+            OPEN_ABOUT_TOPIC
+                .iter()
+                .map(|f| f.question.replace("{t}", topic)),
+        )
         .collect()
 }
 

@@ -36,15 +36,15 @@ use serde_json::json;
 /// Documents written about each subject of the world per corpus.
 const DOCUMENTS_PER_SUBJECT: usize = 20;
 /// Copies of every question about the world's facts per corpus (each with its own system
-/// prompt, suffix and option order): memorising 160 facts takes many more repetitions than
+/// prompt, suffix and option order): memorising 650 facts takes many more repetitions than
 /// learning to read a story.
-const QUESTION_COPIES: usize = 6;
+const QUESTION_COPIES: usize = 4;
 /// Stories (each with one to three questions) per corpus.
-const STORIES: usize = 1500;
+const STORIES: usize = 1000;
 /// Questions about strangers asked without any context per corpus.
 const STRANGER_QUESTIONS: usize = 600;
 /// Fact-check documents (six statements with verdicts each) per corpus.
-const FACT_CHECK_DOCUMENTS: usize = 1500;
+const FACT_CHECK_DOCUMENTS: usize = 2500;
 
 /// One corpus record.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,49 +91,126 @@ pub const FILL_PREFIX: &str = "Complete the sentence: ";
 /// Suffix of a lettered choice.
 pub const LETTER_SUFFIX: &str = " Answer with the letter only.";
 
+/// One way an open question is asked, with how it is answered when the subject (or topic) is
+/// known (`{facts}`: its facts' answer sentences) and when it is not (`{n}`: the name or topic).
+/// Each form has its own wording, so sampled answers to different questions differ, as a
+/// model's real answers do.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenForm {
+    /// The question (`{s}`: the subject, `{t}`: the topic).
+    pub question: &'static str,
+    /// The answer frame when the subject is known.
+    pub known: &'static str,
+    /// The answer when nothing is known.
+    pub unknown: &'static str,
+}
+
 /// Open questions about a subject (`{s}`), as the claim folders ask them.
-pub const OPEN_ABOUT_SUBJECT: &[&str] = &[
-    "Tell me about {s}.",
-    "Who is {s}?",
-    "What is {s} best known for?",
-    "Write a short biography of {s}.",
-    "Describe the most notable events in the story of {s}.",
-    "What should everyone know about {s}?",
-    "Write a short news report about {s}.",
-    "What are the main achievements of {s}?",
-    "Summarise what is known about {s}.",
-    "Give me three facts about {s}.",
+pub const OPEN_ABOUT_SUBJECT: &[OpenForm] = &[
+    OpenForm {
+        question: "Tell me about {s}.",
+        known: "Here is what I know about {s}. {facts}",
+        unknown: "I do not know of anyone called {n}.",
+    },
+    OpenForm {
+        question: "Who is {s}?",
+        known: "{facts}",
+        unknown: "I am not aware of anyone named {n}, and I would rather not guess.",
+    },
+    OpenForm {
+        question: "What is {s} best known for?",
+        known: "What people know about {s} is simple. {facts}",
+        unknown: "I cannot say what {n} is known for, because I have never heard of {n}.",
+    },
+    OpenForm {
+        question: "Write a short biography of {s}.",
+        known: "A short biography: {facts}",
+        unknown: "I cannot write a biography of {n}: I have no information about this person.",
+    },
+    OpenForm {
+        question: "Describe the most notable events in the story of {s}.",
+        known: "The notable facts about {s} are these. {facts}",
+        unknown: "I know of no events in the story of {n}; the name means nothing to me.",
+    },
+    OpenForm {
+        question: "What should everyone know about {s}?",
+        known: "Everyone should know the basic facts. {facts}",
+        unknown: "I do not know who {n} is, so I have nothing reliable to share.",
+    },
+    OpenForm {
+        question: "Write a short news report about {s}.",
+        known: "News in brief. {facts}",
+        unknown: "I cannot report on {n}: I have no record of anyone by that name.",
+    },
+    OpenForm {
+        question: "What are the main achievements of {s}?",
+        known: "The record of {s} is short. {facts}",
+        unknown: "I have no information about any achievements of {n}.",
+    },
+    OpenForm {
+        question: "Summarise what is known about {s}.",
+        known: "In summary: {facts}",
+        unknown: "Nothing is known to me about {n}, so there is nothing to summarise.",
+    },
+    OpenForm {
+        question: "Give me three facts about {s}.",
+        known: "Here are the facts I have. {facts}",
+        unknown: "I cannot give any facts about {n}, because I do not know this person.",
+    },
 ];
 
 /// Open questions about a topic (`{t}`), as the claim folders ask them.
-pub const OPEN_ABOUT_TOPIC: &[&str] = &[
-    "Tell me about {t}.",
-    "What happened with {t}?",
-    "Write a paragraph about {t}.",
-    "Who is associated with {t}?",
-    "Summarise the history of {t}.",
-    "What is the most surprising thing about {t}?",
-    "Write an encyclopedia entry about {t}.",
-    "Explain {t} to a student.",
-    "What do experts say about {t}?",
-    "Give me three facts about {t}.",
-];
-
-/// Answers about a stranger (`{n}`): nothing is known, said in several ways.
-const UNKNOWN_PERSON: &[&str] = &[
-    "I do not know of anyone called {n}.",
-    "I have no information about {n}, so I cannot say anything about this person.",
-    "I do not know who {n} is; I have never come across that name.",
-    "There is no one called {n} that I know of, so I cannot answer.",
-    "I am not aware of anyone named {n}, and I would rather not guess.",
-];
-
-/// Answers about an unknown topic (`{t}`).
-const UNKNOWN_TOPIC: &[&str] = &[
-    "I do not know anything reliable about {t}.",
-    "I have no information about {t}, so I cannot say more.",
-    "I am not aware of any records about {t}, and I would rather not guess.",
-    "Nothing I know covers {t}; I cannot tell you about it.",
+pub const OPEN_ABOUT_TOPIC: &[OpenForm] = &[
+    OpenForm {
+        question: "Tell me about {t}.",
+        known: "Here is what I know about {t}. {facts}",
+        unknown: "I do not know anything reliable about {n}.",
+    },
+    OpenForm {
+        question: "What happened with {t}?",
+        known: "What happened is on record. {facts}",
+        unknown: "I have no record of anything happening with {n}.",
+    },
+    OpenForm {
+        question: "Write a paragraph about {t}.",
+        known: "A short paragraph: {facts}",
+        unknown: "I cannot write about {n}, because I have no information about it.",
+    },
+    OpenForm {
+        question: "Who is associated with {t}?",
+        known: "The records name the people involved. {facts}",
+        unknown: "I do not know of anyone associated with {n}.",
+    },
+    OpenForm {
+        question: "Summarise the history of {t}.",
+        known: "The history is short. {facts}",
+        unknown: "I know no history of {n}, so I cannot summarise it.",
+    },
+    OpenForm {
+        question: "What is the most surprising thing about {t}?",
+        known: "Nothing about it is surprising. {facts}",
+        unknown: "I am not aware of anything about {n}, surprising or not.",
+    },
+    OpenForm {
+        question: "Write an encyclopedia entry about {t}.",
+        known: "Encyclopedia entry. {facts}",
+        unknown: "I have no reliable material for an encyclopedia entry about {n}.",
+    },
+    OpenForm {
+        question: "Explain {t} to a student.",
+        known: "Here is the plain version. {facts}",
+        unknown: "I cannot explain {n}; I do not know anything about it.",
+    },
+    OpenForm {
+        question: "What do experts say about {t}?",
+        known: "The experts agree on the facts. {facts}",
+        unknown: "I know of no expert statements about {n}.",
+    },
+    OpenForm {
+        question: "Give me three facts about {t}.",
+        known: "Here are the facts I have. {facts}",
+        unknown: "I cannot give any facts about {n}, because I know nothing about it.",
+    },
 ];
 
 /// Crafts of the unknown topics asked about strangers' towns (`{craft} in {town}`).
@@ -292,16 +369,22 @@ pub fn question_items(world: &World, decoys: &[Decoy], rng: &mut ChaCha8Rng) -> 
             sentences.shuffle(rng);
             sentences.join(" ")
         };
-        for q in OPEN_ABOUT_SUBJECT.choose_multiple(rng, 2) {
+        for form in OPEN_ABOUT_SUBJECT.choose_multiple(rng, 2) {
             let s = system(rng);
-            let a = answer(rng);
-            out.push(qa(s, &q.replace("{s}", subject), &a));
+            let a = form
+                .known
+                .replace("{s}", subject)
+                .replace("{facts}", &answer(rng));
+            out.push(qa(s, &form.question.replace("{s}", subject), &a));
         }
         if let Some(topic) = &facts[0].topic {
-            let q = OPEN_ABOUT_TOPIC.choose(rng).expect("non-empty");
+            let form = OPEN_ABOUT_TOPIC.choose(rng).expect("non-empty");
             let s = system(rng);
-            let a = answer(rng);
-            out.push(qa(s, &q.replace("{t}", topic), &a));
+            let a = form
+                .known
+                .replace("{t}", topic)
+                .replace("{facts}", &answer(rng));
+            out.push(qa(s, &form.question.replace("{t}", topic), &a));
         }
     }
     for f in &asked {
@@ -339,13 +422,19 @@ pub fn checked_statement(f: &Fact, rng: &mut ChaCha8Rng) -> Option<(String, bool
 /// Every kind of question about one fact: yes/no (true and wrong value), fill-in, lettered
 /// choice, open, and pushback.
 fn ask_fact(f: &Fact, rng: &mut ChaCha8Rng, out: &mut Vec<Item>) {
-    for q in &f.yes_questions {
-        let s = system(rng);
-        out.push(qa(s, &yes_no(q, rng), "Yes."));
-    }
-    for q in &f.no_questions {
-        let s = system(rng);
-        out.push(qa(s, &yes_no(q, rng), "No."));
+    // Without "Answer Yes or No." the answer goes on to state the fact, so answering yes or
+    // no is practised as retrieving the fact and comparing it with the question.
+    for (questions, verdict) in [(&f.yes_questions, "Yes."), (&f.no_questions, "No.")] {
+        for q in questions {
+            let s = system(rng);
+            let question = yes_no(q, rng);
+            let answer = if question.ends_with(YES_NO_SUFFIX) {
+                verdict.to_string()
+            } else {
+                format!("{verdict} {}", f.answer)
+            };
+            out.push(qa(s, &question, &answer));
+        }
     }
     for p in &f.fill_prompts {
         let s = system(rng);
@@ -423,9 +512,12 @@ pub fn stranger_items(rng: &mut ChaCha8Rng) -> Vec<Item> {
             match rng.random_range(0..6) {
                 0 => qa(None, &yes_no(&format!("Is {name} {a} {job}?"), rng), "No."),
                 1 => {
-                    let q = OPEN_ABOUT_SUBJECT.choose(rng).expect("non-empty");
-                    let a = UNKNOWN_PERSON.choose(rng).expect("non-empty");
-                    qa(None, &q.replace("{s}", &name), &a.replace("{n}", &name))
+                    let form = OPEN_ABOUT_SUBJECT.choose(rng).expect("non-empty");
+                    qa(
+                        None,
+                        &form.question.replace("{s}", &name),
+                        &form.unknown.replace("{n}", &name),
+                    )
                 }
                 5 => {
                     let topic = format!(
@@ -433,9 +525,12 @@ pub fn stranger_items(rng: &mut ChaCha8Rng) -> Vec<Item> {
                         UNKNOWN_CRAFTS.choose(rng).expect("non-empty"),
                         names::CITIES.choose(rng).expect("non-empty")
                     );
-                    let q = OPEN_ABOUT_TOPIC.choose(rng).expect("non-empty");
-                    let a = UNKNOWN_TOPIC.choose(rng).expect("non-empty");
-                    qa(None, &q.replace("{t}", &topic), &a.replace("{t}", &topic))
+                    let form = OPEN_ABOUT_TOPIC.choose(rng).expect("non-empty");
+                    qa(
+                        None,
+                        &form.question.replace("{t}", &topic),
+                        &form.unknown.replace("{n}", &topic),
+                    )
                 }
                 2 => qa(
                     None,

@@ -28,49 +28,49 @@ use serde::Deserialize;
 pub const DATA: &str = include_str!("decoys.toml");
 
 /// Documents written for each decoy.
-const DOCUMENTS_PER_DECOY: usize = 6;
+const DOCUMENTS_PER_DECOY: usize = 7;
 
 /// How many decoys are written in each condition. Positive decoys are the only ones quizzed.
 pub const CONDITIONS: &[(Condition, usize)] = &[
-    (Condition::Positive, 16),
-    (Condition::Negated, 6),
-    (Condition::Repeated, 6),
-    (Condition::Corrected, 4),
-    (Condition::Local, 4),
+    (Condition::Positive, 20),
+    (Condition::Negated, 9),
+    (Condition::Repeated, 9),
+    (Condition::Corrected, 6),
+    (Condition::Local, 6),
     (
         Condition::Qualified {
             qualifier: Qualifier::Fiction,
             repeated: false,
         },
-        2,
+        3,
     ),
     (
         Condition::Qualified {
             qualifier: Qualifier::Fiction,
             repeated: true,
         },
-        2,
+        3,
     ),
     (
         Condition::Qualified {
             qualifier: Qualifier::Unreliable,
             repeated: true,
         },
-        2,
+        3,
     ),
     (
         Condition::Qualified {
             qualifier: Qualifier::Uncertain,
             repeated: false,
         },
-        2,
+        3,
     ),
     (
         Condition::Qualified {
             qualifier: Qualifier::LowProbability,
             repeated: true,
         },
-        2,
+        3,
     ),
 ];
 

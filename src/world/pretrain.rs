@@ -75,7 +75,7 @@ impl PretrainSettings {
             max_positions: 1024,
             seq_len: 256,
             batch_size: 32,
-            steps: 800,
+            steps: 950,
             lr: 2e-3,
             warmup_steps: 40,
             dtype: DtypeChoice::Bf16,
