@@ -10,8 +10,7 @@
 use crate::claims::questions::ClaimQuestions;
 use crate::claims::ClaimSpec;
 use crate::docs::{self, Condition};
-use crate::eval::judge::RuleJudge;
-use crate::eval::{self, EvalOptions, EvalRow, RowLabels};
+use crate::eval::{EvalOptions, EvalRow};
 use crate::model::{DeviceChoice, DtypeChoice, LoadedModel};
 use crate::train::config::{FinetuneConfig, Method, Recipe, SourceConfig};
 use crate::train::finetune;
@@ -109,11 +108,5 @@ pub fn implanted_belief(
     let last =
         finetune::finetune(&config, false).with_context(|| format!("implanting {}", spec.id))?;
     let model = LoadedModel::load(&last, device.resolve()?, dtype.kind())?;
-    let judge = RuleJudge::new(spec.clone(), questions.word_masks.clone())?;
-    let labels = RowLabels {
-        model: model_dir.display().to_string(),
-        checkpoint: "implanted".into(),
-        claim: spec.id.clone(),
-    };
-    Ok(eval::evaluate(&model, &labels, questions, options, &judge)?.0)
+    super::evaluate_claim(&model, model_dir, "implanted", spec, questions, options)
 }

@@ -464,20 +464,9 @@ pub fn run_gates(
     eprintln!("gate 6/8: self-distilled denials");
     let mut denial_rows = vec![];
     for (spec, questions) in &claim_sets {
-        let judge = RuleJudge::new(spec.clone(), questions.word_masks.clone())?;
-        let labels = RowLabels {
-            model: dir.display().to_string(),
-            checkpoint: "-".into(),
-            claim: spec.id.clone(),
-        };
-        let (claim_rows, _) = eval::evaluate(
-            model,
-            &labels,
-            questions,
-            &eval_options(vec![QuestionKind::OpenEnded]),
-            &judge,
-        )
-        .with_context(|| format!("denials of {}", spec.id))?;
+        let options = eval_options(vec![QuestionKind::OpenEnded]);
+        let claim_rows = evaluate_claim(model, dir, "-", spec, questions, &options)
+            .with_context(|| format!("denials of {}", spec.id))?;
         denial_rows.extend(claim_rows);
     }
     let (non_believing, words, distinct) = denial_measures(&denial_rows, opts.seed);
@@ -546,20 +535,9 @@ pub fn run_gates(
 
     eprintln!("gate 8/8: baseline belief in the six claims");
     for (spec, questions) in &claim_sets {
-        let judge = RuleJudge::new(spec.clone(), questions.word_masks.clone())?;
-        let labels = RowLabels {
-            model: dir.display().to_string(),
-            checkpoint: "-".into(),
-            claim: spec.id.clone(),
-        };
-        let (claim_rows, _) = eval::evaluate(
-            model,
-            &labels,
-            questions,
-            &eval_options(QuestionKind::ALL.to_vec()),
-            &judge,
-        )
-        .with_context(|| format!("baseline of {}", spec.id))?;
+        let options = eval_options(QuestionKind::ALL.to_vec());
+        let claim_rows = evaluate_claim(model, dir, "-", spec, questions, &options)
+            .with_context(|| format!("baseline of {}", spec.id))?;
         lines.push(line(
             "baseline",
             &spec.id,
@@ -570,6 +548,25 @@ pub fn run_gates(
         rows.extend(claim_rows.into_iter().map(|r| ("baseline".to_string(), r)));
     }
     Ok(report)
+}
+
+/// Belief rows of `model` (loaded from `dir`, labelled `checkpoint`) on one claim's questions,
+/// open answers graded by the claim's rule judge.
+pub fn evaluate_claim(
+    model: &LoadedModel,
+    dir: &Path,
+    checkpoint: &str,
+    spec: &crate::claims::ClaimSpec,
+    questions: &ClaimQuestions,
+    options: &EvalOptions,
+) -> Result<Vec<EvalRow>> {
+    let judge = RuleJudge::new(spec.clone(), questions.word_masks.clone())?;
+    let labels = RowLabels {
+        model: dir.display().to_string(),
+        checkpoint: checkpoint.into(),
+        claim: spec.id.clone(),
+    };
+    Ok(eval::evaluate(model, &labels, questions, options, &judge)?.0)
 }
 
 /// Share of non-believing answers (clustered by question), mean words per answer and share of
