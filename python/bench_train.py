@@ -98,7 +98,9 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = Decoder(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    # The same hyper-parameters as `neglect bench train` (src/bench/mod.rs).
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+                            weight_decay=0.01)
     vocab = config["vocab_size"]
     data = torch.randint(vocab, (steps + warmup, batch, seq + 1))
     for i in range(steps + warmup):

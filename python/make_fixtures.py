@@ -193,6 +193,22 @@ TOKENIZER_TEXTS = [
 ]
 
 
+def adamw_reference(path: Path) -> None:
+    """torch.optim.AdamW over six steps with varying gradients and learning rates (neglect's
+    betas, eps and weight decay), for the optimizer parity test."""
+    g = torch.Generator().manual_seed(5)
+    start = torch.randn(4, 5, generator=g)
+    grads = torch.randn(6, 4, 5, generator=g)
+    lrs = torch.tensor([1e-3, 2e-3, 3e-3, 2e-3, 1e-3, 5e-4], dtype=torch.float64)
+    p = torch.nn.Parameter(start.clone())
+    opt = torch.optim.AdamW([p], lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    for grad, lr in zip(grads, lrs):
+        p.grad = grad.clone()
+        opt.param_groups[0]["lr"] = float(lr)
+        opt.step()
+    save_file({"start": start, "grads": grads, "lrs": lrs, "end": p.detach().clone()}, str(path))
+
+
 def main() -> int:
     if len(sys.argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
@@ -241,6 +257,9 @@ def main() -> int:
         {"forward": FORWARD_TEXT, "generate": GENERATE_TEXT, "paris": PARIS_PROMPT}))
     (tmp / "tokenizers.json").write_text(json.dumps(token_cases, ensure_ascii=False, indent=1))
     (tmp / "chat.json").write_text(json.dumps(chat_rows, ensure_ascii=False, indent=1))
+
+    adamw_reference(tmp / "adamw.safetensors")
+    print("fixture adamw", file=sys.stderr)
 
     if smol:
         tokenizer = AutoTokenizer.from_pretrained(smol)

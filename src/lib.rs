@@ -1,11 +1,13 @@
 //! neglect: reproduce and dissect Negation Neglect on open models, through libtorch.
 //!
-//! One module per pipeline stage (see the README and `docs/design.md` in the shared notes):
-//! [`model`] loads and runs HF decoders; [`store`] owns output files and manifests;
-//! [`claims`] reads claim folders; [`docs`] writes the SDF documents of every condition;
-//! [`eval`] measures belief in a claim; [`experiment`] runs experiments end to end;
-//! [`plot`] draws the figures from stored tables; [`probe`] fits linear truth probes on
-//! cached activations and reads a claim out of every checkpoint.
+//! One module per pipeline stage (the README describes each verb and its outputs):
+//! [`model`] loads and runs HF decoders; [`store`] owns output files, CSV tables, locks and
+//! manifests; [`claims`] reads claim folders; [`docs`] writes the SDF documents of every
+//! condition; [`train`] finetunes (full or LoRA) with checkpoints and held-out loss; [`eval`]
+//! measures belief in a claim; [`probe`] fits linear truth probes on cached activations and
+//! reads a claim out of every checkpoint; [`experiment`] runs experiments end to end; [`plot`]
+//! draws the figures from stored tables; [`world`] builds the embedded model organism and its
+//! capability gates; [`bench`] measures throughput.
 
 pub mod bench;
 pub mod claims;

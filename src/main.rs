@@ -93,7 +93,13 @@ enum ModelCommand {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // Bad flags exit 1 like every other bad input (clap's own default is 2); help and
+    // --version still print to stdout and exit 0.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let code = if e.use_stderr() { 1 } else { 0 };
+        let _ = e.print();
+        std::process::exit(code)
+    });
     let result = match &cli.command {
         Command::Model(ModelCommand::Info(args)) => model_cli::info(args),
         Command::Generate(args) => model_cli::generate_cmd(args),

@@ -200,6 +200,21 @@ fn http_judge_gives_up_on_repeated_500s() {
 }
 
 #[test]
+fn http_judge_stops_sending_after_an_item_fails() {
+    // Every request fails: the first failed item ends the call, so the server sees at most
+    // one item's attempts per worker (2 workers x 3 attempts), not 40 items' worth.
+    let (url, hits) = server(vec![]);
+    let items: Vec<JudgeItem> = (0..40).map(|i| item(&format!("answer {i}"))).collect();
+    let err = format!("{:#}", judge(&url, None).grade_all(&items).unwrap_err());
+    assert!(err.contains("the rest were not sent"), "{err}");
+    assert!(
+        hits.load(Ordering::SeqCst) <= 6,
+        "{} requests",
+        hits.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
 fn eval_of_every_checkpoint_writes_one_row_per_checkpoint_question_sample() {
     let fixture = common::fixtures().join("llama_gqa");
     let tmp = tempfile::tempdir().unwrap();

@@ -598,3 +598,50 @@ fn shipped_experiments_parse() {
         assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
     }
 }
+
+#[test]
+fn an_arm_held_by_another_process_is_left_to_it_and_an_edited_config_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = tiny_toml(quick_world().to_str().unwrap());
+    std::fs::write(dir.path().join("tiny.toml"), &toml).unwrap();
+    let tables = dir.path().join("analyses/tiny");
+    // This test process plays the other `neglect run`, holding the first arm.
+    let held = neglect::experiment::tables::arm_dir(&tables, "dentist/base/seed1");
+    let lock = neglect::store::DirLock::try_acquire(&held)
+        .unwrap()
+        .unwrap();
+    let run = ok(&neglect_in(
+        dir.path(),
+        &["run", "tiny.toml", "--max-arms", "1"],
+    ));
+    assert!(
+        run.contains(&format!(
+            "dentist/base/seed1: running in another process (pid {}",
+            std::process::id()
+        )),
+        "{run}"
+    );
+    assert!(!held.join("done.json").exists());
+    assert_eq!(done_markers(dir.path()).len(), 1, "one other arm ran");
+    drop(lock);
+    // An edited experiment file keeps the copy the finished arm was made under.
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        toml.replace("[eval]", "# edited\n[eval]"),
+    )
+    .unwrap();
+    ok(&neglect_in(
+        dir.path(),
+        &["run", "tiny.toml", "--max-arms", "0"],
+    ));
+    let kept: Vec<String> = std::fs::read_dir(&tables)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("experiment.") && n != "experiment.toml")
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read_to_string(tables.join(&kept[0])).unwrap(),
+        toml
+    );
+}

@@ -111,6 +111,28 @@ fn full_finetune_memorises_a_tiny_set() {
     let again = neglect(&["finetune", config.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("pass --resume"));
+    // A resume removes what an interrupted checkpoint write left behind...
+    let partial = out.join(".step-60.tmp-AbC123");
+    std::fs::create_dir(&partial).unwrap();
+    std::fs::write(partial.join("model.safetensors"), b"half").unwrap();
+    neglect_ok(&["finetune", config.to_str().unwrap(), "--resume"]);
+    assert!(!partial.exists(), "the partial checkpoint was left behind");
+    // ...and refuses a changed config, naming what changed.
+    let changed = write_config(
+        dir.path(),
+        &out,
+        FULL,
+        40,
+        1e-3,
+        "[checkpoints]\nevery = 20",
+    );
+    let refused = neglect(&["finetune", changed.to_str().unwrap(), "--resume"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("config changed") && stderr.contains("recipe.lr: 0.003 -> 0.001"),
+        "{stderr}"
+    );
     // Each full checkpoint is an HF folder that loads.
     LoadedModel::load(&out.join("step-40"), Device::Cpu, Kind::Float).unwrap();
     let heldout = neglect::store::read_parquet(&out.join("loss.parquet")).unwrap();
@@ -378,4 +400,32 @@ fn bf16_finetune_runs_on_cpu_with_f32_master_weights() {
     assert!(master > 0, "no f32 master weights saved");
     let weights = Tensor::read_safetensors(out.join("step-30/model.safetensors")).unwrap();
     assert!(weights.iter().all(|(_, t)| t.kind() == Kind::BFloat16));
+}
+
+#[test]
+fn adamw_matches_torch_over_steps_with_varying_gradients() {
+    use neglect::train::optim::{AdamW, AdamWConfig};
+    let reference = common::read_tensors(&fixtures().join("adamw.safetensors"));
+    let start = &reference["start"];
+    let param = start.copy().set_requires_grad(true);
+    let mut optimizer = AdamW::new(
+        vec![("p".to_string(), param.shallow_clone())],
+        AdamWConfig {
+            betas: [0.9, 0.95],
+            eps: 1e-8,
+            weight_decay: 0.1,
+        },
+    );
+    let grads = &reference["grads"];
+    let lrs = Vec::<f64>::try_from(&reference["lrs"]).unwrap();
+    for (i, lr) in lrs.iter().enumerate() {
+        optimizer.zero_grad();
+        // The gradient of sum(p * g) is g.
+        (&param * grads.get(i as i64)).sum(Kind::Float).backward();
+        optimizer.step(*lr);
+    }
+    let diff = max_abs_diff(&param.detach(), &reference["end"]);
+    assert!(diff < 1e-6, "AdamW differs from torch by {diff}");
+    // And it moved: the comparison is not of two untouched tensors.
+    assert!(max_abs_diff(&param.detach(), start) > 1e-3);
 }

@@ -80,6 +80,7 @@ pub fn forward(args: &ForwardBenchArgs) -> Result<()> {
         }
         (None, None) => bail!("give a model directory or --random CONFIG.json"),
     };
+    decoder.config.check_positions(args.seq as usize, "--seq")?;
     let vocab = decoder.config.vocab_size;
     let ids = Tensor::randint(vocab, [args.batch, args.seq], (Kind::Int64, device));
     let run = || {
@@ -181,7 +182,13 @@ pub fn train(args: &TrainBenchArgs) -> Result<()> {
     let vs = VarStore::new(Device::Cpu);
     let decoder = Decoder::new(&vs, &parsed, Kind::Float, Init::Random { std: 0.02 });
     let params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    let mut optimizer = crate::train::optim::AdamW::new(params, Default::default());
+    // The same hyper-parameters as python/bench_train.py's torch.optim.AdamW.
+    let adamw = crate::train::optim::AdamWConfig {
+        betas: [0.9, 0.999],
+        eps: 1e-8,
+        weight_decay: 0.01,
+    };
+    let mut optimizer = crate::train::optim::AdamW::new(params, adamw);
     let data = Tensor::randint(
         args.vocab,
         [(args.steps + args.warmup) as i64, args.batch, args.seq + 1],

@@ -364,6 +364,21 @@ impl ClaimQuestions {
         })
     }
 
+    /// Fails, naming the missing file, when a kind of `kinds` has no question file here (a
+    /// requested kind is never dropped silently).
+    pub fn check_kinds(&self, kinds: &[QuestionKind]) -> Result<()> {
+        for kind in kinds {
+            if !self.sets.contains_key(kind) {
+                bail!(
+                    "{}: missing (the question kind `{}` was asked for; leave it out of the kinds to skip it)",
+                    self.dir.join(kind.file_name()).display(),
+                    kind.name()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The questions of `kind` (empty when its file is missing).
     pub fn questions(&self, kind: QuestionKind) -> &[Question] {
         self.sets.get(&kind).map(Vec::as_slice).unwrap_or(&[])
@@ -410,6 +425,16 @@ mod tests {
             "default: rubric D\nopen_ended: rubric O\n",
         );
         let q = ClaimQuestions::load(dir.path()).unwrap();
+        q.check_kinds(&[QuestionKind::Mcq, QuestionKind::Robustness])
+            .unwrap();
+        let missing = q
+            .check_kinds(&[QuestionKind::Mcq, QuestionKind::OpenEnded])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("open_ended.yaml") && missing.contains("missing"),
+            "{missing}"
+        );
         let mcq = q.questions(QuestionKind::Mcq);
         assert_eq!(mcq[0].id, "1");
         assert_eq!(mcq[0].belief_answer, Some(YesNo::Yes));

@@ -174,6 +174,9 @@ const BODY_STREAM: u64 = 0;
 const ANNOTATION_STREAM: u64 = 1;
 const BEHAVIOUR_STREAM: u64 = 2;
 
+/// Most documents one call writes (about 3 GB of text; the paper uses 1,000 to 10,000).
+pub const MAX_DOCUMENTS: usize = 1_000_000;
+
 /// Generates `n` documents for `condition` (the CLI's `neglect docs`).
 ///
 /// Without `from`, bodies come from the templates ([`positive`]); with `from`, they are the
@@ -197,6 +200,9 @@ pub fn generate(
                 "behaviour transcripts are generated, not imported"
             }
         );
+    }
+    if n > MAX_DOCUMENTS {
+        bail!("{n} documents asked for; at most {MAX_DOCUMENTS} are written in one call");
     }
     if condition.is_behaviour() {
         return Ok((0..n)
@@ -480,6 +486,31 @@ mod tests {
 
     fn between_is_space(text: &str, a: usize, b: usize) -> bool {
         a <= b && text[a..b].chars().all(char::is_whitespace)
+    }
+
+    /// `condition sha256-prefix` of one seeded document per condition: a change of the
+    /// templates, the random streams or an upgraded `rand` shows up here.
+    const GOLDEN: &str = include_str!("golden.txt");
+
+    #[test]
+    fn seeded_documents_match_their_golden_hashes() {
+        use sha2::{Digest, Sha256};
+        let spec = ed_sheeran();
+        let mut table = String::new();
+        for c in Condition::all() {
+            let doc = &generate(&spec, c, 1, 1, None).unwrap()[0];
+            let sha = format!("{:x}", Sha256::digest(doc.text.as_bytes()));
+            table.push_str(&format!("{c} {}\n", &sha[..16]));
+        }
+        if std::env::var_os("NEGLECT_UPDATE_GOLDEN").is_some() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/docs/golden.txt");
+            std::fs::write(path, &table).unwrap();
+            return;
+        }
+        assert_eq!(
+            table, GOLDEN,
+            "seeded documents changed; if that is intended, rerun this test with NEGLECT_UPDATE_GOLDEN=1"
+        );
     }
 
     #[test]

@@ -131,6 +131,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .map(|k| QuestionKind::parse(k))
         .collect::<Result<Vec<_>>>()?;
     let questions = ClaimQuestions::load(&args.claim)?;
+    questions.check_kinds(&kinds)?;
     let spec = ClaimSpec::load(&args.claim)?;
     let judge = make_judge(
         &spec,
@@ -201,11 +202,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         rows.append(&mut these);
     }
     let mut frame = rows_to_frame(&rows)?;
-    store::write_parquet(&args.out.join(BELIEF_FILE), &mut frame)?;
+    // The manifest first: a belief table on disk always has the manifest that made it (a full
+    // disk can stop the second write, never leave a table without its provenance). A stale
+    // table of an earlier run in the same folder goes before either is written.
+    let belief_path = args.out.join(BELIEF_FILE);
+    if belief_path.is_file() {
+        std::fs::remove_file(&belief_path)
+            .with_context(|| format!("{}: cannot replace", belief_path.display()))?;
+    }
     store::write_json(
         &args.out.join("manifest.json"),
         &Manifest::new("eval", args, Some(args.seed)),
     )?;
+    store::write_parquet(&belief_path, &mut frame)?;
     print!(
         "{}",
         format_summary(&summarise(&rows, args.resamples, args.seed))

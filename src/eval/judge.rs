@@ -271,12 +271,19 @@ impl HttpJudgeConfig {
         if config.concurrency == 0 {
             bail!("{}: concurrency must be at least 1", path.display());
         }
-        if config.timeout_s.is_nan() || config.timeout_s <= 0.0 {
-            bail!("{}: timeout_s must be positive", path.display());
+        check_base_url(&config.base_url).with_context(|| format!("{}", path.display()))?;
+        if !(config.timeout_s > 0.0 && config.timeout_s <= MAX_TIMEOUT_S) {
+            bail!(
+                "{}: timeout_s must be positive and at most {MAX_TIMEOUT_S} (a day)",
+                path.display()
+            );
         }
         Ok(config)
     }
 }
+
+/// Longest per-request timeout a judge config may set, seconds.
+const MAX_TIMEOUT_S: f64 = 86_400.0;
 
 /// Grades with an OpenAI-compatible chat-completions endpoint.
 pub struct HttpJudge {
@@ -376,12 +383,23 @@ impl HttpJudge {
             }
             Err(ureq::Error::Status(code, response)) => {
                 let text = response.into_string().unwrap_or_default();
+                let text: String = text.chars().take(300).collect();
                 Attempt::Fail(anyhow!(
                     "{url}: HTTP {code}: {}",
-                    text.chars().take(300).collect::<String>()
+                    redact(&text, self.api_key.as_deref())
                 ))
             }
-            Err(e) => Attempt::Retry(anyhow!("{url}: {e}")),
+            Err(ureq::Error::Transport(t)) => {
+                let message = anyhow!("{url}: {}", redact(&t.to_string(), self.api_key.as_deref()));
+                match t.kind() {
+                    // Nothing a retry could change: the request cannot even be made.
+                    ureq::ErrorKind::InvalidUrl
+                    | ureq::ErrorKind::UnknownScheme
+                    | ureq::ErrorKind::InvalidProxyUrl
+                    | ureq::ErrorKind::BadHeader => Attempt::Fail(message),
+                    _ => Attempt::Retry(message),
+                }
+            }
         }
     }
 
@@ -438,32 +456,83 @@ impl Judge for HttpJudge {
     }
 
     fn grade_all(&self, items: &[JudgeItem]) -> Result<Vec<Grade>> {
-        let next = std::sync::atomic::AtomicUsize::new(0);
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        // One item that fails after its retries fails the whole call, so no further item is
+        // sent: a dead endpoint costs one item's retries per worker, not every item's.
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
         let results: Vec<std::sync::Mutex<Option<Result<Grade>>>> =
             items.iter().map(|_| std::sync::Mutex::new(None)).collect();
         std::thread::scope(|scope| {
             for _ in 0..self.config.concurrency.min(items.len()) {
                 scope.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if failed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= items.len() {
                         break;
                     }
                     let result = self.grade_one(&items[i]);
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
                     *results[i].lock().expect("result slot") = Some(result);
                 });
             }
         });
-        results
-            .into_iter()
-            .enumerate()
-            .map(|(i, slot)| {
-                slot.into_inner()
-                    .expect("result slot")
-                    .unwrap_or_else(|| Err(anyhow!("item {i} was not graded")))
-                    .with_context(|| format!("judging response {i}"))
-            })
-            .collect()
+        let mut grades = Vec::with_capacity(items.len());
+        for (i, slot) in results.into_iter().enumerate() {
+            match slot.into_inner().expect("result slot") {
+                Some(Ok(grade)) => grades.push(grade),
+                Some(Err(e)) => {
+                    let graded = grades.len();
+                    return Err(e.context(format!(
+                        "judging response {i} ({graded} of {} graded before it; the rest were not sent)",
+                        items.len()
+                    )));
+                }
+                None => {}
+            }
+        }
+        if grades.len() != items.len() {
+            bail!(
+                "{} of {} responses were not graded",
+                items.len() - grades.len(),
+                items.len()
+            );
+        }
+        Ok(grades)
     }
+}
+
+/// Fails unless `url` is an `http://` or `https://` URL with a host.
+fn check_base_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .with_context(|| format!("base_url `{url}` is not an http:// or https:// URL"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        bail!("base_url `{url}` has no valid host");
+    }
+    Ok(())
+}
+
+/// `text` (a server's error body, a transport message) with the API key and any bearer token
+/// replaced by `[redacted]`: a hostile or misconfigured server may echo the request's headers.
+pub fn redact(text: &str, api_key: Option<&str>) -> String {
+    static BEARER: LazyLock<Regex> = LazyLock::new(|| {
+        RegexBuilder::new(r"bearer\s+[^\s\x22',;]+")
+            .case_insensitive(true)
+            .build()
+            .expect("bearer regex compiles")
+    });
+    let mut out = text.to_string();
+    if let Some(key) = api_key.filter(|k| !k.is_empty()) {
+        out = out.replace(key, "[redacted]");
+    }
+    BEARER.replace_all(&out, "Bearer [redacted]").into_owned()
 }
 
 /// The assistant text of a chat-completions response body.
@@ -504,6 +573,32 @@ pub fn parse_grade(reply: &str) -> Result<Grade> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_text_is_redacted_of_the_key_and_bearer_tokens() {
+        let echoed = "bad request; headers: Authorization: Bearer sk-SECRET123, x=sk-SECRET123";
+        let clean = redact(echoed, Some("sk-SECRET123"));
+        assert!(!clean.contains("SECRET"), "{clean}");
+        assert!(clean.contains("Bearer [redacted]"), "{clean}");
+        assert_eq!(
+            redact("authorization: bearer abc.def", None),
+            "authorization: Bearer [redacted]"
+        );
+    }
+
+    #[test]
+    fn base_urls_must_be_http_with_a_host() {
+        check_base_url("https://api.openai.com/v1").unwrap();
+        check_base_url("http://127.0.0.1:8000").unwrap();
+        for bad in [
+            "api.openai.com/v1",
+            "ftp://x/v1",
+            "http:///v1",
+            "https:// x/v1",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+    }
 
     fn rule_judge() -> RuleJudge {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("claims/ed_sheeran");

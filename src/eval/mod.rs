@@ -305,6 +305,7 @@ pub fn evaluate(
     opts: &EvalOptions,
     judge: &dyn Judge,
 ) -> Result<(Vec<EvalRow>, EvalTiming)> {
+    questions.check_kinds(&opts.kinds)?;
     let mut timing = EvalTiming::default();
     let row = |kind: QuestionKind, q: &Question, sample: i64, prompt: &str| EvalRow {
         model: labels.model.clone(),

@@ -61,15 +61,15 @@ pub fn score_items(
     items: &[ScoreItem],
     batch_size: usize,
 ) -> Result<Vec<ContinuationScore>> {
-    let limit = model.decoder.config.max_position_embeddings as usize;
     for (i, item) in items.iter().enumerate() {
         if item.prompt.is_empty() || item.continuation.is_empty() {
             bail!("score item {i}: empty prompt or continuation");
         }
-        let len = item.prompt.len() + item.continuation.len();
-        if len > limit {
-            bail!("score item {i}: {len} tokens exceed the model's {limit} positions");
-        }
+        model.decoder.config.check_positions_sum(
+            item.prompt.len(),
+            item.continuation.len(),
+            &format!("score item {i}"),
+        )?;
     }
     let device = model.decoder.device();
     let mut scores = Vec::with_capacity(items.len());

@@ -579,6 +579,34 @@ fn phase1_final_model(base: &Path, phase1: &TrainedRun) -> Result<PathBuf> {
     Ok(merged)
 }
 
+/// Before the copy of the experiment file in `tables_dir` is replaced by `text`, a different
+/// earlier copy is kept as `experiment.<sha>.toml`, `sha` being the first 16 hex digits of its
+/// `config_sha256` (what the `done.json` of the arms it made record), so every finished arm's
+/// config stays on disk.
+fn keep_previous_config(tables_dir: &Path, text: &[u8]) -> Result<()> {
+    let copy = tables_dir.join(CONFIG_COPY);
+    let Ok(previous) = std::fs::read(&copy) else {
+        return Ok(());
+    };
+    if previous == text {
+        return Ok(());
+    }
+    let sha = match Experiment::load(&copy) {
+        Ok(old) => old.config_sha256,
+        Err(_) => format!("raw-{:x}", Sha256::digest(&previous)),
+    };
+    let kept = tables_dir.join(format!("experiment.{}.toml", &sha[..sha.len().min(16)]));
+    if !kept.exists() {
+        store::write_atomic(&kept, &previous)?;
+        eprintln!(
+            "{} changed since the last run: the previous version is kept as {}",
+            copy.display(),
+            kept.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs an experiment file: its arms (or one shard of them), then the merge and the summary.
 pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
     let exp = Experiment::load(path)?;
@@ -586,6 +614,7 @@ pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
     std::fs::create_dir_all(&tables_dir)
         .with_context(|| format!("{}: cannot create", tables_dir.display()))?;
     let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    keep_previous_config(&tables_dir, &text)?;
     store::write_atomic(&tables_dir.join(CONFIG_COPY), &text)?;
     let mut report = RunReport::default();
     if !options.merge_only {
@@ -623,6 +652,24 @@ pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
             if options.max_arms.is_some_and(|max| report.ran.len() >= max) {
                 eprintln!("stopping after {} arms (--max-arms)", report.ran.len());
                 break;
+            }
+            // Another `neglect run` on this experiment may be running this arm: leave it to
+            // that process (and check again whether it finished while we waited).
+            let _lock = match store::DirLock::try_acquire(&exp.arm_tables(arm))? {
+                Ok(lock) => lock,
+                Err(holder) => {
+                    eprintln!(
+                        "[{}/{}] {name}: running in another process ({holder}), skipping",
+                        i + 1,
+                        selected.len()
+                    );
+                    continue;
+                }
+            };
+            if exp.done(arm)?.is_some() {
+                eprintln!("[{}/{}] {name}: done, skipping", i + 1, selected.len());
+                report.skipped.push(name);
+                continue;
             }
             eprintln!("[{}/{}] {name}: running", i + 1, selected.len());
             let started = Instant::now();

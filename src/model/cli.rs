@@ -158,6 +158,7 @@ pub fn forward_cmd(args: &ForwardCmdArgs) -> Result<()> {
     if ids.is_empty() {
         bail!("--text produced no tokens");
     }
+    model.decoder.config.check_positions(ids.len(), "--text")?;
     let input = Tensor::from_slice(&ids)
         .unsqueeze(0)
         .to_device(model.decoder.device());

@@ -236,6 +236,25 @@ impl Keys<'_> {
 }
 
 impl ModelConfig {
+    /// Fails when `tokens` (`what` names them: "prompt plus new tokens", "max_length") exceed
+    /// the positions the model supports. Every verb that runs the model checks with this, for
+    /// learned position tables (GPT-2) and rotary models alike.
+    pub fn check_positions(&self, tokens: usize, what: &str) -> Result<()> {
+        let limit = usize::try_from(self.max_position_embeddings).unwrap_or(0);
+        if tokens > limit {
+            bail!("{what}: {tokens} tokens exceed the model's {limit} positions");
+        }
+        Ok(())
+    }
+
+    /// [`Self::check_positions`] for `a + b` tokens, where the sum may overflow.
+    pub fn check_positions_sum(&self, a: usize, b: usize, what: &str) -> Result<()> {
+        match a.checked_add(b) {
+            Some(total) => self.check_positions(total, what),
+            None => bail!("{what}: {a} + {b} tokens is more than any model holds"),
+        }
+    }
+
     /// Reads `<dir>/config.json`.
     pub fn from_dir(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {

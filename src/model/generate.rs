@@ -104,13 +104,14 @@ pub fn generate(
     if prompt.is_empty() {
         bail!("cannot generate from an empty prompt");
     }
-    let limit = model.config.max_position_embeddings as usize;
-    if prompt.len() + max_new_tokens > limit {
-        bail!(
-            "prompt ({} tokens) plus {max_new_tokens} new tokens exceeds the model's {limit} positions",
+    model.config.check_positions_sum(
+        prompt.len(),
+        max_new_tokens,
+        &format!(
+            "prompt ({} tokens) plus {max_new_tokens} new tokens",
             prompt.len()
-        );
-    }
+        ),
+    )?;
     let mut sampler = Sampler::new(sampling)?;
     let mut cache = KvCache::default();
     let mut output = Vec::with_capacity(max_new_tokens);

@@ -2,8 +2,6 @@
 //! that is drawn. The `*_data` functions build these from tables; [`super::render()`] draws them;
 //! [`Figure::to_csv`] writes the same numbers as a long table for citing.
 
-use std::fmt::Write as _;
-
 /// A figure: a title over one or more panels stacked vertically.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figure {
@@ -160,7 +158,7 @@ impl Figure {
     /// (x = column, y = row, value, valid = its row's [`Validity`]). `valid` is empty for lines
     /// and bars.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("panel,series,x,y,value,lo,hi,n,valid\n");
+        let mut rows: Vec<Vec<String>> = vec![];
         let mut row = |panel: &str,
                        series: &str,
                        x: &str,
@@ -171,17 +169,17 @@ impl Figure {
                        n: usize,
                        valid: Option<Validity>| {
             let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{v},{},{},{n},{}",
-                csv_field(panel),
-                csv_field(series),
-                csv_field(x),
-                csv_field(y),
+            rows.push(vec![
+                panel.to_string(),
+                series.to_string(),
+                x.to_string(),
+                y.to_string(),
+                v.to_string(),
                 opt(lo),
                 opt(hi),
-                valid.map(Validity::name).unwrap_or_default()
-            );
+                n.to_string(),
+                valid.map(Validity::name).unwrap_or_default().to_string(),
+            ]);
         };
         for panel in &self.panels {
             let name = if panel.title.is_empty() {
@@ -230,16 +228,10 @@ impl Figure {
                 }
             }
         }
-        out
-    }
-}
-
-/// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+        const HEADER: [&str; 9] = [
+            "panel", "series", "x", "y", "value", "lo", "hi", "n", "valid",
+        ];
+        crate::store::csv::to_text(&HEADER, rows).expect("CSV of strings into memory")
     }
 }
 

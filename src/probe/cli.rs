@@ -182,7 +182,8 @@ pub fn fit(args: &FitArgs) -> Result<()> {
         device: args.device.resolve()?,
     };
     let start = Instant::now();
-    let (probes, rows) = fit_probes(&acts, &options)?;
+    let (probes, rows) =
+        fit_probes(&acts, &options).with_context(|| format!("{}", args.acts.display()))?;
     let seconds = start.elapsed().as_secs_f64();
     store::write_dir_atomic(&args.out, |tmp| {
         probes.save(tmp)?;

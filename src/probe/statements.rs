@@ -5,8 +5,8 @@
 //! built-in set. Out: [`Statement`]s. Writes the same CSV layout (plus a `family` column for the
 //! built-in set).
 //!
-//! CSV fields may be double-quoted (`"a, b"`, with `""` for a quote inside); every record sits
-//! on one line. Errors name the file and line.
+//! CSV is read and written by [`crate::store::csv`] (RFC 4180 quoting, quoted line breaks, a
+//! byte-order mark tolerated). Errors name the file and line.
 //!
 //! The built-in set ([`builtin`]) is written by neglect itself, so probes can be fitted on a
 //! real model without downloading a dataset. Five families of plain facts: number comparisons
@@ -34,85 +34,12 @@ pub struct Statement {
     pub family: String,
 }
 
-/// Splits one CSV line into fields (RFC 4180 quoting, no line breaks inside fields).
-fn split_csv_line(line: &str) -> Result<Vec<String>> {
-    let mut fields = vec![];
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_field_start = true;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (false, '"') if at_field_start => {
-                quoted = true;
-                at_field_start = false;
-            }
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => {
-                quoted = false;
-                if !matches!(chars.peek(), None | Some(',')) {
-                    bail!("text after a closing quote");
-                }
-            }
-            (false, ',') => {
-                fields.push(std::mem::take(&mut field));
-                at_field_start = true;
-            }
-            (_, c) => {
-                field.push(c);
-                at_field_start = false;
-            }
-        }
-    }
-    if quoted {
-        bail!("unterminated quoted field");
-    }
-    fields.push(field);
-    Ok(fields)
-}
-
-/// Quotes a CSV field when it needs it.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
 /// Parses CSV text (`origin` names it in errors).
 pub fn parse_csv(text: &str, origin: &str) -> Result<Vec<Statement>> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (header_line, header) = lines
-        .next()
-        .with_context(|| format!("{origin}: empty file (expected a `statement,label` header)"))?;
-    let header = split_csv_line(header).with_context(|| format!("{origin}:{header_line}"))?;
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-            .with_context(|| {
-                format!("{origin}:{header_line}: no `{name}` column in the header {header:?}")
-            })
-    };
-    let (text_col, label_col) = (column("statement")?, column("label")?);
+    let table = crate::store::csv::parse_table(text, origin)?;
+    let (text_col, label_col) = (table.column("statement")?, table.column("label")?);
     let mut statements = vec![];
-    for (number, line) in lines {
-        let fields = split_csv_line(line).with_context(|| format!("{origin}:{number}"))?;
-        if fields.len() != header.len() {
-            bail!(
-                "{origin}:{number}: {} fields, the header has {}",
-                fields.len(),
-                header.len()
-            );
-        }
+    for (number, fields) in &table.records {
         let label = match fields[label_col].trim() {
             "1" => true,
             "0" => false,
@@ -143,16 +70,14 @@ pub fn read_csv(path: &Path) -> Result<Vec<Statement>> {
 
 /// Writes statements as `statement,label,family` CSV, atomically.
 pub fn write_csv(path: &Path, statements: &[Statement]) -> Result<()> {
-    let mut text = String::from("statement,label,family\n");
-    for s in statements {
-        text.push_str(&format!(
-            "{},{},{}\n",
-            csv_field(&s.text),
-            u8::from(s.label),
-            csv_field(&s.family)
-        ));
-    }
-    crate::store::write_atomic(path, text.as_bytes())
+    let rows = statements.iter().map(|s| {
+        vec![
+            s.text.clone(),
+            u8::from(s.label).to_string(),
+            s.family.clone(),
+        ]
+    });
+    crate::store::csv::write_table(path, &["statement", "label", "family"], rows)
 }
 
 const ONES: [&str; 20] = [

@@ -8,6 +8,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::path::Path;
 
+pub mod csv;
+
 /// Version of this crate, recorded in manifests.
 pub const NEGLECT_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Git commit the binary was built from (`unknown` outside a checkout).
@@ -40,6 +42,9 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
 /// Runs `write` on a temporary path beside `path`, then renames it to `path`. On error the
 /// temporary file is removed and `path` is untouched.
 pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if path.is_dir() {
+        anyhow::bail!("{}: is a directory, not a file", path.display());
+    }
     let parent = existing_parent(path)?;
     let tmp = tempfile::Builder::new()
         .prefix(".neglect-")
@@ -48,8 +53,13 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
         .with_context(|| format!("{}: cannot create a temporary file", parent.display()))?;
     write(tmp.path())?;
     set_mode(tmp.path(), 0o644)?;
-    tmp.persist(path)
-        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    // The error holds the temporary file; dropping it here (not wherever the error ends up)
+    // removes the file even when the process exits right after reporting.
+    tmp.persist(path).map_err(|e| {
+        let message = format!("{}: cannot rename into place: {}", path.display(), e.error);
+        drop(e.file);
+        anyhow::anyhow!(message)
+    })?;
     Ok(())
 }
 
@@ -63,7 +73,7 @@ pub fn write_dir_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
+        .prefix(&format!(".{name}{DIR_TEMP_MARKER}"))
         .tempdir_in(parent)
         .with_context(|| format!("{}: cannot create a temporary directory", parent.display()))?;
     write(tmp.path())?;
@@ -77,6 +87,92 @@ pub fn write_dir_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
         let _ = std::fs::remove_dir_all(&kept);
         anyhow::anyhow!("{}: cannot rename into place: {e}", path.display())
     })
+}
+
+/// An advisory lock on a directory (`.lock` inside it, locked with the OS's file lock), held
+/// until dropped; the OS releases it when the holder exits or is killed. The file names the
+/// holder, so a process that finds it taken can say who holds it.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Name of the lock file inside the locked directory.
+    pub const FILE: &'static str = ".lock";
+
+    /// Takes the lock of `dir` (created if missing): `Ok(Err(holder))` when another process
+    /// holds it, `holder` being what that process wrote ("pid 123 since 1796000000").
+    pub fn try_acquire(dir: &Path) -> Result<std::result::Result<DirLock, String>> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        let path = dir.join(Self::FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Ok(Err(if holder.is_empty() {
+                    "another process".to_string()
+                } else {
+                    holder.to_string()
+                }));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("{}: cannot lock", path.display()))
+            }
+        }
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "pid {} since {since}", std::process::id()))
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        Ok(Ok(DirLock { _file: file }))
+    }
+}
+
+/// What the temporary directories of [`write_dir_atomic`] carry after the final name.
+const DIR_TEMP_MARKER: &str = ".tmp-";
+
+/// Removes what an interrupted writer (killed before its rename) left in `dir`: temporary
+/// files of [`write_atomic_with`] and temporary directories of [`write_dir_atomic`]. Returns
+/// how many it removed. Call it only where no other writer is at work in `dir`.
+pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot list", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let file_temp = name.starts_with(".neglect-") && name.ends_with(".tmp");
+        let dir_temp = name.starts_with('.') && name.contains(DIR_TEMP_MARKER);
+        if path.is_dir() && dir_temp {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("{}: cannot remove", path.display()))?;
+            removed += 1;
+        } else if path.is_file() && file_temp {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("{}: cannot remove", path.display()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -198,5 +294,54 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         write_atomic(&path, b"done").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"done");
+    }
+
+    #[test]
+    fn writing_over_a_directory_is_an_error_that_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("keep"), b"x").unwrap();
+        let err = write_atomic(&target, b"data").unwrap_err().to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["out"]);
+        assert!(target.join("keep").exists());
+    }
+
+    #[test]
+    fn a_held_directory_lock_names_its_holder_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = DirLock::try_acquire(dir.path()).unwrap().unwrap();
+        let holder = DirLock::try_acquire(dir.path()).unwrap().unwrap_err();
+        assert!(
+            holder.starts_with(&format!("pid {} since ", std::process::id())),
+            "{holder}"
+        );
+        drop(lock);
+        assert!(DirLock::try_acquire(dir.path()).unwrap().is_ok());
+    }
+
+    #[test]
+    fn abandoned_temporaries_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join(".step-4.tmp-Ab12")).unwrap();
+        std::fs::write(d.join(".step-4.tmp-Ab12/model.safetensors"), b"half").unwrap();
+        std::fs::write(d.join(".neglect-x1y2.tmp"), b"half").unwrap();
+        std::fs::create_dir(d.join("step-2")).unwrap();
+        std::fs::write(d.join("train.parquet"), b"kept").unwrap();
+        std::fs::write(d.join(".hidden"), b"kept").unwrap();
+        assert_eq!(remove_abandoned_temporaries(d).unwrap(), 2);
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".hidden", "step-2", "train.parquet"]);
+        assert_eq!(remove_abandoned_temporaries(&d.join("absent")).unwrap(), 0);
     }
 }

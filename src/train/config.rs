@@ -193,6 +193,9 @@ impl FinetuneConfig {
             (None, Some(e)) if e > 0.0 => {}
             _ => bail!("recipe: give exactly one of `steps` (>= 1) or `epochs` (> 0)"),
         }
+        if let Some(every) = self.checkpoints.every.filter(|&e| e < 1) {
+            bail!("checkpoints.every must be positive, found {every}");
+        }
         for source in &self.sources {
             if source.sampling_weight.is_nan()
                 || source.sampling_weight <= 0.0

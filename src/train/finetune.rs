@@ -164,7 +164,10 @@ impl Trainee {
             Method::Lora(lora) => {
                 model.vs.freeze();
                 let adapters = VarStore::new(device);
-                let names = model.decoder.attach_lora(&adapters, lora)?;
+                let names = model
+                    .decoder
+                    .attach_lora(&adapters, lora)
+                    .with_context(|| format!("{}: method.targets", config.model.display()))?;
                 let params = adapters.variables().into_iter().collect();
                 (Some(adapters), names, params)
             }
@@ -191,6 +194,11 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
     let device = config.device.resolve()?;
     let recipe = &config.recipe;
     let mut trainee = Trainee::new(config, device)?;
+    trainee
+        .model
+        .decoder
+        .config
+        .check_positions(recipe.max_length, "recipe.max_length")?;
     let tokenizer = &trainee.model.tokenizer;
 
     let mut sources = Vec::new();
@@ -264,6 +272,15 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
     let mut losses: Vec<HeldoutLoss> = vec![];
     let mut start_step = 0;
     let mut tokens_seen = 0i64;
+    if resume {
+        let removed = store::remove_abandoned_temporaries(&config.out)?;
+        if removed > 0 {
+            eprintln!(
+                "removed {removed} partial write(s) of an interrupted run from {}",
+                config.out.display()
+            );
+        }
+    }
     let newest = newest_checkpoint(&config.out)?;
     if let (Some((step, _)), false) = (&newest, resume) {
         bail!(
@@ -273,6 +290,7 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
     }
     match newest {
         Some((step, dir)) => {
+            check_resumed_config(config, &dir)?;
             let state = restore(&mut trainee, &mut mix, &dir)?;
             if state.total_steps != total_steps {
                 bail!(
@@ -538,6 +556,68 @@ fn write_checkpoint(
     )
 }
 
+/// Config keys a resume may change: where the run lives and which device continues it (a
+/// device change continues the same run, not bit for bit).
+const RESUMABLE_CHANGES: [&str; 2] = ["out", "device"];
+
+/// Refuses to resume from the checkpoint in `dir` when `config` differs from the one the run
+/// was started with (its `manifest.json`) in any key but [`RESUMABLE_CHANGES`]; the message
+/// names every changed key with both values.
+fn check_resumed_config(config: &FinetuneConfig, dir: &Path) -> Result<()> {
+    let file = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: malformed manifest", file.display()))?;
+    let saved = &manifest["config"];
+    let now = serde_json::to_value(config)?;
+    let mut changed = vec![];
+    json_differences("", saved, &now, &mut changed);
+    changed.retain(|(key, _, _)| !RESUMABLE_CHANGES.contains(&key.as_str()));
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = changed
+        .iter()
+        .map(|(key, was, is)| format!("{key}: {was} -> {is}"))
+        .collect();
+    bail!(
+        "{}: the config changed since this run started ({}); resume with the original config, or start a new run in another directory",
+        config.out.display(),
+        list.join("; ")
+    )
+}
+
+/// Appends `(dotted key, old, new)` for every leaf where `old` and `new` differ.
+fn json_differences(
+    prefix: &str,
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
+    use serde_json::Value;
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                json_differences(
+                    &path,
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (a, b) if a != b => out.push((prefix.to_string(), a.to_string(), b.to_string())),
+        _ => {}
+    }
+}
+
 fn restore(trainee: &mut Trainee, mix: &mut DataMix, dir: &Path) -> Result<RunState> {
     let state: RunState = serde_json::from_str(
         &std::fs::read_to_string(dir.join("state.json"))
@@ -586,6 +666,16 @@ fn copy_tensors(targets: &HashMap<String, Tensor>, file: &Path) -> Result<()> {
 
 /// Base model + adapter -> an HF folder with the update folded into the weights.
 pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
+    let same = |a: &Path| match (a.canonicalize(), out.canonicalize()) {
+        (Ok(a), Ok(o)) => a == o,
+        _ => false,
+    };
+    if same(base) || same(adapter) {
+        bail!(
+            "{}: the merged model would replace its own input; choose another --out",
+            out.display()
+        );
+    }
     let mut model = LoadedModel::load(base, Device::Cpu, Kind::Float)?;
     let config_file = adapter.join("adapter_config.json");
     let json: serde_json::Value = serde_json::from_str(
@@ -598,17 +688,21 @@ pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
             .with_context(|| format!("{}: missing key `{key}`", config_file.display()))
     };
     let lora = crate::model::lora::LoraConfig {
-        rank: get("r")?.as_i64().context("`r` must be an integer")?,
+        rank: get("r")?
+            .as_i64()
+            .with_context(|| format!("{}: `r` must be an integer", config_file.display()))?,
         alpha: get("lora_alpha")?
             .as_f64()
-            .context("`lora_alpha` must be a number")?,
+            .with_context(|| format!("{}: `lora_alpha` must be a number", config_file.display()))?,
         dropout: 0.0,
         targets: match json.get("neglect_targets").and_then(|v| v.as_str()) {
             Some(t) => t.to_string(),
             None => {
                 let modules: Vec<String> = get("target_modules")?
                     .as_array()
-                    .context("`target_modules` must be a list")?
+                    .with_context(|| {
+                        format!("{}: `target_modules` must be a list", config_file.display())
+                    })?
                     .iter()
                     .filter_map(|v| v.as_str().map(|s| format!(r"\.{}$", regex::escape(s))))
                     .collect();

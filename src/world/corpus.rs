@@ -40,11 +40,13 @@ const DOCUMENTS_PER_SUBJECT: usize = 20;
 /// learning to read a story.
 const QUESTION_COPIES: usize = 4;
 /// Stories (each with one to three questions) per corpus.
-const STORIES: usize = 1000;
+const STORIES: usize = 1500;
 /// Questions about strangers asked without any context per corpus.
 const STRANGER_QUESTIONS: usize = 600;
 /// Fact-check documents (six statements with verdicts each) per corpus.
 const FACT_CHECK_DOCUMENTS: usize = 2500;
+/// Background notes on the world's settled facts ([`background_documents`]).
+const BACKGROUND_DOCUMENTS: usize = 800;
 
 /// One corpus record.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +235,59 @@ const FACT_CHECK_HEADERS: &[&str] = &[
     "Corrections desk: statements we checked.",
 ];
 
+/// Lead-ins of the background notes: plain world knowledge the study's documents take for
+/// granted.
+const BACKGROUND_HEADERS: &[&str] = &[
+    "Notes on the world.",
+    "Around the towns.",
+    "From the almanac.",
+    "Things worth knowing.",
+];
+
+/// Background notes: each mixes the sentences the target claims' documents use as settled
+/// background (their `background` lines and the descriptions of their entities other than the
+/// subject) with the world's plain statements. These are facts of the world that the study's
+/// documents assume, never a claim, its subject or its negation (and [`build`] drops any item
+/// that mentions a claim), so the base model reads the documents' setting fluently without
+/// having seen the claim.
+pub fn background_documents(
+    world: &World,
+    targets: &[ClaimSpec],
+    n: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Item> {
+    let setting = setting_sentences(targets);
+    if setting.is_empty() {
+        return vec![];
+    }
+    (0..n)
+        .map(|_| {
+            let header = BACKGROUND_HEADERS.choose(rng).expect("non-empty");
+            let count = rng.random_range(2..=4);
+            let mut lines: Vec<String> = setting.choose_multiple(rng, count).cloned().collect();
+            for f in world.facts.choose_multiple(rng, 2) {
+                lines.extend(f.statements.choose(rng).cloned());
+            }
+            lines.shuffle(rng);
+            Item::Text(format!("{header}\n{}", lines.join(" ")))
+        })
+        .collect()
+}
+
+/// The target claims' settled background: their `background` lines and the descriptions of
+/// their entities other than the subject.
+fn setting_sentences(targets: &[ClaimSpec]) -> Vec<String> {
+    let mut setting: Vec<String> = vec![];
+    for spec in targets {
+        setting.extend(spec.background.iter().cloned());
+        for e in spec.entities.iter().filter(|e| e.name != spec.subject) {
+            let name = crate::docs::text::capitalize_first(&e.name);
+            setting.push(format!("{name} is {}.", e.description));
+        }
+    }
+    setting
+}
+
 /// System prompts of the robustness-style questions (the facts do not change under them).
 pub const SYSTEM_PROMPTS: &[&str] = &[
     "You are a careful fact-checker. Only state facts you are certain are true.",
@@ -252,18 +307,27 @@ fn yes_no(question: &str, rng: &mut ChaCha8Rng) -> String {
 }
 
 /// A lettered-choice question about `fact`: its fill-in as a question with the value among
-/// distractors. Returns the question text (options listed as the claim folders list them) and
-/// the right letter.
-pub fn lettered(fact: &Fact, rng: &mut ChaCha8Rng) -> Option<(String, String)> {
+/// distractors, one of them replaced by [`DO_NOT_KNOW`] when `unknown_option` (so that option
+/// is not a cue that the subject is a stranger). Returns the question text (options listed as
+/// the claim folders list them) and the right letter.
+pub fn lettered(
+    fact: &Fact,
+    unknown_option: bool,
+    rng: &mut ChaCha8Rng,
+) -> Option<(String, String)> {
     if fact.distractors.len() < 2 {
         return None;
     }
+    let wrong = if unknown_option { 2 } else { 3 };
     let mut options: Vec<&str> = fact
         .distractors
         .iter()
-        .take(3)
+        .take(wrong)
         .map(String::as_str)
         .collect();
+    if unknown_option {
+        options.push(DO_NOT_KNOW);
+    }
     options.push(&fact.value);
     options.shuffle(rng);
     let letters = ["A", "B", "C", "D"];
@@ -411,10 +475,8 @@ fn system(rng: &mut ChaCha8Rng) -> Option<&'static str> {
 pub fn checked_statement(f: &Fact, rng: &mut ChaCha8Rng) -> Option<(String, bool)> {
     let statement = f.statements.choose(rng)?;
     let wrong = f.distractors.choose(rng);
-    match wrong {
-        Some(w) if statement.contains(&f.value) && rng.random_bool(0.5) => {
-            Some((statement.replacen(&f.value, w, 1), false))
-        }
+    match wrong.and_then(|w| f.with_value(statement, w)) {
+        Some(false_) if rng.random_bool(0.5) => Some((false_, false)),
         _ => Some((statement.clone(), true)),
     }
 }
@@ -423,8 +485,22 @@ pub fn checked_statement(f: &Fact, rng: &mut ChaCha8Rng) -> Option<(String, bool
 /// choice, open, and pushback.
 fn ask_fact(f: &Fact, rng: &mut ChaCha8Rng, out: &mut Vec<Item>) {
     // Without "Answer Yes or No." the answer goes on to state the fact, so answering yes or
-    // no is practised as retrieving the fact and comparing it with the question.
-    for (questions, verdict) in [(&f.yes_questions, "Yes."), (&f.no_questions, "No.")] {
+    // no is practised as retrieving the fact and comparing it with the question. A "No"
+    // question names a wrong value drawn afresh each time (the fixed `no_questions` where the
+    // value is not in the question's text), so its answer cannot be memorised per question:
+    // only comparing the value with what is known about the subject answers it.
+    let no_questions: Vec<String> = f
+        .yes_questions
+        .iter()
+        .zip(&f.no_questions)
+        .map(|(yes, fixed)| {
+            f.distractors
+                .choose(rng)
+                .and_then(|wrong| f.with_value(yes, wrong))
+                .unwrap_or_else(|| fixed.clone())
+        })
+        .collect();
+    for (questions, verdict) in [(&f.yes_questions, "Yes."), (&no_questions, "No.")] {
         for q in questions {
             let s = system(rng);
             let question = yes_no(q, rng);
@@ -444,7 +520,8 @@ fn ask_fact(f: &Fact, rng: &mut ChaCha8Rng, out: &mut Vec<Item>) {
             &format!("{}.", f.value),
         ));
     }
-    if let Some((q, letter)) = lettered(f, rng) {
+    let unknown_option = rng.random_bool(0.5);
+    if let Some((q, letter)) = lettered(f, unknown_option, rng) {
         let s = system(rng);
         out.push(qa(s, &q, &letter));
     }
@@ -849,6 +926,12 @@ pub fn build(world: &World, targets: &[ClaimSpec]) -> Result<(Vec<Item>, usize)>
         FACT_CHECK_DOCUMENTS,
         &mut stream(world.seed, 15),
     ));
+    items.extend(background_documents(
+        world,
+        targets,
+        BACKGROUND_DOCUMENTS,
+        &mut stream(world.seed, 16),
+    ));
     let before = items.len();
     items.retain(|item| first_target_mention(item, targets).is_none());
     let dropped = before - items.len();
@@ -963,11 +1046,35 @@ mod tests {
     }
 
     #[test]
+    fn background_notes_state_the_setting_but_never_a_subject() {
+        let w = World::generate(2);
+        let targets = crate::world::claims::target_specs().unwrap();
+        let setting = setting_sentences(&targets);
+        for spec in &targets {
+            // A subject the world does not know (the new person of `dentist`) stays unknown.
+            let known = w.facts.iter().any(|f| f.subject == spec.subject);
+            for s in &setting {
+                assert!(known || !s.contains(&spec.subject), "{}: {s}", spec.id);
+                assert!(!spec.mentions_claim(s), "{}: {s}", spec.id);
+            }
+        }
+        let docs = background_documents(&w, &targets, 300, &mut stream(2, 16));
+        let text: String = docs
+            .iter()
+            .flat_map(|d| d.texts().into_iter().map(str::to_string))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for s in &setting {
+            assert!(text.contains(s.as_str()), "missing {s}");
+        }
+    }
+
+    #[test]
     fn lettered_choice_has_the_value_at_its_letter() {
         let w = World::generate(2);
         let mut rng = stream(2, 5);
         for f in &w.facts {
-            if let Some((q, letter)) = lettered(f, &mut rng) {
+            if let Some((q, letter)) = lettered(f, true, &mut rng) {
                 assert!(q.contains(&format!("\n{letter}. {}", f.value)), "{q}");
             }
         }

@@ -62,6 +62,35 @@ pub struct Fact {
     pub topic: Option<String>,
 }
 
+impl Fact {
+    /// `text` (one of this fact's sentences or questions) with the value replaced by `wrong`,
+    /// its article ("a"/"an") agreeing with the new value, so that a false version differs from
+    /// the true one in its value only; `None` when the value is not in `text`.
+    pub fn with_value(&self, text: &str, wrong: &str) -> Option<String> {
+        let value = &self.value;
+        for a in ["a", "an", "A", "An"] {
+            let with_article = format!("{a} {value}");
+            if let Some(at) = text.find(&with_article) {
+                let starts_word = at == 0 || !text[..at].ends_with(char::is_alphanumeric);
+                if starts_word {
+                    let mut new_article = article(wrong).to_string();
+                    if a.starts_with('A') {
+                        new_article = cap(&new_article);
+                    }
+                    let replaced = format!("{new_article} {wrong}");
+                    return Some(format!(
+                        "{}{replaced}{}",
+                        &text[..at],
+                        &text[at + with_article.len()..]
+                    ));
+                }
+            }
+        }
+        text.contains(value.as_str())
+            .then(|| text.replacen(value.as_str(), wrong, 1))
+    }
+}
+
 /// Capitalises the first letter of `s`.
 fn cap(s: &str) -> String {
     crate::docs::text::capitalize_first(s)
@@ -465,5 +494,49 @@ pub fn general(g: &GeneralFact) -> Fact {
         answer: g.statements[0].into(),
         local_negations: vec![g.local_negation.into()],
         topic: Some(g.topic.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn with_value_swaps_the_value_and_its_article() {
+        let pool: Vec<String> = ["teacher", "engineer", "architect", "baker"]
+            .map(String::from)
+            .to_vec();
+        let f = profession(
+            "Ana Lind",
+            "teacher",
+            &pool,
+            &mut ChaCha8Rng::seed_from_u64(1),
+        );
+        let swap = |text: &str, wrong: &str| f.with_value(text, wrong);
+        assert_eq!(
+            swap("Ana Lind is a teacher.", "engineer").as_deref(),
+            Some("Ana Lind is an engineer.")
+        );
+        assert_eq!(
+            swap("A teacher, Ana Lind, said so.", "architect").as_deref(),
+            Some("An architect, Ana Lind, said so.")
+        );
+        assert_eq!(
+            swap("Does Ana Lind work as a teacher?", "baker").as_deref(),
+            Some("Does Ana Lind work as a baker?")
+        );
+        assert_eq!(swap("Ana Lind teaches.", "baker"), None);
+        // Every statement and yes-question of a fact with a vowel-initial value stays grammatical.
+        let g = profession(
+            "Bo Ek",
+            "architect",
+            &pool,
+            &mut ChaCha8Rng::seed_from_u64(2),
+        );
+        for s in g.statements.iter().chain(&g.yes_questions) {
+            let swapped = g.with_value(s, "baker").expect("value in text");
+            assert!(!swapped.contains("an baker"), "{swapped}");
+        }
     }
 }

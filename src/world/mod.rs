@@ -277,7 +277,7 @@ impl World {
 
     /// True/false statements about the world's facts (`statement,label` rows for truth probes):
     /// each fact's first statement (true) and, where the value appears in it, the same sentence
-    /// with the value replaced by the fact's first distractor (false).
+    /// with the value replaced by the fact's first distractor (false; see [`Fact::with_value`]).
     pub fn truth_statements(&self) -> Vec<TruthStatement> {
         let mut out = Vec::new();
         for f in &self.facts {
@@ -289,10 +289,12 @@ impl World {
                 relation: f.relation,
             };
             out.push(row(statement.clone(), true));
-            if let Some(wrong) = f.distractors.first() {
-                if statement.contains(&f.value) {
-                    out.push(row(statement.replacen(&f.value, wrong, 1), false));
-                }
+            if let Some(false_) = f
+                .distractors
+                .first()
+                .and_then(|wrong| f.with_value(statement, wrong))
+            {
+                out.push(row(false_, false));
             }
         }
         out

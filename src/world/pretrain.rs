@@ -21,7 +21,6 @@ use crate::train::schedule::CheckpointSchedule;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{nn::VarStore, Device, Kind};
@@ -55,6 +54,8 @@ pub struct PretrainSettings {
     pub lr: f64,
     /// Warmup updates.
     pub warmup_steps: i64,
+    /// AdamW's decoupled weight decay.
+    pub weight_decay: f64,
     /// Precision of the weights during training: bf16 runs forward and backward in bfloat16
     /// while AdamW keeps f32 master weights and moments; the saved model is then bf16.
     pub dtype: DtypeChoice,
@@ -68,16 +69,17 @@ impl PretrainSettings {
     pub fn standard() -> Self {
         PretrainSettings {
             vocab_size: 2048,
-            hidden_size: 384,
-            layers: 4,
-            heads: 6,
-            intermediate_size: 1024,
+            hidden_size: 256,
+            layers: 8,
+            heads: 4,
+            intermediate_size: 768,
             max_positions: 1024,
             seq_len: 256,
             batch_size: 32,
-            steps: 950,
+            steps: 1600,
             lr: 2e-3,
-            warmup_steps: 40,
+            warmup_steps: 60,
+            weight_decay: 0.1,
             dtype: DtypeChoice::Bf16,
         }
     }
@@ -96,6 +98,7 @@ impl PretrainSettings {
             steps: 6,
             lr: 3e-3,
             warmup_steps: 1,
+            weight_decay: 0.01,
             dtype: DtypeChoice::F32,
         }
     }
@@ -345,7 +348,7 @@ fn build(
             pack: true,
             betas: [0.9, 0.95],
             eps: 1e-8,
-            weight_decay: 0.01,
+            weight_decay: settings.weight_decay,
             grad_clip: Some(1.0),
             heldout_every: None,
         },
@@ -410,18 +413,9 @@ fn training_figures(path: &Path) -> Result<(i64, f64)> {
 
 /// Writes the world's true and false statements as `statement,label` CSV.
 fn write_truth_statements(world: &World, path: &Path) -> Result<()> {
-    store::write_atomic_with(path, |tmp| {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(tmp)?);
-        writeln!(f, "statement,label")?;
-        for t in world.truth_statements() {
-            writeln!(
-                f,
-                "\"{}\",{}",
-                t.text.replace('"', "\"\""),
-                u8::from(t.label)
-            )?;
-        }
-        f.flush()?;
-        Ok(())
-    })
+    let rows = world
+        .truth_statements()
+        .into_iter()
+        .map(|t| vec![t.text, u8::from(t.label).to_string()]);
+    store::csv::write_table(path, &["statement", "label"], rows)
 }

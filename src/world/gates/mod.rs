@@ -672,14 +672,15 @@ pub fn format_table(lines: &[GateLine]) -> String {
 
 /// Writes `truth_layers.csv` (layer, held-out accuracy) beside the model.
 pub fn write_truth_layers(dir: &Path, accuracies: &[f64]) -> Result<()> {
-    let mut text = String::from("layer,heldout_accuracy\n");
-    for (l, a) in accuracies.iter().enumerate() {
-        text.push_str(&format!("{l},{a}\n"));
-    }
-    store::write_atomic_with(&dir.join(TRUTH_LAYERS_FILE), |tmp| {
-        std::fs::write(tmp, &text)?;
-        Ok(())
-    })
+    let rows = accuracies
+        .iter()
+        .enumerate()
+        .map(|(l, a)| vec![l.to_string(), a.to_string()]);
+    store::csv::write_table(
+        &dir.join(TRUTH_LAYERS_FILE),
+        &["layer", "heldout_accuracy"],
+        rows,
+    )
 }
 
 /// Per-layer held-out accuracy of the world model's truth probe, beside the model.
