@@ -65,7 +65,7 @@ pub fn condition_lines(answers: &[Answer]) -> Vec<ConditionLine> {
 pub fn format_conditions(name: &str, lines: &[ConditionLine]) -> String {
     let mut out = format!(
         "belief at the last checkpoint of every arm ({name}; claims, seeds and question kinds \
-         pooled; 95% bootstrap CI over questions):\n{:<20} {:>7} {:>14} {:>6} {:>5} {:>7} {:>9}\n",
+         pooled; 95% bootstrap CI over seeds and questions):\n{:<20} {:>7} {:>14} {:>6} {:>5} {:>7} {:>9}\n",
         "condition", "belief", "95% CI", "claims", "seeds", "answers", "step"
     );
     for l in lines {

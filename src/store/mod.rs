@@ -198,6 +198,8 @@ pub fn read_jsonl_lines<T>(
     let content = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     content
+        .strip_prefix('\u{feff}')
+        .unwrap_or(&content)
         .lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -310,6 +312,19 @@ mod tests {
             .collect();
         assert_eq!(names, ["out"]);
         assert!(target.join("keep").exists());
+    }
+
+    #[test]
+    fn jsonl_with_a_byte_order_mark_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.jsonl");
+        std::fs::write(&path, "\u{feff}{\"a\": 1}\n\n{\"a\": 2}\n").unwrap();
+        let values = read_jsonl_lines(&path, |line| {
+            Ok(serde_json::from_str::<serde_json::Value>(line)?)
+        })
+        .unwrap();
+        assert_eq!(values.len(), 2);
+        assert_eq!(values[0]["a"], 1);
     }
 
     #[test]

@@ -62,10 +62,14 @@ pub struct PretrainSettings {
 }
 
 impl PretrainSettings {
-    /// The shipped base model: about 7.9M parameters (d 384, 4 blocks, 2,048 tokens), trained
-    /// in bf16 with f32 master weights, where bf16 matrix products at this width run about 3.5x
-    /// faster than f32 on a 2-core CPU with bf16 dot products (measured through torch 2.11:
-    /// 894 vs 3,128 tokens/s for one training step at 8.7M parameters).
+    /// The shipped base model: about 7.3M parameters (d 256, 8 blocks, 2,048 tokens), trained
+    /// in bf16 with f32 master weights. Eight narrow blocks rather than four wide ones (7.9M
+    /// parameters at d 384, the previous organism) for about the same compute, since answering
+    /// yes/no about a known fact composes retrieval and comparison; together with weight decay
+    /// 0.1 and fresh wrong values in the corpus's yes/no questions (changed at once, so not
+    /// separated), known-fact accuracy rose from 74% to 95%. 1,600 steps took 31 minutes on 2
+    /// cores of an Intel Xeon with AMX (about 6,200 tokens/s; bf16 at d 384 ran 3.5x faster
+    /// than f32 on an AMD EPYC with avx512_bf16).
     pub fn standard() -> Self {
         PretrainSettings {
             vocab_size: 2048,
