@@ -654,7 +654,8 @@ pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
                 break;
             }
             // Another `neglect run` on this experiment may be running this arm: leave it to
-            // that process (and check again whether it finished while we waited).
+            // that process. Once the lock is ours, check `done.json` again: another process
+            // may have finished the arm since the check above.
             let _lock = match store::DirLock::try_acquire(&exp.arm_tables(arm))? {
                 Ok(lock) => lock,
                 Err(holder) => {
