@@ -278,9 +278,28 @@ fn model_info_reports_smollm2_shape() {
         "kv heads        3",
         "49152",
         "tied embeddings true",
+        "saved dtype     ",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+}
+
+#[test]
+fn model_info_reads_the_weights_dtype_and_refuses_unreadable_weights() {
+    let dir = broken_copy();
+    let run = neglect(&["model", "info", dir.path().to_str().unwrap()]);
+    assert!(run.status.success());
+    assert!(String::from_utf8_lossy(&run.stdout).contains("saved dtype     f32"));
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let run = neglect(&["model", "info", dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("model.safetensors") && stderr.contains("invalid safetensors file"),
+        "{stderr}"
+    );
 }
 
 /// A copy of the llama fixture that a test may break.

@@ -40,6 +40,9 @@ pub struct InfoArgs {
 pub fn info(args: &InfoArgs) -> Result<()> {
     let config = super::config::ModelConfig::from_dir(&args.dir)?;
     let tokenizer = super::tokenizer::TextTokenizer::from_dir(&args.dir)?;
+    // From the weight files themselves (config.json's `torch_dtype` may be stale or absent),
+    // which also checks that they are readable.
+    let stored: Vec<String> = super::load::stored_dtypes(&args.dir)?.into_iter().collect();
     let c = &config;
     let rows: Vec<(&str, String)> = vec![
         ("architecture", format!("{:?}", c.arch).to_lowercase()),
@@ -56,10 +59,7 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         ),
         ("max positions", c.max_position_embeddings.to_string()),
         ("tied embeddings", c.tie_word_embeddings.to_string()),
-        (
-            "saved dtype",
-            c.saved_dtype.clone().unwrap_or_else(|| "unknown".into()),
-        ),
+        ("saved dtype", stored.join(", ")),
         ("chat template", tokenizer.has_chat_template().to_string()),
     ];
     for (key, value) in rows {

@@ -153,8 +153,6 @@ pub struct ModelConfig {
     pub bos_token_id: Option<i64>,
     /// End-of-sequence token ids (generation stops at any of them).
     pub eos_token_ids: Vec<i64>,
-    /// The dtype the checkpoint was saved in, as config.json states it.
-    pub saved_dtype: Option<String>,
 }
 
 /// Reads typed keys from a config JSON object, naming the file in every error.
@@ -338,7 +336,6 @@ impl ModelConfig {
             tie_word_embeddings: keys.bool_or("tie_word_embeddings", false)?,
             bos_token_id: keys.ids("bos_token_id")?.first().copied(),
             eos_token_ids: keys.ids("eos_token_id")?,
-            saved_dtype: Self::saved_dtype(keys),
         })
     }
 
@@ -429,15 +426,7 @@ impl ModelConfig {
             tie_word_embeddings: keys.bool_or("tie_word_embeddings", true)?,
             bos_token_id: keys.ids("bos_token_id")?.first().copied(),
             eos_token_ids: keys.ids("eos_token_id")?,
-            saved_dtype: Self::saved_dtype(keys),
         })
-    }
-
-    fn saved_dtype(keys: &Keys) -> Option<String> {
-        keys.get("dtype")
-            .or_else(|| keys.get("torch_dtype"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
     }
 
     fn validate(&self, file: &Path) -> Result<()> {

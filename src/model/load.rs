@@ -57,6 +57,21 @@ fn weight_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
         .collect())
 }
 
+/// The dtypes of the tensors stored in the checkpoint in `dir` ("bf16", "f32", ...), read from
+/// every weight file's header; an unreadable or truncated file is an error naming it.
+pub fn stored_dtypes(dir: &Path) -> Result<std::collections::BTreeSet<String>> {
+    let files: std::collections::BTreeSet<PathBuf> = weight_files(dir)?.into_values().collect();
+    let mut dtypes = std::collections::BTreeSet::new();
+    for path in files {
+        let mmap = map_file(&path)?;
+        let st = parse(&mmap, &path)?;
+        for (_, view) in st.tensors() {
+            dtypes.insert(format!("{:?}", view.dtype()).to_lowercase());
+        }
+    }
+    Ok(dtypes)
+}
+
 fn map_file(path: &Path) -> Result<memmap2::Mmap> {
     let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     // SAFETY: the mapping is read-only and only lives while the checkpoint is being copied.
