@@ -538,10 +538,8 @@ pub fn redact(text: &str, api_key: Option<&str>) -> String {
 /// The assistant text of a chat-completions response body.
 pub fn reply_content(body: &str) -> Result<String> {
     let json: serde_json::Value = serde_json::from_str(body).with_context(|| {
-        format!(
-            "judge response is not JSON: {}",
-            body.chars().take(200).collect::<String>()
-        )
+        let start: String = body.chars().take(200).collect();
+        format!("judge response is not JSON: {}", redact(&start, None))
     })?;
     json.pointer("/choices/0/message/content")
         .and_then(|c| c.as_str())
