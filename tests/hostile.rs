@@ -33,6 +33,21 @@ fn names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// `neglect docs` writing `n` positive documents of the shipped Ed Sheeran claim to `out`.
+fn docs_args<'a>(n: &'a str, out: &'a Path) -> [&'a str; 9] {
+    [
+        "docs",
+        "--claim",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/claims/ed_sheeran"),
+        "--condition",
+        "positive",
+        "--n",
+        n,
+        "--out",
+        out.to_str().unwrap(),
+    ]
+}
+
 #[test]
 fn more_tokens_than_a_gpt2_model_has_positions_is_an_error() {
     let gpt2 = fixtures().join("gpt2");
@@ -82,17 +97,7 @@ fn counts_near_the_integer_limit_are_errors() {
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("d.jsonl");
     assert_error(
-        &[
-            "docs",
-            "--claim",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/claims/ed_sheeran"),
-            "--condition",
-            "positive",
-            "--n",
-            "18446744073709551615",
-            "--out",
-            target.to_str().unwrap(),
-        ],
+        &docs_args("18446744073709551615", &target),
         "documents asked for",
     );
     assert!(names(out.path()).is_empty());
@@ -103,20 +108,7 @@ fn an_output_path_that_is_a_directory_leaves_no_temporary_file() {
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("docs.jsonl");
     std::fs::create_dir(&target).unwrap();
-    assert_error(
-        &[
-            "docs",
-            "--claim",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/claims/ed_sheeran"),
-            "--condition",
-            "positive",
-            "--n",
-            "2",
-            "--out",
-            target.to_str().unwrap(),
-        ],
-        "is a directory",
-    );
+    assert_error(&docs_args("2", &target), "is a directory");
     assert_eq!(names(out.path()), ["docs.jsonl"]);
 }
 

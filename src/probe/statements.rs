@@ -17,7 +17,8 @@
 //! cannot separate that family above chance). Each family yields as many true as false
 //! statements, so the set is balanced overall and within each family.
 
-use anyhow::{bail, Context, Result};
+use crate::store::csv::CsvTable;
+use anyhow::{bail, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -36,7 +37,12 @@ pub struct Statement {
 
 /// Parses CSV text (`origin` names it in errors).
 pub fn parse_csv(text: &str, origin: &str) -> Result<Vec<Statement>> {
-    let table = crate::store::csv::parse_table(text, origin)?;
+    statements_of(&crate::store::csv::parse_table(text, origin)?)
+}
+
+/// The statements of a `statement,label` table.
+fn statements_of(table: &CsvTable) -> Result<Vec<Statement>> {
+    let origin = &table.origin;
     let (text_col, label_col) = (table.column("statement")?, table.column("label")?);
     let mut statements = vec![];
     for (number, fields) in &table.records {
@@ -63,9 +69,7 @@ pub fn parse_csv(text: &str, origin: &str) -> Result<Vec<Statement>> {
 
 /// Reads a `statement,label` CSV file.
 pub fn read_csv(path: &Path) -> Result<Vec<Statement>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    parse_csv(&text, &path.display().to_string())
+    statements_of(&crate::store::csv::read_table(path)?)
 }
 
 /// Writes statements as `statement,label,family` CSV, atomically.

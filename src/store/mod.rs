@@ -47,8 +47,8 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
     }
     let parent = existing_parent(path)?;
     let tmp = tempfile::Builder::new()
-        .prefix(".neglect-")
-        .suffix(".tmp")
+        .prefix(FILE_TEMP_PREFIX)
+        .suffix(FILE_TEMP_SUFFIX)
         .tempfile_in(parent)
         .with_context(|| format!("{}: cannot create a temporary file", parent.display()))?;
     write(tmp.path())?;
@@ -131,20 +131,36 @@ impl DirLock {
                 return Err(e).with_context(|| format!("{}: cannot lock", path.display()))
             }
         }
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         file.set_len(0)
             .and_then(|()| file.rewind())
-            .and_then(|()| writeln!(file, "pid {} since {since}", std::process::id()))
+            .and_then(|()| writeln!(file, "pid {} since {}", std::process::id(), unix_now()))
             .with_context(|| format!("{}: cannot write", path.display()))?;
         Ok(Ok(DirLock { _file: file }))
     }
 }
 
+/// Names of the temporary files of [`write_atomic_with`]: `.neglect-<random>.tmp`.
+const FILE_TEMP_PREFIX: &str = ".neglect-";
+const FILE_TEMP_SUFFIX: &str = ".tmp";
 /// What the temporary directories of [`write_dir_atomic`] carry after the final name.
 const DIR_TEMP_MARKER: &str = ".tmp-";
+
+/// Seconds since the Unix epoch (0 on a clock set before it).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The `config` object of a `manifest.json` (see [`Manifest`]).
+pub fn read_manifest_config(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut manifest: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    Ok(manifest["config"].take())
+}
 
 /// Removes what an interrupted writer (killed before its rename) left in `dir`: temporary
 /// files of [`write_atomic_with`] and temporary directories of [`write_dir_atomic`]. Returns
@@ -160,7 +176,7 @@ pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize> {
         let entry = entry.with_context(|| format!("{}: cannot list", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let file_temp = name.starts_with(".neglect-") && name.ends_with(".tmp");
+        let file_temp = name.starts_with(FILE_TEMP_PREFIX) && name.ends_with(FILE_TEMP_SUFFIX);
         let dir_temp = name.starts_with('.') && name.contains(DIR_TEMP_MARKER);
         if path.is_dir() && dir_temp {
             std::fs::remove_dir_all(&path)
@@ -268,10 +284,7 @@ impl<C: Serialize> Manifest<C> {
             neglect_version: NEGLECT_VERSION,
             git_commit: GIT_COMMIT,
             torch_version: TORCH_VERSION,
-            created_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            created_unix: unix_now(),
         }
     }
 }
@@ -282,6 +295,16 @@ pub const TORCH_VERSION: &str = "2.11.0";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
 
     #[test]
     fn failed_write_leaves_nothing() {
@@ -306,11 +329,7 @@ mod tests {
         std::fs::write(target.join("keep"), b"x").unwrap();
         let err = write_atomic(&target, b"data").unwrap_err().to_string();
         assert!(err.contains("is a directory"), "{err}");
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["out"]);
+        assert_eq!(names(dir.path()), ["out"]);
         assert!(target.join("keep").exists());
     }
 
@@ -351,12 +370,7 @@ mod tests {
         std::fs::write(d.join("train.parquet"), b"kept").unwrap();
         std::fs::write(d.join(".hidden"), b"kept").unwrap();
         assert_eq!(remove_abandoned_temporaries(d).unwrap(), 2);
-        let mut names: Vec<String> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        assert_eq!(names, [".hidden", "step-2", "train.parquet"]);
+        assert_eq!(names(d), [".hidden", "step-2", "train.parquet"]);
         assert_eq!(remove_abandoned_temporaries(&d.join("absent")).unwrap(), 0);
     }
 }

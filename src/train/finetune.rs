@@ -458,12 +458,8 @@ pub fn run_models(run: &Path) -> Result<Vec<(i64, PathBuf)>> {
     if first_step != 0 {
         let manifest = first_dir.join("manifest.json");
         if manifest.is_file() {
-            let json: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(&manifest)
-                    .with_context(|| format!("{}: cannot read", manifest.display()))?,
-            )
-            .with_context(|| format!("{}: not valid JSON", manifest.display()))?;
-            if let Some(base) = json.pointer("/config/model").and_then(|m| m.as_str()) {
+            let config = store::read_manifest_config(&manifest)?;
+            if let Some(base) = config.get("model").and_then(|m| m.as_str()) {
                 models.insert(0, (0, PathBuf::from(base)));
             }
         }
@@ -564,15 +560,10 @@ const RESUMABLE_CHANGES: [&str; 2] = ["out", "device"];
 /// was started with (its `manifest.json`) in any key but [`RESUMABLE_CHANGES`]; the message
 /// names every changed key with both values.
 fn check_resumed_config(config: &FinetuneConfig, dir: &Path) -> Result<()> {
-    let file = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("{}: cannot read", file.display()))?;
-    let manifest: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: malformed manifest", file.display()))?;
-    let saved = &manifest["config"];
+    let saved = store::read_manifest_config(&dir.join("manifest.json"))?;
     let now = serde_json::to_value(config)?;
     let mut changed = vec![];
-    json_differences("", saved, &now, &mut changed);
+    json_differences("", &saved, &now, &mut changed);
     changed.retain(|(key, _, _)| !RESUMABLE_CHANGES.contains(&key.as_str()));
     if changed.is_empty() {
         return Ok(());
