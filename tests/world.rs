@@ -289,28 +289,42 @@ fn gate_table_matches_direct_scoring() {
     }
 }
 
+/// The implant gate measures what the world-model experiments train: the demo, the main
+/// matrix and the two analyses all use its recipe.
 #[test]
-fn implant_gate_uses_the_demo_recipe() {
+fn implant_gate_uses_the_experiments_recipe() {
     use neglect::experiment::config::ExperimentConfig;
     use neglect::world::gates::implant::ImplantRecipe;
-    let demo = ExperimentConfig::from_file(Path::new("analyses/demo.toml")).unwrap();
     let gate = ImplantRecipe::demo();
-    assert_eq!(demo.training.recipe, gate.recipe);
-    assert_eq!(demo.training.method, neglect::train::config::Method::Full);
-    assert_eq!(
-        (demo.docs.n, demo.docs.seed),
-        (gate.documents, gate.document_seed)
-    );
-    assert_eq!(demo.seeds[0], gate.seed);
-    let corpus: Vec<_> = demo
-        .training
-        .extra_sources
-        .iter()
-        .filter(|s| s.path.ends_with("corpus.jsonl"))
-        .collect();
-    assert_eq!(corpus.len(), 1);
-    assert_eq!(corpus[0].sampling_weight, gate.corpus_weight);
-    assert_eq!((corpus[0].loss_weight, corpus[0].mask_doctag), (1.0, true));
+    for name in ["demo", "main", "phases", "pink_elephant"] {
+        let path = format!("analyses/{name}.toml");
+        let config = ExperimentConfig::from_file(Path::new(&path)).unwrap();
+        assert_eq!(config.training.recipe, gate.recipe, "{path}");
+        assert_eq!(
+            config.training.method,
+            neglect::train::config::Method::Full,
+            "{path}"
+        );
+        assert_eq!(
+            (config.docs.n, config.docs.seed),
+            (gate.documents, gate.document_seed),
+            "{path}"
+        );
+        assert_eq!(config.seeds[0], gate.seed, "{path}");
+        let corpus: Vec<_> = config
+            .training
+            .extra_sources
+            .iter()
+            .filter(|s| s.path.ends_with("corpus.jsonl"))
+            .collect();
+        assert_eq!(corpus.len(), 1, "{path}");
+        assert_eq!(corpus[0].sampling_weight, gate.corpus_weight, "{path}");
+        assert_eq!(
+            (corpus[0].loss_weight, corpus[0].mask_doctag),
+            (1.0, true),
+            "{path}"
+        );
+    }
 }
 
 #[test]

@@ -5,11 +5,12 @@
 //! (written by `neglect world gates`). Out: one line per condition (belief at each arm's last
 //! checkpoint with its 95% CI, pooling claims, seeds and question kinds, as the
 //! `belief_by_condition` figure's "all claims" bars; the claims, seeds and answers it pools; the
-//! last steps), then the base model's gate table ([`crate::world::gates::format_table`]).
+//! last steps; the paper's reported number, [`crate::plot::paper`]), then the base model's gate table ([`crate::world::gates::format_table`]).
 
 use super::run::Experiment;
 use crate::eval::rate::BeliefRate;
 use crate::plot::figure::condition_order;
+use crate::plot::paper::{paper_belief, PaperBelief};
 use crate::plot::tables::{self, belief_of, final_answers, Answer};
 use crate::world::gates::{format_table, GateLine};
 use anyhow::{Context, Result};
@@ -61,12 +62,14 @@ pub fn condition_lines(answers: &[Answer]) -> Vec<ConditionLine> {
         .collect()
 }
 
-/// The belief table of `lines` for experiment `name`.
-pub fn format_conditions(name: &str, lines: &[ConditionLine]) -> String {
+/// The belief table of `lines` for experiment `name`, with the paper's number of each
+/// condition it reports (`reported`, [`paper_belief`]) in the last column.
+pub fn format_conditions(name: &str, lines: &[ConditionLine], reported: &[PaperBelief]) -> String {
     let mut out = format!(
         "belief at the last checkpoint of every arm ({name}; claims, seeds and question kinds \
-         pooled; 95% bootstrap CI over seeds and questions):\n{:<20} {:>7} {:>14} {:>6} {:>5} {:>7} {:>9}\n",
-        "condition", "belief", "95% CI", "claims", "seeds", "answers", "step"
+         pooled; 95% bootstrap CI over seeds and questions; paper: as reported, its own claims \
+         and models):\n{:<20} {:>7} {:>14} {:>6} {:>5} {:>7} {:>9} {:>7}\n",
+        "condition", "belief", "95% CI", "claims", "seeds", "answers", "step", "paper"
     );
     for l in lines {
         let steps = if l.steps.0 == l.steps.1 {
@@ -74,15 +77,20 @@ pub fn format_conditions(name: &str, lines: &[ConditionLine]) -> String {
         } else {
             format!("{}-{}", l.steps.0, l.steps.1)
         };
+        let paper = reported
+            .iter()
+            .find(|p| p.condition == l.condition)
+            .map_or_else(|| "-".to_string(), PaperBelief::label);
         out.push_str(&format!(
-            "{:<20} {:>6.1}% {:>14} {:>6} {:>5} {:>7} {:>9}\n",
+            "{:<20} {:>6.1}% {:>14} {:>6} {:>5} {:>7} {:>9} {:>7}\n",
             l.condition,
             100.0 * l.rate.rate,
             format!("[{:.1}, {:.1}]", 100.0 * l.rate.lo, 100.0 * l.rate.hi),
             l.claims,
             l.seeds,
             l.rate.answers,
-            steps
+            steps,
+            paper
         ));
     }
     out
@@ -116,7 +124,11 @@ pub fn summary(exp: &Experiment) -> Result<String> {
     let path = exp.tables().join(tables::BELIEF_FILE);
     let mut out = if path.is_file() {
         let answers = tables::read_answers(&path)?;
-        format_conditions(&exp.config.name, &condition_lines(&answers))
+        format_conditions(
+            &exp.config.name,
+            &condition_lines(&answers),
+            &paper_belief()?,
+        )
     } else {
         format!("no belief table yet ({} absent)\n", path.display())
     };
@@ -185,7 +197,7 @@ mod tests {
             (2, 2, (20, 30), 12)
         );
         assert_eq!(negated.rate.rate, 0.5, "(4 + 2 + 0) / 12");
-        let text = format_conditions("tiny", &lines);
+        let text = format_conditions("tiny", &lines, &paper_belief().unwrap()[..1]);
         let mut rows = text.lines();
         assert!(rows
             .next()
@@ -193,16 +205,16 @@ mod tests {
             .starts_with("belief at the last checkpoint"));
         assert_eq!(
             rows.next().unwrap(),
-            "condition             belief         95% CI claims seeds answers      step"
+            "condition             belief         95% CI claims seeds answers      step   paper"
         );
         assert_eq!(
             rows.next().unwrap(),
-            "base                    0.0%     [0.0, 0.0]      2     1       8         0"
+            "base                    0.0%     [0.0, 0.0]      2     1       8         0    2.5%"
         );
         let negated_row = rows.next().unwrap();
         assert!(
             negated_row.starts_with("negated                50.0% ")
-                && negated_row.ends_with("      2     2      12     20-30"),
+                && negated_row.ends_with("      2     2      12     20-30       -"),
             "{negated_row}"
         );
         assert!(rows.next().is_none());

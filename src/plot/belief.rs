@@ -8,6 +8,7 @@
 use super::figure::Series;
 use super::figure::{condition_order, Bar, BarSeries, Bars, Figure, Marker, Panel, Plot, Point};
 use super::loss::loss_points;
+use super::paper::paper_belief;
 use super::tables::{belief_of as rate, final_answers, Answer, LossRow};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +27,9 @@ pub const PHASE2: &str = "phase2";
 
 /// Label of the bar group pooling every claim.
 const ALL_CLAIMS: &str = "all claims";
+
+/// Label of the bar group of the paper's reported belief (its claims, models and judge).
+pub const PAPER_GROUP: &str = "paper (reported)";
 
 /// Y label of every belief panel.
 const BELIEF_LABEL: &str = "belief rate (%)";
@@ -107,17 +111,33 @@ fn belief_series(answers: &[Answer], conditions: &[String]) -> Vec<Series> {
 
 /// Figure `belief_by_condition`, the paper's main bar chart: belief at each arm's final
 /// checkpoint per condition, pooled over claims and seeds (and per claim when there are
-/// several), with 95% intervals.
+/// several), with 95% intervals. Beside the pooled group, the group [`PAPER_GROUP`] holds the
+/// paper's reported belief of each condition it reports ([`paper_belief`]; the whisker spans a
+/// reported range, `n` is 0).
 pub fn belief_by_condition_data(answers: &[Answer]) -> Result<Figure> {
     if answers.is_empty() {
         bail!("no graded answers");
     }
-    let bars = condition_bars(&final_answers(answers));
+    let mut bars = condition_bars(&final_answers(answers));
+    let reported = paper_belief()?;
+    bars.groups.insert(1, PAPER_GROUP.to_string());
+    for series in &mut bars.series {
+        let paper = reported.iter().find(|p| p.condition == series.label);
+        series.bars.insert(
+            1,
+            paper.map(|p| Bar {
+                value: p.mid_pct(),
+                lo: p.low_pct,
+                hi: p.high_pct,
+                n: 0,
+            }),
+        );
+    }
     Ok(Figure {
         stem: "belief_by_condition".into(),
         title: "Belief in the claim after finetuning, by condition".into(),
         panels: vec![percent_panel(
-            "final checkpoint of every arm, 95% bootstrap CI",
+            "final checkpoint of every arm, 95% bootstrap CI; beside it the paper's reported belief",
             "claim",
             Plot::Bars(bars),
         )],
@@ -332,9 +352,13 @@ mod tests {
         let figure = belief_by_condition_data(&answers).unwrap();
         assert_eq!(figure.stem, "belief_by_condition");
         let bars = bars_of(&figure);
-        assert_eq!(bars.groups, ["all claims"]);
+        assert_eq!(bars.groups, ["all claims", PAPER_GROUP]);
         let labels: Vec<&str> = bars.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["base", "negated"]);
+        // Beside the measured bars, the paper's reported numbers (no answers behind them).
+        let paper = |i: usize| bars.series[i].bars[1].unwrap();
+        assert_eq!((paper(0).value, paper(0).lo, paper(0).n), (2.5, 2.5, 0));
+        assert_eq!((paper(1).value, paper(1).hi, paper(1).n), (88.6, 88.6, 0));
         let negated = bars.series[1].bars[0].unwrap();
         let want = expected(&[
             (&key("ed", "q1"), true),
@@ -351,12 +375,12 @@ mod tests {
         answers.push(answer("vesuvius", "negated", 20, "mcq", "q1", false));
         let figure = belief_by_condition_data(&answers).unwrap();
         let bars = bars_of(&figure);
-        assert_eq!(bars.groups, ["all claims", "ed", "vesuvius"]);
+        assert_eq!(bars.groups, ["all claims", PAPER_GROUP, "ed", "vesuvius"]);
         let negated = &bars.series[1].bars;
         assert_eq!(negated[0].unwrap().value, 60.0);
-        assert_eq!(negated[1].unwrap().value, 75.0);
-        assert_eq!(negated[2].unwrap().value, 0.0);
-        assert_eq!(bars.series[0].bars[2], None);
+        assert_eq!(negated[2].unwrap().value, 75.0);
+        assert_eq!(negated[3].unwrap().value, 0.0);
+        assert_eq!(bars.series[0].bars[3], None);
         let want = expected(&[
             (&key("ed", "q1"), true),
             (&key("ed", "q1"), true),

@@ -24,6 +24,7 @@
 //! - [`tables`]: reading and checking the Parquet tables
 //! - [`figure`]: the figure data types and their CSV form
 //! - [`belief`], [`loss`], [`probe`]: the `*_data` functions
+//! - [`paper`]: the paper's reported belief per condition, the reference beside measured belief
 //! - [`mod@render`]: PNG + SVG + CSV with plotters
 //! - [`cli`]: the `figures` verb
 
@@ -31,6 +32,7 @@ pub mod belief;
 pub mod cli;
 pub mod figure;
 pub mod loss;
+pub mod paper;
 pub mod probe;
 pub mod render;
 pub mod tables;

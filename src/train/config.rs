@@ -73,7 +73,8 @@ pub struct Recipe {
     /// Number of updates (or give `epochs`).
     #[serde(default)]
     pub steps: Option<i64>,
-    /// Passes over the data, converted to updates (or give `steps`).
+    /// Passes over the first source (the training documents), the other sources drawn
+    /// alongside in proportion to their weights; converted to updates (or give `steps`).
     #[serde(default)]
     pub epochs: Option<f64>,
     /// Pack several documents per sequence (attention stays inside each document).

@@ -134,6 +134,25 @@ struct Cursor {
     order: Vec<u32>,
 }
 
+/// See [`DataMix::rows_per_epoch`]: one pass over the primary source's `n` documents draws
+/// `n * w / w_primary` documents from a source of weight `w`, each filling that source's rows
+/// per document.
+fn rows_per_primary_epoch(sources: &[TokenizedSource], max_length: usize, pack: bool) -> usize {
+    let drawable: Vec<&TokenizedSource> =
+        sources.iter().filter(|s| s.sampling_weight > 0.0).collect();
+    let primary = drawable[0];
+    let draws = primary.docs.len() as f64;
+    let rows: f64 = drawable
+        .iter()
+        .map(|s| {
+            let rows_per_doc =
+                pack_rows(&s.docs, max_length, pack).0.len() as f64 / s.docs.len() as f64;
+            draws * s.sampling_weight / primary.sampling_weight * rows_per_doc
+        })
+        .sum();
+    rows.round().max(1.0) as usize
+}
+
 /// The seeded order of source `source`'s `n` documents in epoch `epoch`.
 fn epoch_order(seed: u64, source: usize, epoch: u64, n: usize) -> Vec<u32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -232,11 +251,7 @@ impl DataMix {
                     .fold((0, 0), |(docs, chunks), c| (docs + 1, chunks + c))
             })
             .collect();
-        let rows_per_epoch = sources
-            .iter()
-            .filter(|s| s.sampling_weight > 0.0)
-            .map(|s| pack_rows(&s.docs, max_length, pack).0.len())
-            .sum();
+        let rows_per_epoch = rows_per_primary_epoch(&sources, max_length, pack);
         let cursors = sources
             .iter()
             .enumerate()
@@ -260,10 +275,12 @@ impl DataMix {
         })
     }
 
-    /// Rows that one pass over every document of every drawable source fills (packed in file
-    /// order, source by source; the stream's mixed order packs a little differently, so this is
-    /// an estimate for turning `epochs` into steps). With unequal sampling weights, sources do
-    /// not finish their epochs together: see [`DataMix::progress`].
+    /// Rows the stream fills while it draws every document of the primary source (the first
+    /// drawable one: the training documents) once, with the other sources drawn alongside in
+    /// proportion to their weights. An estimate for turning `epochs` into steps: each source's
+    /// rows per document come from packing it in file order, and the stream's mixed order packs
+    /// a little differently. Other sources do not finish their epochs with the primary one: see
+    /// [`DataMix::progress`].
     pub fn rows_per_epoch(&self) -> usize {
         self.rows_per_epoch
     }
@@ -595,6 +612,36 @@ mod tests {
             DataMix::from_tokenized(vec![source(0, "sdf", 1.0, &[5, 9])], 8, true, 3).unwrap();
         let err = other.restore(state).unwrap_err().to_string();
         assert!(err.contains("sdf") && err.contains("pretrain"), "{err}");
+    }
+
+    #[test]
+    fn an_epoch_is_one_pass_over_the_primary_source() {
+        // One row per document (unpacked, shorter than max_length): a pass over the 10
+        // documents of `docs` draws 5 of the half-weighted `pretrain` alongside. A leading
+        // source of weight 0 is not the primary one.
+        let sources = || {
+            vec![
+                source(0, "never", 0.0, &[2; 3]),
+                source(1, "docs", 1.0, &[3; 10]),
+                source(2, "pretrain", 0.5, &[3; 7]),
+            ]
+        };
+        let mut m = DataMix::from_tokenized(sources(), 4, false, 5).unwrap();
+        assert_eq!(m.rows_per_epoch(), 15);
+        // Streamed, that many rows per epoch walk the primary source about once per epoch.
+        for _ in 0..200 * m.rows_per_epoch() {
+            m.next_row();
+        }
+        let epochs = m.progress()[1].epochs;
+        assert!((epochs - 200.0).abs() < 10.0, "{epochs} epochs of `docs`");
+        // Documents longer than a row count their chunks; weights scale the other sources.
+        let long = vec![
+            source(0, "docs", 2.0, &[9; 4]),
+            source(1, "more", 1.0, &[3; 4]),
+        ];
+        let chunks = chunk_ranges(9, 4).len();
+        let m = DataMix::from_tokenized(long, 4, false, 5).unwrap();
+        assert_eq!(m.rows_per_epoch(), 4 * chunks + 2);
     }
 
     #[test]
