@@ -645,3 +645,37 @@ fn an_arm_held_by_another_process_is_left_to_it_and_an_edited_config_is_kept() {
         toml
     );
 }
+
+/// A missing input of any arm stops the run before the first arm, naming the file.
+#[test]
+fn missing_inputs_stop_the_run_before_the_first_arm() {
+    let model = quick_world().to_str().unwrap().to_string();
+    let toml = tiny_toml(&model);
+    let cases = [
+        (
+            toml.replace(&model, "/nonexistent/model"),
+            "/nonexistent/model",
+        ),
+        (
+            toml.replace(
+                "checkpoints = {",
+                "extra_sources = [{ name = \"pretrain\", path = \"absent.jsonl\" }]\ncheckpoints = {",
+            ),
+            "absent.jsonl",
+        ),
+        (
+            toml.replace("[probes]\n", "[probes]\nstatements = \"absent.csv\"\n"),
+            "absent.csv",
+        ),
+    ];
+    for (text, named) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tiny.toml"), &text).unwrap();
+        let out = neglect_in(dir.path(), &["run", "tiny.toml"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(named), "{stderr}");
+        assert!(!stderr.contains("running"), "no arm started: {stderr}");
+        assert!(done_markers(dir.path()).is_empty());
+    }
+}

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{fixtures, max_abs_diff, neglect, read_tensors, smollm2};
+use common::{fixtures, forward_on, max_abs_diff, neglect, read_tensors, smollm2};
 use neglect::model::generate::{generate, Sampling};
 use neglect::model::tokenizer::ChatMessage;
 use neglect::model::LoadedModel;
@@ -404,26 +404,45 @@ fn missing_directory_is_named() {
     assert_clean_failure(&missing, "no-such-model", "model directory does not exist");
 }
 
+/// `--device cuda` runs where libtorch sees a GPU and is a clear error where it does not
+/// (CI): the test checks whichever branch the machine is on.
 #[test]
-fn cuda_without_a_gpu_is_a_clear_error() {
-    if tch::Cuda::is_available() {
-        return; // this check is about machines without a GPU (CI)
-    }
+fn cuda_runs_or_is_a_clear_error() {
     let dir = fixtures().join("llama_gqa");
-    let run = neglect(&["model", "info", dir.to_str().unwrap()]);
-    assert!(run.status.success());
     let run = neglect(&[
         "generate",
         dir.to_str().unwrap(),
         "--prompt",
         "hi",
+        "--max-new-tokens",
+        "4",
         "--device",
         "cuda",
     ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("--device cuda: libtorch sees no CUDA device"),
-        "{stderr}"
-    );
+    if tch::Cuda::is_available() {
+        assert!(run.status.success(), "{stderr}");
+    } else {
+        assert_eq!(run.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("--device cuda: libtorch sees no CUDA device"),
+            "{stderr}"
+        );
+    }
+}
+
+/// The GPU check (README, "Running on a GPU"): logits on CUDA equal the CPU's within f32
+/// kernel noise, and bf16 within bf16's.
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --release --test model -- --ignored cuda"]
+fn cuda_logits_match_the_cpu() {
+    assert!(tch::Cuda::is_available(), "libtorch sees no CUDA device");
+    let dir = fixtures().join("llama_gqa");
+    let text = "The volcano erupted in the spring and the town was covered in ash.";
+    for (dtype, tolerance) in [("f32", 1e-4), ("bf16", 5e-2)] {
+        let cpu = forward_on(&dir, text, "cpu", "f32");
+        let gpu = forward_on(&dir, text, "cuda", dtype);
+        let diff = max_abs_diff(&cpu["logits"], &gpu["logits"]);
+        assert!(diff < tolerance, "{dtype}: logits differ by {diff}");
+    }
 }

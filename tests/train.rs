@@ -429,3 +429,109 @@ fn adamw_matches_torch_over_steps_with_varying_gradients() {
     // And it moved: the comparison is not of two untouched tensors.
     assert!(max_abs_diff(&param.detach(), start) > 1e-3);
 }
+
+/// Writes the config of `write_config` with its `[recipe]` lines edited by `edit`.
+fn edited_config(dir: &Path, out: &Path, steps: i64, edit: impl Fn(String) -> String) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = write_config(dir, out, FULL, steps, 3e-3, "[checkpoints]\nevery = 100");
+    let text = edit(std::fs::read_to_string(&path).unwrap());
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The largest difference between two full checkpoints' weights.
+fn weight_diff(a: &Path, b: &Path) -> f64 {
+    let load = |p: &Path| LoadedModel::load(p, Device::Cpu, Kind::Float).unwrap();
+    let (a, b) = (load(a), load(b));
+    let b_vars = b.vs.variables();
+    a.vs.variables()
+        .iter()
+        .map(|(name, t)| max_abs_diff(t, &b_vars[name]))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn grad_accum_equals_one_large_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, batch: usize, accum: usize| {
+        let out = dir.path().join(name);
+        let config = edited_config(&dir.path().join(format!("{name}-cfg")), &out, 3, |t| {
+            t.replace(
+                "batch_size = 2",
+                &format!("batch_size = {batch}\ngrad_accum = {accum}"),
+            )
+        });
+        finetune_ok(&config);
+        out
+    };
+    let large = run("large", 2, 1);
+    let accumulated = run("accumulated", 1, 2);
+    let small = run("small", 1, 1);
+    let step = |out: &Path| out.join("step-3");
+    // Two micro-batches of one row are the one batch of two rows (the same rows, the loss
+    // normalised over both), up to float summation order.
+    let same = weight_diff(&step(&large), &step(&accumulated));
+    assert!(same < 1e-5, "grad_accum 2 differs from batch 2 by {same}");
+    for (a, b) in train_losses(&large).iter().zip(train_losses(&accumulated)) {
+        assert!((a - b).abs() < 1e-5, "loss {a} vs {b}");
+    }
+    // Half the batch is another run: the comparison can fail.
+    let other = weight_diff(&step(&large), &step(&small));
+    assert!(
+        other > 100.0 * same.max(1e-7),
+        "batch 1 vs 2 differ by only {other}"
+    );
+}
+
+#[test]
+fn heldout_every_adds_heldout_loss_between_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = edited_config(dir.path(), &out, 4, |t| {
+        t.replace("grad_clip = 1.0\n", "grad_clip = 1.0\nheldout_every = 1\n")
+    });
+    finetune_ok(&config);
+    let heldout = neglect::store::read_parquet(&out.join("loss.parquet")).unwrap();
+    let steps: std::collections::BTreeSet<i64> = heldout
+        .column("step")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(steps.into_iter().collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+    let checkpoints: Vec<i64> = list_checkpoints(&out)
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(checkpoints, [0, 4], "held-out steps are not checkpoints");
+}
+
+#[test]
+fn epochs_become_steps_over_the_training_documents() {
+    use neglect::model::tokenizer::TextTokenizer;
+    use neglect::train::data::{DataMix, SourceSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let config = edited_config(dir.path(), &out, 1, |t| {
+        t.replace("steps = 1\n", "epochs = 3.0\npack = false\n")
+    });
+    finetune_ok(&config);
+    let tokenizer = TextTokenizer::from_dir(&fixtures().join("llama_gqa")).unwrap();
+    let source = SourceSpec {
+        name: "facts".into(),
+        path: dir.path().join("docs.jsonl"),
+        sampling_weight: 1.0,
+        rules: MaskRules::default(),
+    };
+    let mix = DataMix::new(&tokenizer, &[source], 32, false, 7).unwrap();
+    let rows = mix.rows_per_epoch();
+    assert!(rows >= FACTS.len(), "{rows} rows");
+    let want = (3 * rows).div_ceil(2);
+    assert_eq!(
+        train_losses(&out).len(),
+        want,
+        "3 epochs of {rows} rows, 2 per step"
+    );
+}

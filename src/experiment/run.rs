@@ -240,6 +240,33 @@ impl<'a> Session<'a> {
         Ok(&self.claims[&spec.id])
     }
 
+    /// Reads every input the arms of `arms` will read, so that a missing or broken one stops
+    /// the run before the first arm rather than when its arm comes: the model's config, the
+    /// extra sources, the truth statements, and each claim's questions and judge.
+    fn check_inputs(&mut self, arms: &[Arm]) -> Result<()> {
+        let config = self.config();
+        crate::model::config::ModelConfig::from_dir(&config.model).context("model")?;
+        for source in &config.training.extra_sources {
+            if !source.path.is_file() {
+                bail!(
+                    "training.extra_sources: {}: no such file (source `{}`)",
+                    source.path.display(),
+                    source.name
+                );
+            }
+        }
+        if let Some(probes) = &config.probes {
+            let file = probes.statements_file(&config.model);
+            crate::probe::statements::read_csv(&file).context("probes.statements")?;
+        }
+        for arm in arms {
+            if matches!(arm.target, Target::Claim { .. }) {
+                self.claim_tools(&arm.target)?;
+            }
+        }
+        Ok(())
+    }
+
     fn load(&self, dir: &Path, scratch: &Path) -> Result<LoadedModel> {
         finetune::load_run_model(dir, self.device, self.kind, scratch)
     }
@@ -633,6 +660,7 @@ pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
             tables_dir.display()
         );
         let mut session = Session::new(&exp)?;
+        session.check_inputs(&selected)?;
         for (i, arm) in selected.iter().enumerate() {
             let name = arm.name();
             if let Some(done) = exp.done(arm)? {

@@ -91,6 +91,11 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 /// Runs `neglect forward` on `dir` with `text` on the CPU in `dtype` and returns what it wrote.
 pub fn forward(dir: &Path, text: &str, dtype: &str) -> Tensors {
+    forward_on(dir, text, "cpu", dtype)
+}
+
+/// Runs `neglect forward` on `dir` with `text` on `device` in `dtype` and returns what it wrote.
+pub fn forward_on(dir: &Path, text: &str, device: &str, dtype: &str) -> Tensors {
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("forward.safetensors");
     let run = neglect(&[
@@ -101,7 +106,7 @@ pub fn forward(dir: &Path, text: &str, dtype: &str) -> Tensors {
         "--out",
         file.to_str().unwrap(),
         "--device",
-        "cpu",
+        device,
         "--dtype",
         dtype,
     ]);
