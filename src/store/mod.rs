@@ -191,6 +191,17 @@ pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize> {
     Ok(removed)
 }
 
+/// Errors, naming `dir`, unless a file can be created in it: checked before long work whose
+/// first write comes late (a resumed run writes nothing until its next checkpoint).
+pub fn check_writable(dir: &Path) -> Result<()> {
+    tempfile::Builder::new()
+        .prefix(FILE_TEMP_PREFIX)
+        .suffix(FILE_TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| format!("{}: cannot write here", dir.display()))
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |tmp| {
@@ -331,6 +342,25 @@ mod tests {
         assert!(err.contains("is a directory"), "{err}");
         assert_eq!(names(dir.path()), ["out"]);
         assert!(target.join("keep").exists());
+    }
+
+    #[test]
+    fn a_directory_is_writable_or_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        check_writable(dir.path()).unwrap();
+        assert!(names(dir.path()).is_empty(), "the probe file is removed");
+        let missing = dir.path().join("absent");
+        let err = format!("{:#}", check_writable(&missing).unwrap_err());
+        assert!(err.contains("absent: cannot write here"), "{err}");
+        // A read-only directory refuses every process but a privileged one (root in CI
+        // containers writes anyway; the check then rightly passes).
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        let privileged = std::fs::write(locked.join("probe"), b"x").is_ok();
+        assert_eq!(check_writable(&locked).is_ok(), privileged);
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
     #[test]

@@ -268,6 +268,7 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
     let checkpoint_steps = config.checkpoints.steps(total_steps)?;
     std::fs::create_dir_all(&config.out)
         .with_context(|| format!("{}: cannot create run directory", config.out.display()))?;
+    store::check_writable(&config.out)?;
     let mut metrics: Vec<StepMetrics> = vec![];
     let mut losses: Vec<HeldoutLoss> = vec![];
     let mut start_step = 0;
