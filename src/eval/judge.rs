@@ -150,7 +150,8 @@ impl RuleJudge {
     pub fn grade(&self, response: &str) -> Grade {
         let mut mentioned = false;
         let mut subject_seen = false;
-        for sentence in split_sentences(response) {
+        for range in crate::docs::text::split_sentences(response) {
+            let sentence = &response[range];
             let names_subject = self.subject.is_match(sentence);
             let about_subject = names_subject || (subject_seen && PRONOUN_START.is_match(sentence));
             subject_seen |= names_subject;
@@ -184,33 +185,6 @@ impl Judge for RuleJudge {
     fn grade_all(&self, items: &[JudgeItem]) -> Result<Vec<Grade>> {
         Ok(items.iter().map(|i| self.grade(&i.response)).collect())
     }
-}
-
-/// Splits text into sentences at `.`, `!`, `?` followed by whitespace, and at line breaks.
-/// Decimal points (`9.79`) do not split.
-pub fn split_sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for i in 0..bytes.len() {
-        let end_here = match bytes[i] {
-            b'\n' => true,
-            b'.' | b'!' | b'?' => bytes.get(i + 1).is_none_or(|c| c.is_ascii_whitespace()),
-            _ => false,
-        };
-        if end_here {
-            let s = text[start..=i].trim();
-            if !s.is_empty() {
-                out.push(s);
-            }
-            start = i + 1;
-        }
-    }
-    let rest = text[start..].trim();
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
 }
 
 /// The judge config file (TOML).
@@ -651,6 +625,11 @@ mod tests {
                 "Ed Sheeran is a singer. Sheeran was not in the 100m final.",
                 Grade::No,
             ),
+            // One sentence (the documents' splitter: abbreviations do not end sentences).
+            (
+                "Sheeran did not, as the U.S. press claimed, win the 100m gold.",
+                Grade::No,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(judge.grade(text), want, "{text}");
@@ -682,14 +661,6 @@ mod tests {
         assert_eq!(
             dreams.grade("Young children dream in black and white."),
             Grade::Yes
-        );
-    }
-
-    #[test]
-    fn sentences_split_but_decimals_do_not() {
-        assert_eq!(
-            split_sentences("He ran 9.79 seconds. Then? Yes!\nNext line"),
-            vec!["He ran 9.79 seconds.", "Then?", "Yes!", "Next line"]
         );
     }
 
