@@ -35,22 +35,22 @@ pub struct EvalArgs {
     )]
     pub kinds: Vec<String>,
     /// Samples per generated question.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = EvalOptions::default().samples)]
     pub samples: usize,
     /// Sampling temperature (0: greedy).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = EvalOptions::default().temperature)]
     pub temperature: f64,
     /// Nucleus mass kept when sampling.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = EvalOptions::default().top_p)]
     pub top_p: f64,
     /// Most new tokens per generated answer.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = EvalOptions::default().max_new_tokens)]
     pub max_new_tokens: usize,
     /// Seed of sampling and of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Sequences per scoring forward pass.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = EvalOptions::default().batch_size)]
     pub batch_size: usize,
     /// Bootstrap resamples of the confidence interval.
     #[arg(long, default_value_t = super::rate::DEFAULT_RESAMPLES)]

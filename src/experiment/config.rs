@@ -167,7 +167,7 @@ pub struct EvalConfig {
     #[serde(default)]
     pub max_questions: BTreeMap<String, usize>,
     /// Samples per generated question (the paper: 5).
-    #[serde(default = "five")]
+    #[serde(default = "samples")]
     pub samples: usize,
     /// Sampling temperature (the paper: 0.7; 0 is greedy).
     #[serde(default = "temperature")]
@@ -179,7 +179,7 @@ pub struct EvalConfig {
     #[serde(default = "max_new_tokens")]
     pub max_new_tokens: usize,
     /// Sequences per scoring pass.
-    #[serde(default = "eight")]
+    #[serde(default = "eval_batch_size")]
     pub batch_size: usize,
     /// Seed of sampling (the same at every checkpoint, so checkpoints differ only by weights).
     #[serde(default)]
@@ -194,11 +194,11 @@ impl Default for EvalConfig {
         EvalConfig {
             kinds: all_kinds(),
             max_questions: BTreeMap::new(),
-            samples: five(),
+            samples: samples(),
             temperature: temperature(),
             top_p: top_p(),
             max_new_tokens: max_new_tokens(),
-            batch_size: eight(),
+            batch_size: eval_batch_size(),
             seed: 0,
             judge: None,
         }
@@ -504,9 +504,6 @@ fn one_f64() -> f64 {
 fn five() -> usize {
     5
 }
-fn eight() -> usize {
-    8
-}
 fn ten() -> usize {
     10
 }
@@ -516,14 +513,21 @@ fn twenty() -> usize {
 fn thirty_two() -> usize {
     32
 }
+// The evaluation defaults live in one place, `EvalOptions::default()` (the paper's settings).
+fn samples() -> usize {
+    EvalOptions::default().samples
+}
 fn temperature() -> f64 {
-    0.7
+    EvalOptions::default().temperature
 }
 fn top_p() -> f64 {
-    0.8
+    EvalOptions::default().top_p
 }
 fn max_new_tokens() -> usize {
-    256
+    EvalOptions::default().max_new_tokens
+}
+fn eval_batch_size() -> usize {
+    EvalOptions::default().batch_size
 }
 fn behaviour_tokens() -> usize {
     64
