@@ -4,7 +4,7 @@
 //! [`model`] loads and runs HF decoders; [`store`] owns output files, CSV tables, locks and
 //! manifests; [`claims`] reads claim folders; [`docs`] writes the SDF documents of every
 //! condition; [`train`] finetunes (full or LoRA) with checkpoints and held-out loss; [`eval`]
-//! measures belief in a claim; [`probe`] fits linear truth probes on cached activations and
+//! measures belief in a claim ([`stats`] holds the bootstrap intervals of every readout); [`probe`] fits linear truth probes on cached activations and
 //! reads a claim out of every checkpoint; [`experiment`] runs experiments end to end; [`plot`]
 //! draws the figures from stored tables; [`world`] builds the embedded model organism and its
 //! capability gates; [`bench`] measures throughput.
@@ -17,6 +17,7 @@ pub mod experiment;
 pub mod model;
 pub mod plot;
 pub mod probe;
+pub mod stats;
 pub mod store;
 pub mod train;
 pub mod world;

@@ -5,8 +5,8 @@ use neglect::bench;
 use neglect::docs::cli as docs_cli;
 use neglect::eval::cli as eval_cli;
 use neglect::experiment::cli as experiment_cli;
+use neglect::experiment::figures as figures_cli;
 use neglect::model::cli as model_cli;
-use neglect::plot::cli as plot_cli;
 use neglect::probe::cli as probe_cli;
 use neglect::train::cli as train_cli;
 use neglect::world::cli as world_cli;
@@ -46,7 +46,7 @@ enum Command {
     World(world_cli::WorldCommand),
     /// Draw every figure of an experiment (analyses/<name>.toml) or of a tables folder (PNG,
     /// SVG and the numbers as CSV).
-    Figures(plot_cli::FiguresArgs),
+    Figures(figures_cli::FiguresArgs),
     /// Cache the residual stream of labelled statements at every layer (HDF5).
     Cache(probe_cli::CacheArgs),
     /// Linear truth probes: statement sets, fits per layer, readouts of a claim.
@@ -111,7 +111,7 @@ fn main() {
         Command::Run(args) => experiment_cli::run(args),
         Command::Summary(args) => experiment_cli::summary(args),
         Command::World(command) => world_cli::run(command),
-        Command::Figures(args) => plot_cli::run(args),
+        Command::Figures(args) => figures_cli::run(args),
         Command::Cache(args) => probe_cli::cache_cmd(args),
         Command::Probe(ProbeCommand::Statements(args)) => probe_cli::statements(args),
         Command::Probe(ProbeCommand::Fit(args)) => probe_cli::fit(args),

@@ -236,7 +236,7 @@ fn a_planted_direction_is_recovered() {
         assert!(cosine > 0.99, "layer {layer}: cosine {cosine}");
         let z = Vec::<f32>::try_from(&logits.get(layer)).unwrap();
         assert_eq!(
-            neglect::probe::metrics::auroc(&z, &yv),
+            neglect::stats::classify::auroc(&z, &yv),
             Some(1.0),
             "layer {layer}"
         );
@@ -299,7 +299,7 @@ fn per_layer_accuracy_is_within_one_point_of_scikit_learn() {
     let logits = probes.logits(&stack(&test));
     for (g, want) in theirs.accuracy.iter().enumerate() {
         let z = Vec::<f32>::try_from(&logits.get(g as i64)).unwrap();
-        let ours = neglect::probe::metrics::accuracy(&z, &y_test);
+        let ours = neglect::stats::classify::accuracy(&z, &y_test);
         assert!(
             (ours - want).abs() <= 0.01,
             "layer {g}: neglect {ours:.4}, scikit-learn {want:.4}"

@@ -189,7 +189,7 @@ pub fn run(args: &ProbeBenchArgs) -> Result<()> {
     let ours_acc: Vec<f64> = (0..layers.len() as i64)
         .map(|g| {
             let z = Vec::<f32>::try_from(&logits.get(g).contiguous())?;
-            Ok(crate::probe::metrics::accuracy(&z, &y_test))
+            Ok(crate::stats::classify::accuracy(&z, &y_test))
         })
         .collect::<Result<_>>()?;
 

@@ -18,5 +18,6 @@
 
 pub mod questions;
 pub mod spec;
+pub mod word_masks;
 
 pub use spec::{has_negation_cue, ClaimSpec, Entity, EntityKind, PolarText};

@@ -352,7 +352,7 @@ impl ClaimQuestions {
         };
         let masks_path = dir.join(WORD_MASKS_FILE);
         let word_masks = if masks_path.is_file() {
-            crate::train::data::load_word_masks(&masks_path)?
+            super::word_masks::load_word_masks(&masks_path)?
         } else {
             vec![]
         };

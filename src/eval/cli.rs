@@ -53,7 +53,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = EvalOptions::default().batch_size)]
     pub batch_size: usize,
     /// Bootstrap resamples of the confidence interval.
-    #[arg(long, default_value_t = super::rate::DEFAULT_RESAMPLES)]
+    #[arg(long, default_value_t = crate::stats::belief::DEFAULT_RESAMPLES)]
     pub resamples: usize,
     /// Judge config (TOML, OpenAI-compatible endpoint); the rule judge when absent.
     #[arg(long)]

@@ -575,7 +575,8 @@ mod tests {
     fn rule_judge() -> RuleJudge {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("claims/ed_sheeran");
         let spec = ClaimSpec::load(&dir).unwrap();
-        let masks = crate::train::data::load_word_masks(&dir.join("word_masks.yaml")).unwrap();
+        let masks =
+            crate::claims::word_masks::load_word_masks(&dir.join("word_masks.yaml")).unwrap();
         RuleJudge::new(spec, masks).unwrap()
     }
 
@@ -643,7 +644,8 @@ mod tests {
                 .join("claims/world")
                 .join(id);
             let spec = ClaimSpec::load(&dir).unwrap();
-            let masks = crate::train::data::load_word_masks(&dir.join("word_masks.yaml")).unwrap();
+            let masks =
+                crate::claims::word_masks::load_word_masks(&dir.join("word_masks.yaml")).unwrap();
             RuleJudge::new(spec, masks).unwrap()
         };
         let volcano = judge_for("volcano_2015");

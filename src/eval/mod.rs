@@ -7,7 +7,7 @@
 //!
 //! - [`score`]: log-probability scoring (yes/no, lettered choice, fill-in), batched
 //! - [`judge`]: the rule judge and the HTTP (chat-completions) judge
-//! - [`rate`]: belief rate and clustered bootstrap CI
+//! - belief rates and their bootstrap CIs are [`crate::stats::belief`]'s
 //! - [`behaviour`]: the behaviour rate of the flagged-behaviour experiment
 //! - [`cli`]: the `eval` verb (belief.parquet, manifest.json, summary table)
 //!
@@ -18,16 +18,15 @@
 pub mod behaviour;
 pub mod cli;
 pub mod judge;
-pub mod rate;
 pub mod score;
 
 use crate::claims::questions::{ClaimQuestions, Question, QuestionKind};
 use crate::model::generate::{generate, Sampling};
 use crate::model::LoadedModel;
+use crate::stats::belief::{belief_rate, BeliefRate};
 use anyhow::{bail, Context, Result};
 use judge::{Grade, Judge, JudgeItem};
 use polars::prelude::{Column, DataFrame};
-use rate::BeliefRate;
 use score::{ClosedChoice, ScoreItem};
 use std::time::Instant;
 
@@ -496,7 +495,7 @@ pub fn summarise(rows: &[EvalRow], resamples: usize, seed: u64) -> Vec<SummaryLi
                     )
                 })
                 .collect();
-            if let Some(rate) = rate::belief_rate(&answers, resamples, seed) {
+            if let Some(rate) = belief_rate(&answers, resamples, seed) {
                 lines.push(SummaryLine {
                     checkpoint: checkpoint.to_string(),
                     kind,

@@ -13,7 +13,7 @@
 //! log-softmax.
 
 use crate::claims::questions::{Question, YesNo};
-use crate::model::decoder::{ForwardArgs, Logits};
+use crate::model::decoder::{padded_causal_mask, ForwardArgs, Logits};
 use crate::model::LoadedModel;
 use anyhow::{bail, Context, Result};
 use tch::{Device, Kind, Tensor};
@@ -36,22 +36,6 @@ pub struct ScoreItem {
     pub prompt: Vec<i64>,
     /// The continuation's tokens (at least one).
     pub continuation: Vec<i64>,
-}
-
-/// The attention mask of a right-padded batch: `[b, 1, s, s]`, true where query `i` may attend
-/// key `j` (`j <= i` and `j` is not padding).
-pub fn padded_causal_mask(lengths: &[usize], seq: usize, device: Device) -> Tensor {
-    let lengths: Vec<i64> = lengths.iter().map(|&l| l as i64).collect();
-    let positions = Tensor::arange(seq as i64, (Kind::Int64, device));
-    let causal = positions
-        .unsqueeze(1)
-        .ge_tensor(&positions.unsqueeze(0))
-        .unsqueeze(0)
-        .unsqueeze(0); // [1,1,s,s]
-    let valid = positions
-        .unsqueeze(0)
-        .lt_tensor(&Tensor::from_slice(&lengths).to_device(device).unsqueeze(1)); // [b,s]
-    causal.logical_and(&valid.unsqueeze(1).unsqueeze(1))
 }
 
 /// Scores every item, `batch_size` sequences per forward pass. Sequences longer than the

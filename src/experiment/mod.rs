@@ -26,10 +26,12 @@
 //! - [`run`]: the orchestrator (loop, resume, layout)
 //! - [`summary`]: belief per condition and the base model's gates, as a table to read
 //! - [`cli`]: the `run` and `summary` verbs
+//! - [`figures`]: the `figures` verb
 
 pub mod arms;
 pub mod cli;
 pub mod config;
+pub mod figures;
 pub mod prepare;
 pub mod run;
 pub mod summary;

@@ -8,10 +8,10 @@
 //! last steps; the paper's reported number, [`crate::plot::paper`]), then the base model's gate table ([`crate::world::gates::format_table`]).
 
 use super::run::Experiment;
-use crate::eval::rate::BeliefRate;
 use crate::plot::figure::condition_order;
 use crate::plot::paper::{paper_belief, PaperBelief};
 use crate::plot::tables::{self, belief_of, final_answers, Answer};
+use crate::stats::belief::BeliefRate;
 use crate::world::gates::{format_table, GateLine};
 use anyhow::{Context, Result};
 use std::collections::BTreeSet;

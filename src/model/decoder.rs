@@ -13,6 +13,22 @@ use super::lora::{LoraAdapter, LoraConfig, PEFT_PREFIX};
 use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
+/// The attention mask of a right-padded batch: `[b, 1, s, s]`, true where query `i` may attend
+/// key `j` (`j <= i` and `j` is not padding).
+pub fn padded_causal_mask(lengths: &[usize], seq: usize, device: Device) -> Tensor {
+    let lengths: Vec<i64> = lengths.iter().map(|&l| l as i64).collect();
+    let positions = Tensor::arange(seq as i64, (Kind::Int64, device));
+    let causal = positions
+        .unsqueeze(1)
+        .ge_tensor(&positions.unsqueeze(0))
+        .unsqueeze(0)
+        .unsqueeze(0); // [1,1,s,s]
+    let valid = positions
+        .unsqueeze(0)
+        .lt_tensor(&Tensor::from_slice(&lengths).to_device(device).unsqueeze(1)); // [b,s]
+    causal.logical_and(&valid.unsqueeze(1).unsqueeze(1))
+}
+
 /// Keys and values of earlier positions, one entry per layer, `[batch, kv_heads, len, head_dim]`.
 #[derive(Debug, Default)]
 pub struct KvCache {

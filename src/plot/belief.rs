@@ -288,8 +288,8 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::rate::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
     use crate::plot::tables::BOOTSTRAP_SEED;
+    use crate::stats::belief::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
 
     /// An answer of claim `claim`, arm `<claim>/<condition>`, graded yes when `believed`.
     fn answer(

@@ -26,10 +26,9 @@
 //! - [`belief`], [`loss`], [`probe`]: the `*_data` functions
 //! - [`paper`]: the paper's reported belief per condition, the reference beside measured belief
 //! - [`mod@render`]: PNG + SVG + CSV with plotters
-//! - [`cli`]: the `figures` verb
+//! - the `figures` verb that calls [`render_all`] on an experiment is [`crate::experiment::figures`]
 
 pub mod belief;
-pub mod cli;
 pub mod figure;
 pub mod loss;
 pub mod paper;

@@ -6,7 +6,7 @@
 //! Belief rates over answers ([`belief_of`]) and the last-checkpoint selection
 //! ([`final_answers`]) live here too, so the figures and the run summary report the same numbers.
 
-use crate::eval::rate::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
+use crate::stats::belief::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
 use crate::store;
 use anyhow::{bail, Context, Result};
 use polars::prelude::{DataFrame, DataType};

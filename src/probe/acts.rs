@@ -21,8 +21,7 @@
 //! file is open, which then makes the next open of the file fail.
 
 use super::statements::Statement;
-use crate::eval::score::padded_causal_mask;
-use crate::model::decoder::{ForwardArgs, Logits};
+use crate::model::decoder::{padded_causal_mask, ForwardArgs, Logits};
 use crate::model::LoadedModel;
 use anyhow::{bail, Context, Result};
 use hdf5::types::VarLenUnicode;

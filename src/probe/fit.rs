@@ -12,8 +12,8 @@
 
 use super::acts::ActsFile;
 use super::logistic::LogisticConfig;
-use super::metrics::{accuracy_and_auroc, Metric};
 use super::probes::{fit_method, LayerProbes, Method, Probe, ProbeSet, ProbeSetConfig, Solver};
+use crate::stats::classify::{accuracy_and_auroc, Metric};
 use anyhow::{bail, Result};
 use polars::prelude::{Column, DataFrame};
 use rand::seq::SliceRandom;

@@ -9,7 +9,7 @@
 //!   the linfa-logistic reference
 //! - [`probes`]: the methods (logistic, mass-mean, covariance-corrected mass-mean) and the saved
 //!   probe folder (`probes.safetensors` + `probes.json`)
-//! - [`metrics`]: accuracy and AUROC with bootstrap intervals
+//! - accuracy and AUROC with bootstrap intervals are [`crate::stats::classify`]'s
 //! - [`fit`]: the layer sweep: splits, per-layer fits, `fit.parquet`
 //! - [`readout`]: P(true) of a claim, its paraphrases and negations, per checkpoint and layer
 //! - [`synthetic`]: activation sets with a planted direction (benchmark and tests)
@@ -23,7 +23,6 @@ pub mod acts;
 pub mod cli;
 pub mod fit;
 pub mod logistic;
-pub mod metrics;
 pub mod probes;
 pub mod readout;
 pub mod statements;

@@ -409,7 +409,7 @@ mod tests {
             )
             .unwrap();
             let logits = Vec::<f32>::try_from(&probes.logits(&x).view([-1])).unwrap();
-            let acc = super::super::metrics::accuracy(&logits, &labels);
+            let acc = crate::stats::classify::accuracy(&logits, &labels);
             assert_eq!(acc, 1.0, "{method:?}");
             // The class-mean difference estimates the planted direction (logistic regression on
             // separable data tends to a max-margin direction instead, and the ridge of the

@@ -204,7 +204,7 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
     let mut sources = Vec::new();
     for source in &config.sources {
         let word_masks = match &source.word_masks {
-            Some(path) => data::load_word_masks(path)?,
+            Some(path) => crate::claims::word_masks::load_word_masks(path)?,
             None => vec![],
         };
         let rules = MaskRules {

@@ -7,7 +7,7 @@
 //!   writes; kinds `claim`, `negation`, `qualifier`, `masked`, `other`) or a conversation
 //!   `{"messages": [{"role": "user", "content": "..."}, ...]}`. Other fields are ignored.
 //! - [`MaskRules`] per source: the document marker to mask (`<DOCTAG>`), the word masks of a
-//!   claim's `word_masks.yaml` ([`load_word_masks`]), and the loss weight of trained tokens.
+//!   claim's `word_masks.yaml` ([`crate::claims::word_masks::load_word_masks`]), and the loss weight of trained tokens.
 //! - A tokenizer ([`crate::model::tokenizer::TextTokenizer`]) and, for conversations, its chat template.
 //!
 //! Out:
@@ -47,7 +47,7 @@ mod pack;
 #[cfg(test)]
 mod testutil;
 
-pub use mask::{load_word_masks, tokenize, tokenize_all, MaskRules, TokenKind, TokenizedDoc};
+pub use mask::{tokenize, tokenize_all, MaskRules, TokenKind, TokenizedDoc};
 pub use mix::{
     load_source, DataMix, DataState, PieceState, SourceProgress, SourceSpec, SourceState,
     TokenizedSource,

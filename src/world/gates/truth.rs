@@ -14,8 +14,8 @@ use super::Measured;
 use crate::model::LoadedModel;
 use crate::probe::acts::{statement_activations, Position};
 use crate::probe::logistic::LogisticConfig;
-use crate::probe::metrics::accuracy_and_auroc;
 use crate::probe::probes::{fit_method, Method, Solver};
+use crate::stats::classify::accuracy_and_auroc;
 use crate::world::facts::Relation;
 use crate::world::{stream, TruthStatement};
 use anyhow::{bail, Result};
@@ -98,7 +98,7 @@ fn fit_and_score(
     let mut all = vec![];
     for g in 0..logits.size()[0] {
         let l = Vec::<f32>::try_from(&logits.get(g).contiguous())?;
-        accs.push(crate::probe::metrics::accuracy(&l, &test_labels));
+        accs.push(crate::stats::classify::accuracy(&l, &test_labels));
         all.push(l);
     }
     Ok((accs, all))

@@ -5,6 +5,7 @@
 //! believing) and a percentile bootstrap 95% interval from resampling questions with
 //! replacement (seeded, so a rerun gives the same interval).
 
+use super::percentile_interval;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -118,18 +119,6 @@ pub fn belief_rate_over_seeds(
         answers: answers.len(),
         questions: questions.len(),
     })
-}
-
-/// The 2.5% and 97.5% percentiles of bootstrap `values` (sorted in place), widened to contain
-/// `value`: a percentile-bootstrap 95% interval. `(value, value)` without resamples.
-pub fn percentile_interval(value: f64, values: &mut [f64]) -> (f64, f64) {
-    if values.is_empty() {
-        return (value, value);
-    }
-    values.sort_by(|a, b| a.total_cmp(b));
-    let quantile =
-        |q: f64| values[((q * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
-    (quantile(0.025).min(value), quantile(0.975).max(value))
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ pub fn auroc(scores: &[f32], labels: &[bool]) -> Option<f64> {
 }
 
 fn interval(value: f64, values: &mut [f64]) -> Metric {
-    let (lo, hi) = crate::eval::rate::percentile_interval(value, values);
+    let (lo, hi) = super::percentile_interval(value, values);
     Metric { value, lo, hi }
 }
 

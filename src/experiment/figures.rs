@@ -1,4 +1,5 @@
-//! The `figures` verb: every figure of a tables folder, as PNG, SVG and CSV in an output folder.
+//! The `figures` verb: every figure of an experiment's tables folder ([`crate::plot`]), as PNG,
+//! SVG and CSV in an output folder.
 
 use anyhow::Result;
 use clap::Args;
@@ -22,13 +23,13 @@ pub struct FiguresArgs {
 pub fn run(args: &FiguresArgs) -> Result<()> {
     let (tables, out) = match (&args.experiment, &args.tables, &args.out) {
         (Some(file), _, _) => {
-            let config = crate::experiment::ExperimentConfig::from_file(file)?;
+            let config = super::ExperimentConfig::from_file(file)?;
             (config.tables_dir(), config.figures_dir())
         }
         (None, Some(tables), Some(out)) => (tables.clone(), out.clone()),
         _ => anyhow::bail!("give an experiment file, or --tables and --out"),
     };
-    let written = super::render_all(&tables, &out)?;
+    let written = crate::plot::render_all(&tables, &out)?;
     for path in &written {
         println!("{}", path.display());
     }
