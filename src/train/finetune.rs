@@ -14,10 +14,11 @@
 //! its tokens' terms. Dropout is seeded from (seed, step), the data stream's position is saved,
 //! and the optimizer state is plain tensors, so `--resume` continues bit-identically on CPU.
 
-use super::config::{FinetuneConfig, Method};
+use super::config::{FinetuneConfig, Method, Recipe};
 use super::data::{self, Batch, DataMix, MaskRules, SourceSpec, TokenKind, TokenizedDoc};
 use super::optim::{learning_rate, AdamW};
 use crate::model::decoder::{Decoder, ForwardArgs, Logits};
+use crate::model::tokenizer::TextTokenizer;
 use crate::model::{load, LoadedModel};
 use crate::store::{self, Manifest};
 use anyhow::{bail, Context, Result};
@@ -199,8 +200,88 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
         .decoder
         .config
         .check_positions(recipe.max_length, "recipe.max_length")?;
-    let tokenizer = &trainee.model.tokenizer;
+    let mut mix = training_mix(config, &trainee.model.tokenizer)?;
+    let total_steps = total_steps(recipe, &mix)?;
+    let heldout = heldout_sets(config, &trainee.model.tokenizer, device)?;
+    let checkpoint_steps = config.checkpoints.steps(total_steps)?;
+    std::fs::create_dir_all(&config.out)
+        .with_context(|| format!("{}: cannot create run directory", config.out.display()))?;
+    store::check_writable(&config.out)?;
+    let mut run = start(
+        config,
+        resume,
+        &mut trainee,
+        &mut mix,
+        &heldout,
+        total_steps,
+    )?;
 
+    let progress = ProgressBar::new(total_steps as u64).with_position(run.step as u64);
+    let log_every = (total_steps / 20).max(1);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]")
+            .expect("valid template"),
+    );
+    let started = Instant::now();
+    let mut trained_tokens_since_start = 0i64;
+    for step in run.step..total_steps {
+        let lr = learning_rate(
+            recipe.lr,
+            step,
+            total_steps,
+            recipe.warmup_steps,
+            recipe.schedule,
+        );
+        let (loss, grad_norm, step_tokens) = update(config, &mut trainee, &mut mix, step, lr)?;
+        if !loss.is_finite() {
+            progress.abandon();
+            bail!(
+                "loss is {loss} at step {} of {total_steps}: stopping; the last good checkpoint stays in {}",
+                step + 1,
+                config.out.display()
+            );
+        }
+        run.tokens_seen += step_tokens;
+        trained_tokens_since_start += step_tokens;
+        let tokens_per_s = trained_tokens_since_start as f64 / started.elapsed().as_secs_f64();
+        run.metrics.push(StepMetrics {
+            step: step + 1,
+            loss,
+            lr,
+            grad_norm,
+            tokens_per_s,
+            tokens_seen: run.tokens_seen,
+        });
+        let status = format!("loss {loss:.4} lr {lr:.2e} {tokens_per_s:.0} tok/s");
+        if progress.is_hidden() && (step + 1) % log_every == 0 {
+            // No terminal (a log file, CI): the bar is hidden, so log plain lines instead.
+            eprintln!("step {}/{total_steps} {status}", step + 1);
+        }
+        progress.set_message(status);
+        progress.inc(1);
+
+        let done = step + 1;
+        let at_checkpoint = checkpoint_steps.binary_search(&done).is_ok();
+        let heldout_due = recipe
+            .heldout_every
+            .is_some_and(|every| every > 0 && done % every == 0);
+        if at_checkpoint || heldout_due {
+            for (name, batches) in &heldout {
+                run.losses
+                    .extend(heldout_loss(&trainee.model.decoder, name, done, batches));
+            }
+        }
+        if at_checkpoint {
+            run.step = done;
+            checkpoint(config, &trainee, &mix, &run, total_steps)?;
+        }
+    }
+    progress.finish();
+    Ok(config.out.join(format!("step-{total_steps}")))
+}
+
+/// The data mix of `config`'s sources, each with its masks and loss weight.
+fn training_mix(config: &FinetuneConfig, tokenizer: &TextTokenizer) -> Result<DataMix> {
     let mut sources = Vec::new();
     for source in &config.sources {
         let word_masks = match &source.word_masks {
@@ -219,14 +300,28 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
             rules,
         });
     }
-    let mut mix = DataMix::new(
+    let recipe = &config.recipe;
+    let mix = DataMix::new(
         tokenizer,
         &sources,
         recipe.max_length,
         recipe.pack,
         config.seed,
     )?;
-    let total_steps = match (recipe.steps, recipe.epochs) {
+    if mix.split_documents() > 0 {
+        eprintln!(
+            "{} documents longer than max_length {} were split into chunks",
+            mix.split_documents(),
+            recipe.max_length
+        );
+    }
+    Ok(mix)
+}
+
+/// Updates of the run: `steps`, or `epochs` passes over the training documents
+/// ([`DataMix::rows_per_epoch`]) of `batch_size * grad_accum` rows each.
+fn total_steps(recipe: &Recipe, mix: &DataMix) -> Result<i64> {
+    Ok(match (recipe.steps, recipe.epochs) {
         (Some(steps), _) => steps,
         (None, Some(epochs)) => {
             let per_step = (recipe.batch_size * recipe.grad_accum) as f64;
@@ -235,27 +330,24 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
                 .max(1.0) as i64
         }
         (None, None) => bail!("recipe: give `steps` or `epochs`"),
-    };
-    if mix.split_documents() > 0 {
-        eprintln!(
-            "{} documents longer than max_length {} were split into chunks",
-            mix.split_documents(),
-            recipe.max_length
-        );
-    }
-    let heldout: Vec<(String, Vec<Batch>)> = config
+    })
+}
+
+/// Each held-out set, tokenized (`<DOCTAG>` masked, no word masks) and batched.
+fn heldout_sets(
+    config: &FinetuneConfig,
+    tokenizer: &TextTokenizer,
+    device: Device,
+) -> Result<Vec<(String, Vec<Batch>)>> {
+    let recipe = &config.recipe;
+    config
         .heldout
         .iter()
         .map(|set| -> Result<(String, Vec<Batch>)> {
             let records = data::read_records(&set.path)?;
-            let rules = MaskRules {
-                doctag: Some(crate::docs::DOCTAG.to_string()),
-                word_masks: vec![],
-                loss_weight: 1.0,
-            };
             let docs: Vec<TokenizedDoc> = records
                 .iter()
-                .map(|r| data::tokenize(tokenizer, r, &rules))
+                .map(|r| data::tokenize(tokenizer, r, &MaskRules::default()))
                 .collect::<Result<_>>()
                 .with_context(|| format!("{}", set.path.display()))?;
             Ok((
@@ -263,16 +355,28 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
                 data::heldout_batches(&docs, recipe.max_length, recipe.batch_size, device),
             ))
         })
-        .collect::<Result<_>>()?;
+        .collect()
+}
 
-    let checkpoint_steps = config.checkpoints.steps(total_steps)?;
-    std::fs::create_dir_all(&config.out)
-        .with_context(|| format!("{}: cannot create run directory", config.out.display()))?;
-    store::check_writable(&config.out)?;
-    let mut metrics: Vec<StepMetrics> = vec![];
-    let mut losses: Vec<HeldoutLoss> = vec![];
-    let mut start_step = 0;
-    let mut tokens_seen = 0i64;
+/// Where a run stands: its last step, tokens trained, and its two tables so far.
+struct RunProgress {
+    step: i64,
+    tokens_seen: i64,
+    metrics: Vec<StepMetrics>,
+    losses: Vec<HeldoutLoss>,
+}
+
+/// With `resume`, restores the newest checkpoint (after removing what an interrupted write
+/// left); otherwise measures the held-out sets at step 0 and writes the step-0 checkpoint.
+/// Refuses to start over a directory that holds checkpoints unless resuming.
+fn start(
+    config: &FinetuneConfig,
+    resume: bool,
+    trainee: &mut Trainee,
+    mix: &mut DataMix,
+    heldout: &[(String, Vec<Batch>)],
+    total_steps: i64,
+) -> Result<RunProgress> {
     if resume {
         let removed = store::remove_abandoned_temporaries(&config.out)?;
         if removed > 0 {
@@ -289,134 +393,102 @@ pub fn finetune(config: &FinetuneConfig, resume: bool) -> Result<PathBuf> {
             config.out.display()
         );
     }
-    match newest {
-        Some((step, dir)) => {
-            check_resumed_config(config, &dir)?;
-            let state = restore(&mut trainee, &mut mix, &dir)?;
-            if state.total_steps != total_steps {
-                bail!(
-                    "{}: checkpoint belongs to a run of {} steps, the config asks for {total_steps}",
-                    dir.display(),
-                    state.total_steps
-                );
-            }
-            start_step = step;
-            tokens_seen = state.tokens_seen;
-            // The tables saved inside the checkpoint are the ones that match its state.
-            metrics = read_metrics(&dir.join("train.parquet"), step)?;
-            losses = read_losses(&dir.join("loss.parquet"), step)?;
-            eprintln!(
-                "resuming from {} (step {step} of {total_steps})",
-                dir.display()
-            );
-        }
-        None => {
-            if resume {
-                eprintln!(
-                    "no complete checkpoint in {}: starting from step 0",
-                    config.out.display()
-                );
-            }
-            for (name, batches) in &heldout {
-                losses.extend(heldout_loss(&trainee.model.decoder, name, 0, batches));
-            }
-            let state = RunState {
-                step: 0,
-                total_steps,
-                tokens_seen,
-                data: mix.state(),
-            };
-            save_checkpoint(config, &trainee, &state, &metrics, &losses)?;
-            write_tables(&config.out, &metrics, &losses)?;
-        }
-    }
-
-    let progress = ProgressBar::new(total_steps as u64).with_position(start_step as u64);
-    let log_every = (total_steps / 20).max(1);
-    progress.set_style(
-        ProgressStyle::with_template("{bar:30} step {pos}/{len} {msg} [{elapsed} < {eta}]")
-            .expect("valid template"),
-    );
-    let started = Instant::now();
-    let mut trained_tokens_since_start = 0i64;
-    for step in start_step..total_steps {
-        // Dropout draws from libtorch's generator: seed it per step so resuming repeats it.
-        tch::manual_seed(config.seed as i64 ^ (step + 1).wrapping_mul(0x9E37_79B9));
-        let lr = learning_rate(
-            recipe.lr,
-            step,
-            total_steps,
-            recipe.warmup_steps,
-            recipe.schedule,
-        );
-        let batches: Vec<Batch> = (0..recipe.grad_accum)
-            .map(|_| mix.next_batch(recipe.batch_size, device))
-            .collect();
-        let trained: i64 = batches
-            .iter()
-            .map(|b| b.weights.gt(0.0).sum(Kind::Int64).int64_value(&[]))
-            .sum();
-        trainee.optimizer.zero_grad();
-        let mut loss_value = 0.0;
-        for batch in &batches {
-            let nll = token_nll(&trainee.model.decoder, batch, true);
-            let loss = (nll * &batch.weights).sum(Kind::Float) / trained.max(1) as f64;
-            loss.backward();
-            loss_value += loss.double_value(&[]);
-        }
-        if !loss_value.is_finite() {
-            progress.abandon();
+    if let Some((step, dir)) = newest {
+        check_resumed_config(config, &dir)?;
+        let state = restore(trainee, mix, &dir)?;
+        if state.total_steps != total_steps {
             bail!(
-                "loss is {loss_value} at step {} of {total_steps}: stopping; the last good checkpoint stays in {}",
-                step + 1,
-                config.out.display()
+                "{}: checkpoint belongs to a run of {} steps, the config asks for {total_steps}",
+                dir.display(),
+                state.total_steps
             );
         }
-        let grad_norm = trainee.optimizer.clip_grad_norm(recipe.grad_clip);
-        trainee.optimizer.step(lr);
-        let step_tokens: i64 = batches.iter().map(|b| b.tokens).sum();
-        tokens_seen += step_tokens;
-        trained_tokens_since_start += step_tokens;
-        let tokens_per_s = trained_tokens_since_start as f64 / started.elapsed().as_secs_f64();
-        metrics.push(StepMetrics {
-            step: step + 1,
-            loss: loss_value,
-            lr,
-            grad_norm,
-            tokens_per_s,
-            tokens_seen,
+        eprintln!(
+            "resuming from {} (step {step} of {total_steps})",
+            dir.display()
+        );
+        // The tables saved inside the checkpoint are the ones that match its state.
+        return Ok(RunProgress {
+            step,
+            tokens_seen: state.tokens_seen,
+            metrics: read_metrics(&dir.join("train.parquet"), step)?,
+            losses: read_losses(&dir.join("loss.parquet"), step)?,
         });
-        let status = format!("loss {loss_value:.4} lr {lr:.2e} {tokens_per_s:.0} tok/s");
-        if progress.is_hidden() && (step + 1) % log_every == 0 {
-            // No terminal (a log file, CI): the bar is hidden, so log plain lines instead.
-            eprintln!("step {}/{total_steps} {status}", step + 1);
-        }
-        progress.set_message(status);
-        progress.inc(1);
-
-        let done = step + 1;
-        let at_checkpoint = checkpoint_steps.binary_search(&done).is_ok();
-        let heldout_due = recipe
-            .heldout_every
-            .is_some_and(|every| every > 0 && done % every == 0);
-        if at_checkpoint || heldout_due {
-            for (name, batches) in &heldout {
-                losses.extend(heldout_loss(&trainee.model.decoder, name, done, batches));
-            }
-        }
-        if at_checkpoint {
-            let state = RunState {
-                step: done,
-                total_steps,
-                tokens_seen,
-                data: mix.state(),
-            };
-            save_checkpoint(config, &trainee, &state, &metrics, &losses)?;
-            write_tables(&config.out, &metrics, &losses)?;
-        }
     }
-    progress.finish();
-    Ok(config.out.join(format!("step-{total_steps}")))
+    if resume {
+        eprintln!(
+            "no complete checkpoint in {}: starting from step 0",
+            config.out.display()
+        );
+    }
+    let mut run = RunProgress {
+        step: 0,
+        tokens_seen: 0,
+        metrics: vec![],
+        losses: vec![],
+    };
+    for (name, batches) in heldout {
+        run.losses
+            .extend(heldout_loss(&trainee.model.decoder, name, 0, batches));
+    }
+    checkpoint(config, trainee, mix, &run, total_steps)?;
+    Ok(run)
+}
+
+/// One update at 0-based `step` with learning rate `lr`: `grad_accum` micro-batches, the loss
+/// normalised over all their trained tokens, clipped gradients, an AdamW step. Returns the
+/// loss, the gradient norm before clipping and the tokens the update read.
+fn update(
+    config: &FinetuneConfig,
+    trainee: &mut Trainee,
+    mix: &mut DataMix,
+    step: i64,
+    lr: f64,
+) -> Result<(f64, f64, i64)> {
+    let recipe = &config.recipe;
+    let device = trainee.model.decoder.device();
+    // Dropout draws from libtorch's generator: seed it per step so resuming repeats it.
+    tch::manual_seed(config.seed as i64 ^ (step + 1).wrapping_mul(0x9E37_79B9));
+    let batches: Vec<Batch> = (0..recipe.grad_accum)
+        .map(|_| mix.next_batch(recipe.batch_size, device))
+        .collect();
+    let trained: i64 = batches
+        .iter()
+        .map(|b| b.weights.gt(0.0).sum(Kind::Int64).int64_value(&[]))
+        .sum();
+    trainee.optimizer.zero_grad();
+    let mut loss_value = 0.0;
+    for batch in &batches {
+        let nll = token_nll(&trainee.model.decoder, batch, true);
+        let loss = (nll * &batch.weights).sum(Kind::Float) / trained.max(1) as f64;
+        loss.backward();
+        loss_value += loss.double_value(&[]);
+    }
+    let tokens = batches.iter().map(|b| b.tokens).sum();
+    if !loss_value.is_finite() {
+        return Ok((loss_value, f64::NAN, tokens));
+    }
+    let grad_norm = trainee.optimizer.clip_grad_norm(recipe.grad_clip);
+    trainee.optimizer.step(lr);
+    Ok((loss_value, grad_norm, tokens))
+}
+
+/// Saves the checkpoint of `run.step` and rewrites the run's tables.
+fn checkpoint(
+    config: &FinetuneConfig,
+    trainee: &Trainee,
+    mix: &DataMix,
+    run: &RunProgress,
+    total_steps: i64,
+) -> Result<()> {
+    let state = RunState {
+        step: run.step,
+        total_steps,
+        tokens_seen: run.tokens_seen,
+        data: mix.state(),
+    };
+    save_checkpoint(config, trainee, &state, &run.metrics, &run.losses)?;
+    write_tables(&config.out, &run.metrics, &run.losses)
 }
 
 /// The newest `step-<N>` directory of a run (only complete ones carry that name).
