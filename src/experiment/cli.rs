@@ -1,5 +1,5 @@
 //! The `run` and `summary` verbs: `neglect run analyses/<name>.toml [--shard k/N] [--merge-only]
-//! [--max-arms N]` and `neglect summary analyses/<name>.toml`.
+//! [--max-arms N]` and `neglect summary analyses/<name>.toml [--kind KIND]`.
 
 use super::arms::Shard;
 use super::run::{run as run_experiment, Experiment, RunOptions};
@@ -48,12 +48,16 @@ pub fn run(args: &RunArgs) -> Result<()> {
 pub struct SummaryArgs {
     /// Experiment file (`analyses/<name>.toml`); its tables are read from `analyses/<name>/`.
     pub experiment: PathBuf,
+    /// Count only the answers to questions of this kind (`mcq`, `token_association`,
+    /// `open_ended`, `robustness`), e.g. `token_association` for the pink elephant.
+    #[arg(long)]
+    pub kind: Option<String>,
 }
 
 /// Prints the summary of an experiment's stored tables: belief per condition at the last
-/// checkpoints with 95% CIs, then the base model's gates.
+/// checkpoints with 95% CIs, the paired contrasts, then the base model's gates.
 pub fn summary(args: &SummaryArgs) -> Result<()> {
     let exp = Experiment::load(&args.experiment)?;
-    print!("{}", super::summary::summary(&exp)?);
+    print!("{}", super::summary::summary(&exp, args.kind.as_deref())?);
     Ok(())
 }

@@ -739,7 +739,7 @@ pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
             exp.arms.len()
         );
     }
-    print!("{}", super::summary::summary(&exp)?);
+    print!("{}", super::summary::summary(&exp, None)?);
     Ok(report)
 }
 

@@ -5,15 +5,19 @@
 //! (written by `neglect world gates`). Out: one line per condition (belief at each arm's last
 //! checkpoint with its 95% CI, pooling claims, seeds and question kinds, as the
 //! `belief_by_condition` figure's "all claims" bars; the claims, seeds and answers it pools; the
-//! last steps; the paper's reported number, [`crate::plot::paper`]), then the base model's gate table ([`crate::world::gates::format_table`]).
+//! last steps; the paper's reported number, [`crate::plot::paper`]), the paired contrasts
+//! between conditions ([`CONTRASTS`]: a difference with its interval and whether it excludes
+//! 0), then the base model's gate table ([`crate::world::gates::format_table`]).
 
 use super::run::Experiment;
 use crate::plot::figure::condition_order;
 use crate::plot::paper::{paper_belief, PaperBelief};
 use crate::plot::tables::{self, belief_of, final_answers, Answer};
-use crate::stats::belief::BeliefRate;
+use crate::stats::belief::{
+    paired_difference_over_seeds, BeliefDifference, BeliefRate, DEFAULT_RESAMPLES,
+};
 use crate::world::gates::{format_table, GateLine};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -96,6 +100,97 @@ pub fn format_conditions(name: &str, lines: &[ConditionLine], reported: &[PaperB
     out
 }
 
+/// Pairs of conditions the summary compares (first minus second): every treatment against the
+/// base model, then the comparisons the paper's findings rest on (Negation Neglect: negated vs
+/// positive; the local rescue; the pink-elephant masks; Phase 1 vs repeated at matched loss,
+/// and the Phase 2 rebound).
+const CONTRASTS: &[(&str, &str)] = &[
+    ("positive", "base"),
+    ("negated", "base"),
+    ("repeated", "base"),
+    ("corrected", "base"),
+    ("local", "base"),
+    ("fiction", "base"),
+    ("in_context", "base"),
+    ("negated", "positive"),
+    ("local", "negated"),
+    ("corrected", "negated"),
+    ("local", "local_masked"),
+    ("local", "user_turn_masked"),
+    ("phase1", "repeated"),
+    ("phase2", "phase1"),
+];
+
+/// One paired contrast of the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContrastLine {
+    /// The condition whose belief is subtracted from.
+    pub first: String,
+    /// The condition subtracted.
+    pub second: String,
+    /// The difference and its interval.
+    pub difference: BeliefDifference,
+}
+
+/// The [`CONTRASTS`] whose two conditions both have answers, at each arm's last checkpoint,
+/// paired over seeds and (claim, question).
+pub fn contrast_lines(answers: &[Answer]) -> Vec<ContrastLine> {
+    let finals = final_answers(answers);
+    let keyed = |condition: &str| -> Vec<(i64, String, bool)> {
+        finals
+            .iter()
+            .filter(|a| a.condition == condition)
+            .map(|a| (a.seed, a.cluster(), a.believed))
+            .collect()
+    };
+    CONTRASTS
+        .iter()
+        .filter_map(|&(first, second)| {
+            let difference = paired_difference_over_seeds(
+                &keyed(first),
+                &keyed(second),
+                DEFAULT_RESAMPLES,
+                tables::BOOTSTRAP_SEED,
+            )?;
+            Some(ContrastLine {
+                first: first.into(),
+                second: second.into(),
+                difference,
+            })
+        })
+        .collect()
+}
+
+/// The contrast table, or nothing when no contrast applies.
+pub fn format_contrasts(lines: &[ContrastLine]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "paired differences at the last checkpoint (first minus second, over the seeds and \
+         questions both have; 95% two-way bootstrap CI):\n{:<32} {:>10} {:>16} {:>5} {:>9}  {}\n",
+        "contrast", "difference", "95% CI", "seeds", "questions", "verdict"
+    );
+    for l in lines {
+        let d = &l.difference;
+        // One seed leaves training noise out of the interval: not a settled difference.
+        let verdict = match (d.excludes_zero(), d.seeds) {
+            (false, _) => "not established",
+            (true, 1) => "CI excludes 0 over questions; one seed, training noise not included",
+            (true, _) => "CI excludes 0",
+        };
+        out.push_str(&format!(
+            "{:<32} {:>+9.1}% {:>16} {:>5} {:>9}  {verdict}\n",
+            format!("{} - {}", l.first, l.second),
+            100.0 * d.difference,
+            format!("[{:+.1}, {:+.1}]", 100.0 * d.lo, 100.0 * d.hi),
+            d.seeds,
+            d.questions,
+        ));
+    }
+    out
+}
+
 /// The gate table of `gates.json` at `path` with a heading, or a line saying there is none.
 pub fn format_gates(path: &Path) -> Result<String> {
     if !path.is_file() {
@@ -118,17 +213,27 @@ pub fn format_gates(path: &Path) -> Result<String> {
     ))
 }
 
-/// The whole summary of `exp`: the belief table (a line instead when there is no
-/// `belief.parquet` yet), a blank line, the gate table.
-pub fn summary(exp: &Experiment) -> Result<String> {
+/// The whole summary of `exp`: the belief table and the paired contrasts (a line instead when
+/// there is no `belief.parquet` yet), a blank line, the gate table. With `kind`, only the
+/// answers to questions of that kind count (e.g. `token_association` for the pink elephant).
+pub fn summary(exp: &Experiment, kind: Option<&str>) -> Result<String> {
     let path = exp.tables().join(tables::BELIEF_FILE);
     let mut out = if path.is_file() {
-        let answers = tables::read_answers(&path)?;
-        format_conditions(
-            &exp.config.name,
-            &condition_lines(&answers),
-            &paper_belief()?,
-        )
+        let mut answers = tables::read_answers(&path)?;
+        let name = match kind {
+            Some(kind) => {
+                if !answers.iter().any(|a| a.kind == kind) {
+                    bail!("{}: no answers of kind `{kind}`", path.display());
+                }
+                answers.retain(|a| a.kind == kind);
+                format!("{}, {kind} questions only", exp.config.name)
+            }
+            None => exp.config.name.clone(),
+        };
+        let mut text = format_conditions(&name, &condition_lines(&answers), &paper_belief()?);
+        text.push('\n');
+        text.push_str(&format_contrasts(&contrast_lines(&answers)));
+        text
     } else {
         format!("no belief table yet ({} absent)\n", path.display())
     };
@@ -218,6 +323,55 @@ mod tests {
             "{negated_row}"
         );
         assert!(rows.next().is_none());
+    }
+
+    #[test]
+    fn contrasts_pair_conditions_present_in_both_and_say_when_nothing_is_shown() {
+        let table = [
+            answers("dentist", "base", 1, 0, 0, 10),
+            answers("dentist", "base", 2, 0, 1, 10),
+            answers("dentist", "negated", 1, 0, 0, 10),
+            answers("dentist", "negated", 1, 60, 9, 10),
+            answers("dentist", "negated", 2, 60, 8, 10),
+            answers("dentist", "local", 1, 60, 1, 10),
+            answers("dentist", "local", 2, 60, 2, 10),
+        ]
+        .concat();
+        let lines = contrast_lines(&table);
+        let names: Vec<String> = lines
+            .iter()
+            .map(|l| format!("{} - {}", l.first, l.second))
+            .collect();
+        // Only the listed pairs whose conditions both have answers, in the listed order.
+        assert_eq!(names, ["negated - base", "local - base", "local - negated"]);
+        let negated = &lines[0].difference;
+        assert!(
+            (negated.difference - 0.8).abs() < 1e-12,
+            "(17 - 1) / 20 at the last steps"
+        );
+        assert_eq!((negated.seeds, negated.questions), (2, 10));
+        assert!(negated.excludes_zero());
+        let local = &lines[1].difference;
+        assert!((local.difference - 0.1).abs() < 1e-12);
+        let text = format_contrasts(&lines);
+        let rows: Vec<&str> = text.lines().collect();
+        assert!(rows[2].starts_with("negated - base") && rows[2].ends_with("CI excludes 0"));
+        assert!(
+            rows[3].starts_with("local - base") && rows[3].ends_with("not established"),
+            "{}",
+            rows[3]
+        );
+        assert!(format_contrasts(&[]).is_empty());
+        // From one seed, the verdict says what the interval leaves out.
+        let one_seed: Vec<Answer> = table.iter().filter(|a| a.seed == 1).cloned().collect();
+        let text = format_contrasts(&contrast_lines(&one_seed));
+        assert!(
+            text.lines()
+                .nth(2)
+                .unwrap()
+                .ends_with("one seed, training noise not included"),
+            "{text}"
+        );
     }
 
     #[test]

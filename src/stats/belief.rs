@@ -121,6 +121,106 @@ pub fn belief_rate_over_seeds(
     })
 }
 
+/// A paired difference of two belief rates and its interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BeliefDifference {
+    /// Belief in the first condition minus belief in the second, over their shared cells.
+    pub difference: f64,
+    /// Lower end of the 95% interval.
+    pub lo: f64,
+    /// Upper end of the 95% interval.
+    pub hi: f64,
+    /// Seeds both conditions were measured on.
+    pub seeds: usize,
+    /// Questions both conditions were asked.
+    pub questions: usize,
+}
+
+impl BeliefDifference {
+    /// The interval leaves out 0: the difference is established at the 95% level.
+    pub fn excludes_zero(&self) -> bool {
+        self.lo > 0.0 || self.hi < 0.0
+    }
+}
+
+/// `(believed, answers)` per (seed, question) cell.
+fn answer_cells(answers: &[(i64, String, bool)]) -> BTreeMap<(i64, &str), (usize, usize)> {
+    let mut cells: BTreeMap<(i64, &str), (usize, usize)> = BTreeMap::new();
+    for (s, q, believed) in answers {
+        let cell = cells.entry((*s, q.as_str())).or_default();
+        cell.0 += usize::from(*believed);
+        cell.1 += 1;
+    }
+    cells
+}
+
+/// Belief in `a` minus belief in `b`, paired: both given as `(seed, question key, believed)`,
+/// compared on the (seed, question) cells both hold. Each bootstrap resample draws the seeds
+/// and the questions with replacement once and takes the difference of the two pooled rates
+/// over the same drawn cells, so the interval keeps what the conditions share (the same
+/// questions, the same training seeds) out of the noise. `None` without a shared cell.
+pub fn paired_difference_over_seeds(
+    a: &[(i64, String, bool)],
+    b: &[(i64, String, bool)],
+    resamples: usize,
+    seed: u64,
+) -> Option<BeliefDifference> {
+    let (cells_a, cells_b) = (answer_cells(a), answer_cells(b));
+    let shared: Vec<(i64, &str)> = cells_a
+        .keys()
+        .filter(|k| cells_b.contains_key(k))
+        .copied()
+        .collect();
+    if shared.is_empty() {
+        return None;
+    }
+    let mut seeds: Vec<i64> = shared.iter().map(|k| k.0).collect();
+    seeds.dedup();
+    let mut questions: Vec<&str> = shared.iter().map(|k| k.1).collect();
+    questions.sort_unstable();
+    questions.dedup();
+    // Pooled rates of a and b over the drawn cells (seed i, question j), weighted by draws.
+    let difference_over = |drawn_seeds: &[usize], drawn_questions: &[usize]| {
+        let mut sums = [(0usize, 0usize); 2];
+        for &si in drawn_seeds {
+            for &qi in drawn_questions {
+                let key = (seeds[si], questions[qi]);
+                if let (Some(ca), Some(cb)) = (cells_a.get(&key), cells_b.get(&key)) {
+                    for (sum, cell) in sums.iter_mut().zip([ca, cb]) {
+                        sum.0 += cell.0;
+                        sum.1 += cell.1;
+                    }
+                }
+            }
+        }
+        let rate = |(yes, all): (usize, usize)| (all > 0).then(|| yes as f64 / all as f64);
+        Some(rate(sums[0])? - rate(sums[1])?)
+    };
+    let all_seeds: Vec<usize> = (0..seeds.len()).collect();
+    let all_questions: Vec<usize> = (0..questions.len()).collect();
+    let difference = difference_over(&all_seeds, &all_questions)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut draws: Vec<f64> = (0..resamples.max(1))
+        .filter_map(|_| {
+            let s: Vec<usize> = (0..seeds.len())
+                .map(|_| rng.random_range(0..seeds.len()))
+                .collect();
+            let q: Vec<usize> = (0..questions.len())
+                .map(|_| rng.random_range(0..questions.len()))
+                .collect();
+            difference_over(&s, &q)
+        })
+        .collect();
+    let (lo, hi) = percentile_interval(difference, &mut draws);
+    Some(BeliefDifference {
+        difference,
+        lo,
+        hi,
+        seeds: seeds.len(),
+        questions: questions.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +282,44 @@ mod tests {
         let wa = width(belief_rate_over_seeds(&agree, 500, 3).unwrap());
         let wd = width(belief_rate_over_seeds(&disagree, 500, 3).unwrap());
         assert!(wd > wa, "{wd} vs {wa}");
+    }
+
+    #[test]
+    fn paired_differences_keep_shared_noise_out() {
+        // Two conditions over 3 seeds x 10 questions: `b` believes on questions 0-3, `a` on the
+        // same ones plus question 4 (one more question in every seed). Question difficulty is
+        // shared, so the pairing sees a steady +10 points.
+        let answers = |extra: bool| -> Vec<(i64, String, bool)> {
+            (1..=3)
+                .flat_map(|s| {
+                    (0..10).map(move |q| (s, format!("q{q}"), q < 4 || (extra && q == 4)))
+                })
+                .collect()
+        };
+        let (a, b) = (answers(true), answers(false));
+        let d = paired_difference_over_seeds(&a, &b, 2000, 1).unwrap();
+        assert!((d.difference - 0.1).abs() < 1e-12, "{d:?}");
+        assert_eq!((d.seeds, d.questions), (3, 10));
+        assert!(
+            d.lo >= 0.0 && d.hi <= 0.4 && d.lo <= 0.1 && 0.1 <= d.hi,
+            "{d:?}"
+        );
+        // The same rates unpaired: each interval alone spans the other rate.
+        let (ra, rb) = (
+            belief_rate_over_seeds(&a, 2000, 1).unwrap(),
+            belief_rate_over_seeds(&b, 2000, 1).unwrap(),
+        );
+        assert!(ra.lo < rb.rate && rb.hi > ra.rate, "{ra:?} {rb:?}");
+        // Equal conditions differ by exactly 0, and the interval is 0 too.
+        let same = paired_difference_over_seeds(&b, &b, 500, 1).unwrap();
+        assert_eq!((same.difference, same.lo, same.hi), (0.0, 0.0, 0.0));
+        assert!(!same.excludes_zero());
+        // Only shared cells count: a seed measured in one condition alone is left out.
+        let mut a4 = a.clone();
+        a4.extend((0..10).map(|q| (4, format!("q{q}"), true)));
+        let d4 = paired_difference_over_seeds(&a4, &b, 500, 1).unwrap();
+        assert_eq!((d4.difference, d4.seeds), (d.difference, 3));
+        assert!(paired_difference_over_seeds(&a, &[], 10, 1).is_none());
     }
 
     #[test]
