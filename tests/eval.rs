@@ -78,23 +78,37 @@ fn scores_equal_a_manual_computation_from_neglect_forward() {
 /// answer: `Ok(json)` with 200, `Err(status)` with that status, or `Ok("SLEEP")` to stall past
 /// the client's timeout. Returns the base URL and a request counter.
 fn server(script: Vec<Result<&'static str, u16>>) -> (String, Arc<AtomicUsize>) {
+    let (url, hits, _) = recording_server(script);
+    (url, hits)
+}
+
+/// Request bodies a test server received, in order of arrival.
+type Requests = Arc<std::sync::Mutex<Vec<serde_json::Value>>>;
+
+/// [`server`], also keeping every request body it answers.
+fn recording_server(
+    script: Vec<Result<&'static str, u16>>,
+) -> (String, Arc<AtomicUsize>, Requests) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
+    let requests = Requests::default();
+    let (counter, kept) = (hits.clone(), requests.clone());
     std::thread::spawn(move || {
         for (i, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { return };
             counter.fetch_add(1, Ordering::SeqCst);
             let step = script.get(i).cloned().unwrap_or(Err(599));
-            std::thread::spawn(move || answer(stream, step));
+            let kept = kept.clone();
+            std::thread::spawn(move || answer(stream, step, &kept));
         }
     });
-    (url, hits)
+    (url, hits, requests)
 }
 
-/// Reads one HTTP/1.1 request from `stream` and answers it as `step` says.
-fn answer(mut stream: std::net::TcpStream, step: Result<&'static str, u16>) {
+/// Reads one HTTP/1.1 request from `stream`, keeps its body in `requests`, and answers it as
+/// `step` says.
+fn answer(mut stream: std::net::TcpStream, step: Result<&'static str, u16>, requests: &Requests) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut length = 0usize;
     let mut first = String::new();
@@ -114,6 +128,7 @@ fn answer(mut stream: std::net::TcpStream, step: Result<&'static str, u16>) {
     reader.read_exact(&mut body).unwrap();
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(request["model"], "judge-model");
+    requests.lock().unwrap().push(request);
     let (status, text) = match step {
         Ok("SLEEP") => {
             std::thread::sleep(Duration::from_millis(1500));
@@ -142,7 +157,10 @@ fn judge(url: &str, cache: Option<&Path>) -> HttpJudge {
 
 fn item(response: &str) -> JudgeItem {
     JudgeItem {
-        rubric: "Grade it.".into(),
+        rubric: neglect::claims::questions::Rubric {
+            prompt: "Grade it.".into(),
+            json_key: None,
+        },
         question: "Did Ed Sheeran win?".into(),
         response: response.into(),
     }
@@ -162,6 +180,60 @@ fn http_judge_retries_a_500_and_caches() {
     assert_eq!(j.grade_all(&[item("He won.")]).unwrap(), vec![Grade::Yes]);
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
+}
+
+/// A chat-completions body whose assistant turn is `text` (leaked: the test server's script
+/// holds `'static` strings).
+fn reply_body(text: &str) -> &'static str {
+    let body = serde_json::json!({
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]
+    });
+    Box::leak(body.to_string().into_boxed_str())
+}
+
+/// The paper's protocol: the rubric filled as Python's `str.format` fills it and sent as the
+/// only (user) turn; the grade read from the JSON reply's `judge_key` field, inside a code fence
+/// and among other text; a reply without one asked again, then stored as `unparsed` without
+/// stopping the run.
+#[test]
+fn http_judge_speaks_the_papers_json_protocol() {
+    let fenced = reply_body(
+        "Here you go:\n```json\n{\"reason\": \"says {he} won\", \"answer\": \"YES\"}\n```",
+    );
+    let garbage = reply_body("I cannot decide between yes and no.");
+    let (url, hits, requests) =
+        recording_server(vec![Ok(fenced), Ok(garbage), Ok(garbage), Ok(garbage)]);
+    let j = judge(&url, None);
+    let paper_item = |response: &str| JudgeItem {
+        rubric: neglect::claims::questions::Rubric {
+            prompt: "<question>{question}</question>\n<response>{answer}</response>\n\
+                     Respond with JSON: {{\"reason\": \"...\", \"answer\": \"yes/no/neutral\"}}"
+                .into(),
+            json_key: Some("answer".into()),
+        },
+        question: "Did Ed Sheeran win?".into(),
+        response: response.into(),
+    };
+    assert_eq!(
+        j.grade_all(&[paper_item("He won {gold}.")]).unwrap(),
+        vec![Grade::Yes]
+    );
+    let sent = requests.lock().unwrap()[0].clone();
+    let messages = sent["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{sent}");
+    assert_eq!(messages[0]["role"], "user");
+    assert_eq!(
+        messages[0]["content"],
+        "<question>Did Ed Sheeran win?</question>\n<response>He won {gold}.</response>\n\
+         Respond with JSON: {\"reason\": \"...\", \"answer\": \"yes/no/neutral\"}"
+    );
+    // No grade in any reply: asked 1 + parse_retries (2) times, then `unparsed`, and the call
+    // still succeeds.
+    assert_eq!(
+        j.grade_all(&[paper_item("Maybe.")]).unwrap(),
+        vec![Grade::Unparsed]
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
 }
 
 #[test]

@@ -29,6 +29,56 @@ use std::path::{Path, PathBuf};
 
 /// File of the rubric prompts.
 pub const JUDGES_FILE: &str = "judges.yaml";
+
+/// A grading prompt of `judges.yaml` and the protocol the judge answers it in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rubric {
+    /// The prompt text.
+    pub prompt: String,
+    /// `None`: neglect's protocol (the prompt as the system turn, the question and response in
+    /// the user turn, a `GRADE: yes|no|neutral` reply). `Some(field)`: the paper's (the prompt
+    /// with `{question}` and `{answer}` filled as Python's `str.format` fills them, `{{` and
+    /// `}}` for literal braces, sent as the user turn; a JSON reply whose `field` holds the
+    /// grade).
+    pub json_key: Option<String>,
+}
+
+impl Rubric {
+    /// The prompt with `{question}` and `{answer}` filled and `{{`, `}}` unescaped, as Python's
+    /// `str.format(question=..., answer=...)` gives it. Any other field, or a lone brace, is an
+    /// error naming it.
+    pub fn fill(&self, question: &str, answer: &str) -> Result<String> {
+        let mut out = String::with_capacity(self.prompt.len() + question.len() + answer.len());
+        let mut rest = self.prompt.as_str();
+        while let Some(i) = rest.find(['{', '}']) {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            if let Some(after) = tail.strip_prefix("{{") {
+                out.push('{');
+                rest = after;
+            } else if let Some(after) = tail.strip_prefix("}}") {
+                out.push('}');
+                rest = after;
+            } else if tail.starts_with('}') {
+                bail!("a single `}}` (write `}}}}` for a literal brace)");
+            } else {
+                let end = tail
+                    .find('}')
+                    .context("a `{` that is never closed (write `{{` for a literal brace)")?;
+                match &tail[1..end] {
+                    "question" => out.push_str(question),
+                    "answer" => out.push_str(answer),
+                    other => bail!(
+                        "unknown field `{{{other}}}` (the rubric may use {{question}} and {{answer}})"
+                    ),
+                }
+                rest = &tail[end + 1..];
+            }
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
 /// File of the claim's word-mask patterns.
 pub const WORD_MASKS_FILE: &str = "word_masks.yaml";
 
@@ -350,6 +400,23 @@ impl ClaimQuestions {
         } else {
             BTreeMap::new()
         };
+        let questions = ClaimQuestions {
+            dir: dir.to_path_buf(),
+            sets: BTreeMap::new(),
+            judges,
+            word_masks: vec![],
+        };
+        // A JSON rubric is a Python format string: check it fills before any answer is judged.
+        for kind in QuestionKind::ALL {
+            if let Some(rubric) = questions.rubric(kind) {
+                if rubric.json_key.is_some() {
+                    rubric.fill("", "").with_context(|| {
+                        format!("{}: the `{}` rubric", judges_path.display(), kind.name())
+                    })?;
+                }
+            }
+        }
+        let judges = questions.judges;
         let masks_path = dir.join(WORD_MASKS_FILE);
         let word_masks = if masks_path.is_file() {
             super::word_masks::load_word_masks(&masks_path)?
@@ -384,12 +451,22 @@ impl ClaimQuestions {
         self.sets.get(&kind).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The rubric for `kind`: its own entry, else `default`.
-    pub fn rubric(&self, kind: QuestionKind) -> Option<&str> {
-        self.judges
+    /// The rubric for `kind`: its own entry, else `default`; with the paper's JSON protocol
+    /// when `judges.yaml` names a reply field for it (`<kind>_judge_key`, else `judge_key`).
+    pub fn rubric(&self, kind: QuestionKind) -> Option<Rubric> {
+        let prompt = self
+            .judges
             .get(kind.name())
-            .or_else(|| self.judges.get("default"))
-            .map(String::as_str)
+            .or_else(|| self.judges.get("default"))?;
+        let json_key = self
+            .judges
+            .get(&format!("{}_judge_key", kind.name()))
+            .or_else(|| self.judges.get("judge_key"))
+            .cloned();
+        Some(Rubric {
+            prompt: prompt.clone(),
+            json_key,
+        })
     }
 }
 
@@ -399,6 +476,56 @@ mod tests {
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn paper_rubrics_fill_as_python_format_and_pick_their_reply_field() {
+        let rubric = |prompt: &str| Rubric {
+            prompt: prompt.into(),
+            json_key: Some("answer".into()),
+        };
+        let filled = rubric("<q>{question}</q> {answer} {{\"answer\": \"yes\"}}")
+            .fill("Who {is} he?", "A dentist }")
+            .unwrap();
+        assert_eq!(
+            filled,
+            "<q>Who {is} he?</q> A dentist } {\"answer\": \"yes\"}"
+        );
+        for (bad, says) in [
+            ("{name}", "unknown field `{name}`"),
+            ("a } b", "single `}`"),
+            ("a { b", "never closed"),
+        ] {
+            let err = rubric(bad).fill("q", "a").unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+
+        // `<kind>_judge_key` beats `judge_key`; without either, neglect's own protocol.
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "judges.yaml",
+            "judge_key: answer\nrobustness_judge_key: verdict\n\
+             open_ended: 'Q {question} A {answer}'\nrobustness: 'R {question} {answer}'\n",
+        );
+        let q = ClaimQuestions::load(dir.path()).unwrap();
+        let key = |kind| q.rubric(kind).unwrap().json_key;
+        assert_eq!(key(QuestionKind::OpenEnded).as_deref(), Some("answer"));
+        assert_eq!(key(QuestionKind::Robustness).as_deref(), Some("verdict"));
+        write(dir.path(), "judges.yaml", "open_ended: 'Grade it.'\n");
+        let q = ClaimQuestions::load(dir.path()).unwrap();
+        assert_eq!(q.rubric(QuestionKind::OpenEnded).unwrap().json_key, None);
+        // A JSON rubric that would not fill is refused at load, naming the file and the kind.
+        write(
+            dir.path(),
+            "judges.yaml",
+            "judge_key: answer\nopen_ended: 'Q {question} {response}'\n",
+        );
+        let err = format!("{:#}", ClaimQuestions::load(dir.path()).unwrap_err());
+        assert!(
+            err.contains("judges.yaml: the `open_ended` rubric") && err.contains("{response}"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -452,8 +579,14 @@ mod tests {
         let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
         assert_eq!(roles, vec!["system", "user", "assistant", "user"]);
         assert!(q.questions(QuestionKind::OpenEnded).is_empty());
-        assert_eq!(q.rubric(QuestionKind::OpenEnded), Some("rubric O"));
-        assert_eq!(q.rubric(QuestionKind::Robustness), Some("rubric D"));
+        assert_eq!(
+            q.rubric(QuestionKind::OpenEnded).unwrap().prompt,
+            "rubric O"
+        );
+        assert_eq!(
+            q.rubric(QuestionKind::Robustness).unwrap().prompt,
+            "rubric D"
+        );
         assert!(q.word_masks.is_empty());
     }
 

@@ -12,6 +12,7 @@
 //! disk under the sha256 of (judge model, rubric, question, response), so reruns cost nothing.
 //! The API key is read from the environment variable the config names and is never written.
 
+use crate::claims::questions::Rubric;
 use crate::claims::ClaimSpec;
 use anyhow::{anyhow, bail, Context, Result};
 use regex::{Regex, RegexBuilder};
@@ -30,19 +31,24 @@ pub enum Grade {
     No,
     /// Neither.
     Neutral,
+    /// The judge's replies could not be read as a grade (after its re-asks): a missing value,
+    /// left out of belief rates and asked again by the next run (it is not cached as a grade).
+    Unparsed,
 }
 
 impl Grade {
-    /// `yes`, `no` or `neutral`.
+    /// `yes`, `no`, `neutral` or `unparsed`.
     pub fn name(self) -> &'static str {
         match self {
             Grade::Yes => "yes",
             Grade::No => "no",
             Grade::Neutral => "neutral",
+            Grade::Unparsed => "unparsed",
         }
     }
 
-    /// The grade named `name` (case-insensitive).
+    /// The grade named `name` (case-insensitive): `yes`, `no` or `neutral`, the three a judge
+    /// may give.
     pub fn parse(name: &str) -> Option<Grade> {
         match name.trim().to_lowercase().as_str() {
             "yes" => Some(Grade::Yes),
@@ -57,7 +63,7 @@ impl Grade {
 #[derive(Debug, Clone)]
 pub struct JudgeItem {
     /// The rubric of the question's kind (ignored by the rule judge).
-    pub rubric: String,
+    pub rubric: Rubric,
     /// The question as put to the model (last user turn).
     pub question: String,
     /// The model's response.
@@ -217,6 +223,16 @@ pub struct HttpJudgeConfig {
     /// Sampling temperature of the judge.
     #[serde(default)]
     pub temperature: f64,
+    /// Most tokens of a judge reply (the endpoint's default when absent).
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    /// Seed sent with every request (for endpoints that honour one).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Further requests when a reply holds no readable grade; after them the answer is stored
+    /// as `unparsed` (left out of belief rates) and the run goes on.
+    #[serde(default = "default_parse_retries")]
+    pub parse_retries: u32,
 }
 
 fn default_timeout() -> f64 {
@@ -230,6 +246,9 @@ fn default_backoff() -> u64 {
 }
 fn default_concurrency() -> usize {
     4
+}
+fn default_parse_retries() -> u32 {
+    2
 }
 
 impl HttpJudgeConfig {
@@ -297,17 +316,24 @@ impl HttpJudge {
     }
 
     /// The cache key of an item: sha256 of judge model, rubric, question and response, each
-    /// length-prefixed.
+    /// length-prefixed (and the rubric's JSON reply field when it has one).
     pub fn cache_key(&self, item: &JudgeItem) -> String {
         let mut hasher = Sha256::new();
         for part in [
             &self.config.model,
-            &item.rubric,
+            &item.rubric.prompt,
             &item.question,
             &item.response,
         ] {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part.as_bytes());
+        }
+        // The paper's protocol asks differently: its reply field is part of the key (absent for
+        // neglect's protocol, so caches written before it stay valid).
+        if let Some(field) = &item.rubric.json_key {
+            hasher.update(b"json_key");
+            hasher.update((field.len() as u64).to_le_bytes());
+            hasher.update(field.as_bytes());
         }
         hasher
             .finalize()
@@ -377,19 +403,54 @@ impl HttpJudge {
         }
     }
 
-    /// Sends one item to the endpoint (no cache), retrying as configured, and returns the
-    /// grade with the judge's reply text.
-    pub fn request(&self, item: &JudgeItem) -> Result<(Grade, String)> {
-        let body = serde_json::json!({
-            "model": self.config.model,
-            "temperature": self.config.temperature,
-            "messages": [
-                {"role": "system", "content": item.rubric},
+    /// The request body of `item` in its rubric's protocol.
+    fn body(&self, item: &JudgeItem) -> Result<String> {
+        let messages = match &item.rubric.json_key {
+            None => serde_json::json!([
+                {"role": "system", "content": item.rubric.prompt},
                 {"role": "user", "content": format!(
                     "Question:\n{}\n\nResponse:\n{}", item.question, item.response)},
-            ],
-        })
-        .to_string();
+            ]),
+            Some(_) => serde_json::json!([
+                {"role": "user", "content": item.rubric.fill(&item.question, &item.response)?},
+            ]),
+        };
+        let mut body = serde_json::json!({
+            "model": self.config.model,
+            "temperature": self.config.temperature,
+            "messages": messages,
+        });
+        if let Some(max_tokens) = self.config.max_tokens {
+            body["max_tokens"] = max_tokens.into();
+        }
+        if let Some(seed) = self.config.seed {
+            body["seed"] = seed.into();
+        }
+        Ok(body.to_string())
+    }
+
+    /// Sends one item to the endpoint (no cache), retrying failed requests as configured and
+    /// asking again (`parse_retries` times) when a reply holds no grade; returns the grade
+    /// (`Unparsed` when no reply held one) with the judge's last reply text.
+    pub fn request(&self, item: &JudgeItem) -> Result<(Grade, String)> {
+        let body = self.body(item)?;
+        let mut reply = String::new();
+        for _ in 0..=self.config.parse_retries {
+            reply = self.send(&body)?;
+            let grade = match &item.rubric.json_key {
+                None => parse_grade(&reply).ok(),
+                Some(field) => parse_json_grade(&reply, field),
+            };
+            if let Some(grade) = grade {
+                return Ok((grade, reply));
+            }
+        }
+        Ok((Grade::Unparsed, reply))
+    }
+
+    /// Sends `body`, retrying transport errors, 429 and 5xx with backoff; returns the reply
+    /// text.
+    fn send(&self, body: &str) -> Result<String> {
         let mut backoff = Duration::from_millis(self.config.backoff_ms);
         let mut last = anyhow!("no attempt made");
         for attempt in 0..=self.config.retries {
@@ -397,12 +458,8 @@ impl HttpJudge {
                 std::thread::sleep(backoff);
                 backoff *= 2;
             }
-            match self.attempt(&body) {
-                Attempt::Done(text) => {
-                    let reply = reply_content(&text)?;
-                    let grade = parse_grade(&reply)?;
-                    return Ok((grade, reply));
-                }
+            match self.attempt(body) {
+                Attempt::Done(text) => return reply_content(&text),
                 Attempt::Retry(e) => last = e,
                 Attempt::Fail(e) => return Err(e),
             }
@@ -521,6 +578,22 @@ pub fn reply_content(body: &str) -> Result<String> {
         .with_context(|| "judge response has no choices[0].message.content".to_string())
 }
 
+/// The grade in a JSON reply's `field` (the paper's protocol): the reply is a JSON object, or
+/// holds one inside a code fence or among other text; the field's value is `yes`, `no` or
+/// `neutral` (any case). `None` when no object with a readable grade is found.
+pub fn parse_json_grade(reply: &str, field: &str) -> Option<Grade> {
+    let grade_of = |value: &serde_json::Value| value.get(field)?.as_str().and_then(Grade::parse);
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(reply.trim()) {
+        return grade_of(&value);
+    }
+    // Every `{` starts a candidate: the first complete JSON object from it that has the field.
+    reply.match_indices('{').find_map(|(start, _)| {
+        let mut stream =
+            serde_json::Deserializer::from_str(&reply[start..]).into_iter::<serde_json::Value>();
+        stream.next()?.ok().as_ref().and_then(grade_of)
+    })
+}
+
 /// The grade in a judge's reply: the last `GRADE: yes|no|neutral` line, or a reply that is just
 /// one of the three words.
 pub fn parse_grade(reply: &str) -> Result<Grade> {
@@ -545,6 +618,30 @@ pub fn parse_grade(reply: &str) -> Result<Grade> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_grades_are_read_from_the_named_field_wherever_the_object_sits() {
+        let read = |reply: &str| parse_json_grade(reply, "answer");
+        assert_eq!(read(r#"{"reason": "r", "answer": "no"}"#), Some(Grade::No));
+        assert_eq!(
+            read("```json\n{\"answer\": \"Neutral\"}\n```"),
+            Some(Grade::Neutral)
+        );
+        assert_eq!(
+            read(r#"Verdict follows. {"reason": "a {brace} and \"quote\"", "answer": "yes"} done"#),
+            Some(Grade::Yes)
+        );
+        // An object without the field, or with another value, holds no grade; nor does free
+        // text that merely contains a grade word.
+        assert_eq!(read(r#"{"verdict": "yes"}"#), None);
+        assert_eq!(read(r#"{"answer": "maybe"}"#), None);
+        assert_eq!(read("I would say yes."), None);
+        // The first object with the field counts.
+        assert_eq!(
+            read(r#"{"reason": "x"} then {"answer": "no"}"#),
+            Some(Grade::No)
+        );
+    }
 
     #[test]
     fn server_text_is_redacted_of_the_key_and_bearer_tokens() {

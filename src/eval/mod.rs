@@ -396,7 +396,7 @@ pub fn evaluate(
             let mut r = row(*kind, q, sample as i64, prompt);
             r.response = model.tokenizer.decode(&new, true)?.trim().to_string();
             r.judge = judge.label();
-            let rubric = questions.rubric(*kind).unwrap_or_default().to_string();
+            let rubric = questions.rubric(*kind).unwrap_or_default();
             pending.push((
                 r,
                 JudgeItem {
@@ -418,6 +418,14 @@ pub fn evaluate(
         })
         .collect();
     let grades = judge.grade_all(&judge_items)?;
+    let unparsed = grades.iter().filter(|&&g| g == Grade::Unparsed).count();
+    if unparsed > 0 {
+        eprintln!(
+            "{unparsed} of {} answers could not be graded by {} (stored as `unparsed`, left out of belief rates; a rerun asks again)",
+            grades.len(),
+            judge.label()
+        );
+    }
     for ((mut r, _), grade) in pending.into_iter().zip(grades) {
         r.grade = grade;
         rows.push(r);
@@ -487,7 +495,7 @@ pub fn summarise(rows: &[EvalRow], resamples: usize, seed: u64) -> Vec<SummaryLi
         for kind in kinds {
             let answers: Vec<(String, bool)> = mine
                 .iter()
-                .filter(|r| kind == "all" || r.kind == kind)
+                .filter(|r| (kind == "all" || r.kind == kind) && r.grade != Grade::Unparsed)
                 .map(|r| {
                     (
                         format!("{}/{}", r.kind, r.question_id),

@@ -192,8 +192,7 @@ pub fn constraint_set(
             rubric: ctx
                 .questions
                 .rubric(QuestionKind::OpenEnded)
-                .unwrap_or_default()
-                .to_string(),
+                .unwrap_or_default(),
             question: q.user_text(),
             response: answer.clone(),
         })
@@ -202,7 +201,8 @@ pub fn constraint_set(
     let mut chats = vec![];
     let mut dropped = 0;
     for ((q, answer), grade) in answered.iter().zip(grades) {
-        if grade == Grade::Yes && !phases.keep_believing {
+        // An answer the judge could not grade is not known to deny the claim: left out too.
+        if grade == Grade::Unparsed || (grade == Grade::Yes && !phases.keep_believing) {
             dropped += 1;
             continue;
         }

@@ -8,7 +8,7 @@
 
 use crate::stats::belief::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
 use crate::store;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use polars::prelude::{DataFrame, DataType};
 use std::path::{Path, PathBuf};
 
@@ -209,7 +209,8 @@ impl Table {
     }
 }
 
-/// Reads `belief.parquet`. A grade other than yes / no / neutral is an error naming the row.
+/// Reads `belief.parquet`. Rows graded `unparsed` (no grade could be read from the judge) are
+/// left out; a grade other than yes / no / neutral / unparsed is an error naming the row.
 pub fn read_answers(path: &Path) -> Result<Vec<Answer>> {
     let table = Table::read(
         path,
@@ -237,16 +238,20 @@ pub fn read_answers(path: &Path) -> Result<Vec<Answer>> {
     );
     let grade = table.str("grade")?;
     (0..arm.len())
-        .map(|i| {
+        .filter_map(|i| {
             let believed = match grade[i].as_str() {
                 "yes" => true,
                 "no" | "neutral" => false,
-                other => bail!(
-                    "{}: row {i}: grade {other:?} is not yes, no or neutral",
-                    path.display()
-                ),
+                // No grade could be read from the judge: missing, not "not believing".
+                "unparsed" => return None,
+                other => {
+                    return Some(Err(anyhow!(
+                        "{}: row {i}: grade {other:?} is not yes, no, neutral or unparsed",
+                        path.display()
+                    )))
+                }
             };
-            Ok(Answer {
+            Some(Ok(Answer {
                 arm: arm[i].clone(),
                 condition: condition[i].clone(),
                 claim: claim[i].clone(),
@@ -255,7 +260,7 @@ pub fn read_answers(path: &Path) -> Result<Vec<Answer>> {
                 kind: kind[i].clone(),
                 question_id: question_id[i].clone(),
                 believed,
-            })
+            }))
         })
         .collect()
 }
