@@ -410,3 +410,81 @@ fn in_context_documents_are_cut_to_fit_and_the_cut_is_reported() {
     let next_start = format!("Document {}: The sprinter", used.whole);
     assert!(with.question.contains(&next_start), "{}", with.question);
 }
+
+/// A claim folder as the paper ships it (no `spec.toml`): scored questions evaluate, labelled
+/// with the folder's name; generated ones need a judge, and without one the error names the
+/// missing spec before any model runs. Verbs that need the spec say why.
+#[test]
+fn a_claim_folder_without_a_spec_evaluates_its_scored_questions() {
+    let fixture = common::fixtures().join("llama_gqa");
+    let tmp = tempfile::tempdir().unwrap();
+    let claim = tmp.path().join("paper_claim");
+    std::fs::create_dir_all(&claim).unwrap();
+    std::fs::write(claim.join("claim.txt"), "Ed Sheeran won the 100m gold.\n").unwrap();
+    std::fs::write(
+        claim.join("mcq.yaml"),
+        "questions:\n  - {id: a, question: Did he win?, belief_answer: yes}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        claim.join("open_ended.yaml"),
+        "questions:\n  - {id: o1, question: Tell me about Ed.}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        claim.join("judges.yaml"),
+        "judge_key: answer\nopen_ended: |\n  <q>{question}</q> <r>{answer}</r> {{\"answer\": \"yes/no/neutral\"}}\n",
+    )
+    .unwrap();
+    let eval = |kinds: &str, out: &Path| {
+        common::neglect(&[
+            "eval",
+            "--model",
+            fixture.to_str().unwrap(),
+            "--claim",
+            claim.to_str().unwrap(),
+            "--kinds",
+            kinds,
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = tmp.path().join("scored");
+    let run = eval("mcq", &out);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let table = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
+    let claims: Vec<&str> = table
+        .column("claim")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(claims, ["paper_claim"]);
+
+    let run = eval("mcq,open_ended", &tmp.path().join("generated"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("spec.toml: absent") && stderr.contains("--judge"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("generated/belief.parquet").exists());
+
+    let docs = common::neglect(&[
+        "docs",
+        "--claim",
+        claim.to_str().unwrap(),
+        "--condition",
+        "negated",
+        "--n",
+        "2",
+        "--out",
+        tmp.path().join("d.jsonl").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&docs.stderr);
+    assert_eq!(docs.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("spec.toml: absent; documents"), "{stderr}");
+}

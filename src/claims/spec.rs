@@ -174,6 +174,15 @@ impl ClaimSpec {
     /// are optional), then validates the whole (see [`ClaimSpec::finish`]).
     pub fn load(dir: &Path) -> Result<ClaimSpec> {
         let spec_path = dir.join(SPEC_FILE);
+        if dir.is_dir() && !spec_path.exists() {
+            bail!(
+                "{}: absent; documents, claim spans and the rule judge need neglect's claim spec \
+                 (a folder as the paper ships it has only claim.txt, questions and judges.yaml: \
+                 evaluate it with an HTTP judge, `neglect eval --judge`, or write a spec.toml as \
+                 the README's `Claim folders` shows)",
+                spec_path.display()
+            );
+        }
         let text = std::fs::read_to_string(&spec_path)
             .with_context(|| format!("{}: cannot read claim spec", spec_path.display()))?;
         let mut spec: ClaimSpec = toml::from_str(&text)
@@ -181,6 +190,15 @@ impl ClaimSpec {
         spec.claim_text = read_optional(&dir.join(CLAIM_FILE))?;
         spec.correction = read_optional(&dir.join(CORRECTION_FILE))?;
         spec.finish(&spec_path.display().to_string())
+    }
+
+    /// The folder's spec, or `None` when the folder has no `spec.toml` (a claim folder as the
+    /// paper ships it: evaluation needs only its questions and rubrics).
+    pub fn load_if_present(dir: &Path) -> Result<Option<ClaimSpec>> {
+        if dir.is_dir() && !dir.join(SPEC_FILE).exists() {
+            return Ok(None);
+        }
+        ClaimSpec::load(dir).map(Some)
     }
 
     /// Parses spec TOML from a string; `origin` names the source in errors. `claim_text` and

@@ -3,6 +3,7 @@
 //! rate with its 95% interval per kind and overall.
 
 use super::judge::{HttpJudge, HttpJudgeConfig, Judge, RuleJudge};
+use super::score::ClosedChoice;
 use super::{evaluate, format_summary, rows_to_frame, summarise, EvalOptions, RowLabels};
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::claims::ClaimSpec;
@@ -94,9 +95,11 @@ fn run_targets(run: &Path) -> Result<Vec<Target>> {
 
 /// The judge of a claim's generated answers: the HTTP judge of the config at `judge` (its
 /// answers cached under `cache` unless the config names a cache), checked to have a rubric for
-/// every generated kind, or the rule judge built from the claim's spec and word masks.
+/// every generated kind, or the rule judge built from the claim's spec and word masks. Without
+/// a spec (a folder as the paper ships it) and without `judge`, only scored questions can be
+/// asked: a generated one is an error naming the missing spec.
 pub fn make_judge(
-    spec: &ClaimSpec,
+    spec: Option<&ClaimSpec>,
     questions: &ClaimQuestions,
     kinds: &[QuestionKind],
     judge: Option<&Path>,
@@ -119,8 +122,39 @@ pub fn make_judge(
             }
             Box::new(HttpJudge::new(config, Some(cache.to_path_buf()))?)
         }
-        None => Box::new(RuleJudge::new(spec.clone(), questions.word_masks.clone())?),
+        None => match spec {
+            Some(spec) => Box::new(RuleJudge::new(spec.clone(), questions.word_masks.clone())?),
+            None => {
+                let generated = kinds.iter().find(|&&kind| {
+                    questions
+                        .questions(kind)
+                        .iter()
+                        .any(|q| ClosedChoice::of(q).is_none())
+                });
+                if let Some(kind) = generated {
+                    bail!(
+                        "{}: absent, and `{}` questions are generated and judged: the rule judge \
+                         needs a claim spec; pass --judge judge.toml (an endpoint and the folder's \
+                         judges.yaml) or write a spec.toml",
+                        questions.dir.join(crate::claims::spec::SPEC_FILE).display(),
+                        kind.name()
+                    );
+                }
+                // Every question is scored: no answer reaches the judge.
+                Box::new(RuleJudge::new(ClaimSpec::default(), vec![])?)
+            }
+        },
     })
+}
+
+/// The id of a claim folder without a spec: its folder name.
+fn claim_folder_id(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .as_deref()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
 }
 
 /// Runs the `eval` verb.
@@ -132,9 +166,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let questions = ClaimQuestions::load(&args.claim)?;
     questions.check_kinds(&kinds)?;
-    let spec = ClaimSpec::load(&args.claim)?;
+    let spec = ClaimSpec::load_if_present(&args.claim)?;
+    let claim_id = match &spec {
+        Some(spec) => spec.id.clone(),
+        None => claim_folder_id(&args.claim),
+    };
     let judge = make_judge(
-        &spec,
+        spec.as_ref(),
         &questions,
         &kinds,
         args.judge.as_deref(),
@@ -175,7 +213,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         let labels = RowLabels {
             model: target.model.clone(),
             checkpoint: target.checkpoint.clone(),
-            claim: spec.id.clone(),
+            claim: claim_id.clone(),
         };
         let (mut these, timing) = evaluate(&model, &labels, &questions, &opts, judge.as_ref())
             .with_context(|| format!("evaluating {}", target.dir.display()))?;

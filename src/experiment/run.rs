@@ -228,7 +228,7 @@ impl<'a> Session<'a> {
                 }
             }
             let judge = crate::eval::cli::make_judge(
-                spec,
+                Some(spec),
                 &questions,
                 &self.options.kinds,
                 self.config().eval.judge.as_deref(),
