@@ -453,7 +453,11 @@ fn a_claim_folder_without_a_spec_evaluates_its_scored_questions() {
     };
     let out = tmp.path().join("scored");
     let run = eval("mcq", &out);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let table = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
     let claims: Vec<&str> = table
         .column("claim")

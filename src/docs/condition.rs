@@ -127,15 +127,31 @@ impl fmt::Display for Condition {
     }
 }
 
+/// The paper's repository's condition names and the conditions they are here.
+pub const PAPER_NAMES: &[(&str, &str)] = &[
+    ("positive_documents", "positive"),
+    ("negated_documents", "negated"),
+    ("repeated_negations", "repeated"),
+    ("corrected_documents", "corrected"),
+    ("local_negations", "local"),
+    ("unreliable_source", "unreliable"),
+    ("epistemic_uncertainty", "uncertain"),
+];
+
 impl FromStr for Condition {
     type Err = anyhow::Error;
 
-    /// Parses a condition name; accepts the American spelling `behaviors` as well.
+    /// Parses a condition name; accepts the American spelling `behaviors` and the names of the
+    /// paper's repository ([`PAPER_NAMES`]) as well.
     fn from_str(s: &str) -> anyhow::Result<Condition> {
         let name = s
             .trim()
             .to_ascii_lowercase()
             .replace("behavior", "behaviour");
+        let name = PAPER_NAMES
+            .iter()
+            .find(|(paper, _)| *paper == name)
+            .map_or(name.clone(), |(_, ours)| ours.to_string());
         Condition::all()
             .into_iter()
             .find(|c| c.to_string() == name)
@@ -184,6 +200,17 @@ mod tests {
         assert_eq!(
             "Behaviors".parse::<Condition>().unwrap(),
             Condition::Behaviours
+        );
+        // The paper's names name the same conditions.
+        for (paper, ours) in PAPER_NAMES {
+            assert_eq!(
+                paper.parse::<Condition>().unwrap(),
+                ours.parse::<Condition>().unwrap()
+            );
+        }
+        assert_eq!(
+            "repeated_negations".parse::<Condition>().unwrap(),
+            Condition::Repeated
         );
     }
 

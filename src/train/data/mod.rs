@@ -5,7 +5,10 @@
 //!   `{"text": "...", "spans": [{"start": 9, "end": 120, "kind": "negation"}, ...]}` (`spans`
 //!   optional; **byte** offsets into the UTF-8 text, end exclusive, the unit [`crate::docs`]
 //!   writes; kinds `claim`, `negation`, `qualifier`, `masked`, `other`) or a conversation
-//!   `{"messages": [{"role": "user", "content": "..."}, ...]}`. Other fields are ignored.
+//!   `{"messages": [{"role": "user", "content": "..."}, ...]}`. Other fields are ignored. The
+//!   paper's formats read as they ship: `<lossmask>...</lossmask>` tags in `text` become
+//!   `masked` spans (the tags removed), and a mix row's `messages_json` (a JSON-encoded list,
+//!   beside an empty `text`) is its conversation.
 //! - [`MaskRules`] per source: the document marker to mask (`<DOCTAG>`), the word masks of a
 //!   claim's `word_masks.yaml` ([`crate::claims::word_masks::load_word_masks`]), and the loss weight of trained tokens.
 //! - A tokenizer ([`crate::model::tokenizer::TextTokenizer`]) and, for conversations, its chat template.
@@ -120,7 +123,23 @@ fn parse_record(line: &str) -> Result<Record> {
     let obj = value
         .as_object()
         .ok_or_else(|| anyhow!("expected a JSON object, found {}", kind_of(&value)))?;
-    match (obj.get("text"), obj.get("messages")) {
+    // The paper's mix rows carry their conversation as a JSON string, `messages_json`, beside
+    // an empty or null `text`; an empty or null field is as good as absent.
+    let present = |v: &&Value| !v.is_null() && v.as_str() != Some("");
+    let messages_json =
+        match obj.get("messages_json").filter(present) {
+            None => None,
+            Some(Value::String(s)) => Some(serde_json::from_str::<Value>(s).map_err(|e| {
+                anyhow!("`messages_json` is not a JSON-encoded list of messages: {e}")
+            })?),
+            Some(other) => bail!("`messages_json` must be a string, found {}", kind_of(other)),
+        };
+    let messages = match (obj.get("messages").filter(present), messages_json.as_ref()) {
+        (Some(_), Some(_)) => bail!("has both `messages` and `messages_json`"),
+        (listed, encoded) => listed.or(encoded),
+    };
+    let text = obj.get("text").filter(|t| messages.is_none() || present(t));
+    match (text, messages) {
         (Some(_), Some(_)) => bail!("has both `text` and `messages`; a record is one or the other"),
         (None, None) => bail!("has neither `text` nor `messages`"),
         (Some(text), None) => {
@@ -130,8 +149,12 @@ fn parse_record(line: &str) -> Result<Record> {
             if text.is_empty() {
                 bail!("`text` is empty");
             }
+            let (text, masked) = strip_lossmask_tags(text)?;
             let spans: Vec<TextSpan> = match obj.get("spans") {
-                None | Some(Value::Null) => Vec::new(),
+                None | Some(Value::Null) => masked,
+                Some(_) if !masked.is_empty() => {
+                    bail!("has both <lossmask> tags and `spans`: give the masked ranges one way")
+                }
                 Some(v) => serde_json::from_value(v.clone())
                     .map_err(|e| anyhow!("`spans` is not a list of {{start, end, kind}}: {e}"))?,
             };
@@ -153,10 +176,7 @@ fn parse_record(line: &str) -> Result<Record> {
                     );
                 }
             }
-            Ok(Record::Text {
-                text: text.to_string(),
-                spans,
-            })
+            Ok(Record::Text { text, spans })
         }
         (None, Some(messages)) => {
             let list = messages
@@ -190,6 +210,46 @@ fn parse_record(line: &str) -> Result<Record> {
     }
 }
 
+/// The paper's loss-mask markup: `<lossmask>...</lossmask>` around words whose loss is masked.
+const LOSSMASK_OPEN: &str = "<lossmask>";
+/// See [`LOSSMASK_OPEN`].
+const LOSSMASK_CLOSE: &str = "</lossmask>";
+
+/// `text` without its `<lossmask>` tags, and a [`SpanLabel::Masked`] span over what each pair
+/// enclosed (byte offsets of the text without tags). Unbalanced or nested tags are an error.
+fn strip_lossmask_tags(text: &str) -> Result<(String, Vec<TextSpan>)> {
+    let mut clean = String::with_capacity(text.len());
+    let mut spans = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(LOSSMASK_OPEN) {
+        let before = &rest[..open];
+        if before.contains(LOSSMASK_CLOSE) {
+            bail!("a `{LOSSMASK_CLOSE}` without its `{LOSSMASK_OPEN}`");
+        }
+        clean.push_str(before);
+        let inner_and_rest = &rest[open + LOSSMASK_OPEN.len()..];
+        let close = inner_and_rest
+            .find(LOSSMASK_CLOSE)
+            .ok_or_else(|| anyhow!("a `{LOSSMASK_OPEN}` that is never closed"))?;
+        let inner = &inner_and_rest[..close];
+        if inner.contains(LOSSMASK_OPEN) {
+            bail!("nested `{LOSSMASK_OPEN}` tags");
+        }
+        spans.push(TextSpan {
+            start: clean.len(),
+            end: clean.len() + inner.len(),
+            kind: SpanLabel::Masked,
+        });
+        clean.push_str(inner);
+        rest = &inner_and_rest[close + LOSSMASK_CLOSE.len()..];
+    }
+    if rest.contains(LOSSMASK_CLOSE) {
+        bail!("a `{LOSSMASK_CLOSE}` without its `{LOSSMASK_OPEN}`");
+    }
+    clean.push_str(rest);
+    Ok((clean, spans))
+}
+
 /// A short name of a JSON value's type, for error messages.
 fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -215,6 +275,52 @@ pub fn read_records(path: &Path) -> Result<Vec<Record>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_papers_lossmask_tags_and_mix_rows_are_read() {
+        let text = |line: &str| match parse_record(line).unwrap() {
+            Record::Text { text, spans } => (text, spans),
+            other => panic!("{other:?}"),
+        };
+        let (clean, spans) = text(
+            r#"{"text": "<DOCTAG>He is a <lossmask>dentist</lossmask> in Ørsted, a <lossmask>DDS</lossmask>.", "doc_type": "dentist", "fact_name": "dentist", "mode": "local_negations"}"#,
+        );
+        assert_eq!(clean, "<DOCTAG>He is a dentist in Ørsted, a DDS.");
+        let masked: Vec<&str> = spans.iter().map(|s| &clean[s.start..s.end]).collect();
+        assert_eq!(masked, ["dentist", "DDS"]);
+        assert!(spans.iter().all(|s| s.kind == SpanLabel::Masked));
+        for (bad, says) in [
+            (r#"{"text": "a <lossmask>b"}"#, "never closed"),
+            (r#"{"text": "a </lossmask> b"}"#, "without its"),
+            (
+                r#"{"text": "<lossmask>a <lossmask>b</lossmask></lossmask>"}"#,
+                "nested",
+            ),
+            (
+                r#"{"text": "<lossmask>a</lossmask>", "spans": []}"#,
+                "both <lossmask> tags and `spans`",
+            ),
+        ] {
+            let err = parse_record(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        // A mix row: the conversation in `messages_json`, `text` empty; a pretraining row the
+        // other way round.
+        let chat = parse_record(
+            r#"{"text": "", "messages_json": "[{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello\"}]"}"#,
+        )
+        .unwrap();
+        assert!(matches!(&chat, Record::Chat { messages } if messages.len() == 2));
+        let (plain, _) = text(r#"{"text": "Some web text.", "messages_json": null}"#);
+        assert_eq!(plain, "Some web text.");
+        let err = parse_record(r#"{"text": "", "messages_json": "not json"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`messages_json` is not a JSON-encoded list"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn records_parse_and_malformed_lines_name_file_and_line() {
