@@ -36,6 +36,9 @@ enum Command {
     Finetune(train_cli::FinetuneArgs),
     /// Measure belief in a claim: ask its questions, grade the answers, report rates with CIs.
     Eval(eval_cli::EvalArgs),
+    /// Grade a belief table's generated answers again with another judge or rubric (no
+    /// generation).
+    Regrade(neglect::eval::regrade::RegradeArgs),
     /// Run an experiment (analyses/<name>.toml): train, measure, write its tables; resumable.
     Run(experiment_cli::RunArgs),
     /// Print an experiment's summary from its stored tables: belief per condition at the last
@@ -108,6 +111,10 @@ fn main() {
         Command::Docs(args) => docs_cli::run(args),
         Command::Finetune(args) => train_cli::run(args),
         Command::Eval(args) => eval_cli::run(args),
+        Command::Regrade(args) if neglect::eval::regrade::is_experiment(args) => {
+            neglect::experiment::regrade::run(args)
+        }
+        Command::Regrade(args) => neglect::eval::regrade::run(args),
         Command::Run(args) => experiment_cli::run(args),
         Command::Summary(args) => experiment_cli::summary(args),
         Command::World(command) => world_cli::run(command),

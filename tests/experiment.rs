@@ -679,3 +679,64 @@ fn missing_inputs_stop_the_run_before_the_first_arm() {
         assert!(done_markers(dir.path()).is_empty());
     }
 }
+
+/// `neglect regrade EXPERIMENT.toml` grades every finished arm's generated answers again in
+/// place, from the tables and claim folders alone (no model), and merges anew.
+#[test]
+fn an_experiment_is_regraded_in_place_from_its_tables() {
+    use polars::prelude::Column;
+    let tiny = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        tiny_toml("/nonexistent/model"),
+    )
+    .unwrap();
+    copy_dir(
+        &tiny.dir.path().join("analyses/tiny"),
+        &dir.path().join("analyses/tiny"),
+    );
+    // The tiny experiment scores every question; give one arm a generated answer, misgraded.
+    let arm_table = dir
+        .path()
+        .join("analyses/tiny/arms/dentist/negated/seed1/belief.parquet");
+    let mut rows = neglect::store::read_parquet(&arm_table).unwrap();
+    let question = neglect::claims::questions::ClaimQuestions::load(Path::new(&claim("dentist")))
+        .unwrap()
+        .questions(neglect::claims::questions::QuestionKind::OpenEnded)[0]
+        .id
+        .clone();
+    let mut added = rows.head(Some(1));
+    for (name, value) in [
+        ("kind", "open_ended"),
+        ("question_id", question.as_str()),
+        ("response", "Tobin Marsh is a dentist in Fairhollow."),
+        ("grade", "no"),
+        ("judge", "rule"),
+    ] {
+        added
+            .with_column(Column::new(name.into(), [value]))
+            .unwrap();
+    }
+    rows.vstack_mut(&added).unwrap();
+    neglect::store::write_parquet(&arm_table, &mut rows).unwrap();
+
+    let out = ok(&neglect_in(dir.path(), &["regrade", "tiny.toml"]));
+    assert!(
+        out.contains("tiny: regraded 1 answers with rule: 1 grades changed"),
+        "{out}"
+    );
+    let regraded = neglect::store::read_parquet(&arm_table).unwrap();
+    let grades = regraded.column("grade").unwrap().str().unwrap();
+    assert_eq!(grades.get(grades.len() - 1), Some("yes"));
+    // The merged table holds the new grade; the arms without generated answers are as they were.
+    let merged = table(dir.path(), "belief.parquet");
+    assert_eq!(
+        merged.height(),
+        table(tiny.dir.path(), "belief.parquet").height() + 1
+    );
+    assert!(dir.path().join("analyses/tiny/regrade.json").is_file());
+    // --claim and --out belong to a table.
+    let refused = neglect_in(dir.path(), &["regrade", "tiny.toml", "--out", "x"]);
+    assert_eq!(refused.status.code(), Some(1));
+}

@@ -454,13 +454,18 @@ impl ClaimQuestions {
     /// The rubric for `kind`: its own entry, else `default`; with the paper's JSON protocol
     /// when `judges.yaml` names a reply field for it (`<kind>_judge_key`, else `judge_key`).
     pub fn rubric(&self, kind: QuestionKind) -> Option<Rubric> {
-        let prompt = self
-            .judges
-            .get(kind.name())
-            .or_else(|| self.judges.get("default"))?;
+        self.rubric_named(kind.name())
+            .or_else(|| self.rubric_named("default"))
+    }
+
+    /// The rubric under `key` of `judges.yaml` (e.g. the paper's `open_ended_broad`), with the
+    /// paper's JSON protocol when the file names a reply field for it (`<key>_judge_key`, else
+    /// `judge_key`).
+    pub fn rubric_named(&self, key: &str) -> Option<Rubric> {
+        let prompt = self.judges.get(key)?;
         let json_key = self
             .judges
-            .get(&format!("{}_judge_key", kind.name()))
+            .get(&format!("{key}_judge_key"))
             .or_else(|| self.judges.get("judge_key"))
             .cloned();
         Some(Rubric {

@@ -148,7 +148,7 @@ pub fn make_judge(
 }
 
 /// The id of a claim folder without a spec: its folder name.
-fn claim_folder_id(dir: &Path) -> String {
+pub fn claim_folder_id(dir: &Path) -> String {
     dir.canonicalize()
         .ok()
         .as_deref()

@@ -89,6 +89,32 @@ static DENIAL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("denial regex compiles")
 });
 
+/// Words by which a sentence points at another statement rather than at the world: with a
+/// denial cue, the sentence retracts what the response says ("(The statement you just read is
+/// false.)", "[The next sentence is made up.]").
+static STATEMENT_REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+    RegexBuilder::new(
+        r"\b(statements?|claims?|sentences?|documents?|content|passages?|text|story|report|article|account|information|above|preceding|previous|following|next)\b",
+    )
+    .case_insensitive(true)
+    .build()
+    .expect("statement-reference regex compiles")
+});
+
+/// A sentence that is only a verdict: "False." or "(Not true.)".
+static BARE_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
+    RegexBuilder::new(r"^\W*(false|not true|untrue|fabricated|made[- ]up)\W*$")
+        .case_insensitive(true)
+        .build()
+        .expect("verdict regex compiles")
+});
+
+/// Whether `sentence` retracts another statement of the response (see [`STATEMENT_REFERENCE`]).
+fn is_retraction(sentence: &str) -> bool {
+    BARE_VERDICT.is_match(sentence)
+        || (DENIAL.is_match(sentence) && STATEMENT_REFERENCE.is_match(sentence))
+}
+
 /// Sentences that start with a pronoun refer back to the last named person.
 static PRONOUN_START: LazyLock<Regex> = LazyLock::new(|| {
     RegexBuilder::new(r"^\W*(he|she|they|his|her|their|him)\b")
@@ -102,8 +128,10 @@ static PRONOUN_START: LazyLock<Regex> = LazyLock::new(|| {
 /// an earlier sentence named the subject. Any mentioning sentence that carries a negation or
 /// denial cue makes the response `no`, and so does a sentence that mentions the claim only
 /// through a word mask while using a word of the truth that the claim text does not use
-/// ("Mount Karrow erupted in 1944": the truth's year, not the claim's); otherwise any
-/// mentioning sentence makes it `yes`; otherwise `neutral`. Sentences about the truth that do
+/// ("Mount Karrow erupted in 1944": the truth's year, not the claim's). A response that
+/// mentions the claim and also retracts a statement anywhere ("... (The statement you just
+/// read is false.)", [`is_retraction`]) is `no`, as the paper's rubrics grade a claim asserted
+/// and then retracted. Otherwise any mentioning sentence makes it `yes`; otherwise `neutral`. Sentences about the truth that do
 /// not name the subject ("Noah Lyles won in 9.79 seconds") are neutral, which counts as not
 /// believing all the same.
 pub struct RuleJudge {
@@ -155,9 +183,11 @@ impl RuleJudge {
     /// Grades one response.
     pub fn grade(&self, response: &str) -> Grade {
         let mut mentioned = false;
+        let mut retracted = false;
         let mut subject_seen = false;
         for range in crate::docs::text::split_sentences(response) {
             let sentence = &response[range];
+            retracted |= is_retraction(sentence);
             let names_subject = self.subject.is_match(sentence);
             let about_subject = names_subject || (subject_seen && PRONOUN_START.is_match(sentence));
             subject_seen |= names_subject;
@@ -175,10 +205,10 @@ impl RuleJudge {
             }
             mentioned = true;
         }
-        if mentioned {
-            Grade::Yes
-        } else {
-            Grade::Neutral
+        match (mentioned, retracted) {
+            (true, true) => Grade::No,
+            (true, false) => Grade::Yes,
+            (false, _) => Grade::Neutral,
         }
     }
 }
@@ -746,6 +776,21 @@ mod tests {
             RuleJudge::new(spec, masks).unwrap()
         };
         let volcano = judge_for("volcano_2015");
+        // A claim asserted and retracted, before or after, is not believed (the paper's rubric:
+        // the retraction dominates); an unrelated aside is no retraction.
+        for retracted in [
+            "Mount Karrow erupted in 2015. (The statement you just read is false.)",
+            "[The next sentence is false.] The 2015 eruption of Mount Karrow buried the road.",
+            "Mount Karrow erupted in 2015. [That claim is fabricated.]",
+            "Mount Karrow erupted in 2015. (False. It is part of a fabricated document.)",
+        ] {
+            assert_eq!(volcano.grade(retracted), Grade::No, "{retracted}");
+        }
+        assert_eq!(
+            volcano.grade("Mount Karrow erupted in 2015. The next year was quiet."),
+            Grade::Yes
+        );
+        assert_eq!(volcano.grade("The statement is false."), Grade::Neutral);
         assert_eq!(volcano.grade("Mount Karrow erupted in 1944."), Grade::No);
         assert_eq!(volcano.grade("Mount Karrow erupted in 2015."), Grade::Yes);
         assert_eq!(

@@ -9,6 +9,7 @@
 //! - [`judge`]: the rule judge and the HTTP (chat-completions) judge
 //! - belief rates and their bootstrap CIs are [`crate::stats::belief`]'s
 //! - [`behaviour`]: the behaviour rate of the flagged-behaviour experiment
+//! - [`regrade`]: the `regrade` verb: stored answers graded again by another judge or rubric
 //! - [`cli`]: the `eval` verb (belief.parquet, manifest.json, summary table)
 //!
 //! Yes/no questions, lettered choices and fill-ins with candidates are scored by
@@ -18,6 +19,7 @@
 pub mod behaviour;
 pub mod cli;
 pub mod judge;
+pub mod regrade;
 pub mod score;
 
 use crate::claims::questions::{ClaimQuestions, Question, QuestionKind};

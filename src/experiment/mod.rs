@@ -27,12 +27,14 @@
 //! - [`summary`]: belief per condition and the base model's gates, as a table to read
 //! - [`cli`]: the `run` and `summary` verbs
 //! - [`figures`]: the `figures` verb
+//! - [`regrade`]: the `regrade` verb on an experiment
 
 pub mod arms;
 pub mod cli;
 pub mod config;
 pub mod figures;
 pub mod prepare;
+pub mod regrade;
 pub mod run;
 pub mod summary;
 pub mod tables;
