@@ -7,7 +7,7 @@ use super::tables;
 use crate::eval::regrade::{claim_judge, print_report, regrade, RegradeArgs, RegradeReport};
 use crate::eval::LOGPROB_JUDGE;
 use crate::store::{self, Manifest};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 /// Regrades every finished arm of an experiment in place (each arm's `belief.parquet`, written
 /// atomically), then merges the experiment's tables and records the regrade beside them.
@@ -29,6 +29,13 @@ pub fn run(args: &RegradeArgs) -> Result<()> {
         if exp.done(arm)?.is_none() || !path.is_file() {
             continue;
         }
+        // A `neglect run` holding the arm may still be writing it.
+        let _lock = store::DirLock::try_acquire(&exp.arm_tables(arm))?.map_err(|holder| {
+            anyhow!(
+                "arm {} is held by another process ({holder}): regrade once it is done",
+                arm.name()
+            )
+        })?;
         if !judges.contains_key(&spec.id) {
             let made = claim_judge(dir, judge_config.as_deref(), args.rubric.as_deref(), &cache)?;
             judges.insert(spec.id.clone(), made);
