@@ -343,10 +343,16 @@ fn figures_from_every_table() {
     // The numbers drawn are the tables' numbers: the negated bar pools both claims' final
     // checkpoints (step 40: 40/45 of 8 samples per question believe -> 7 of 8).
     let csv = std::fs::read_to_string(out.join("belief_by_condition.csv")).unwrap();
+    let panel = "\"final checkpoint of every arm, 95% bootstrap CI; beside it the paper's reported belief\"";
     assert!(
-        csv.contains(
-            "\n\"final checkpoint of every arm, 95% bootstrap CI\",negated,all claims,,87.5,"
-        ),
+        csv.contains(&format!("\n{panel},negated,all claims,,87.5,")),
+        "{csv}"
+    );
+    // Beside it, the paper's number for the condition, with no answers behind it.
+    assert!(
+        csv.contains(&format!(
+            "\n{panel},negated,paper (reported),,88.6,88.6,88.6,0,"
+        )),
         "{csv}"
     );
 }
