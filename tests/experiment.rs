@@ -380,11 +380,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn figures_need_only_the_tables() {
-    let tiny = tiny();
+/// A folder holding the tiny experiment's file and a copy of its tables, but no checkpoints,
+/// and a model path that does not exist: what works there needs only the tables.
+fn tables_only_copy(tiny: &Tiny) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    // No checkpoints, and a model path that does not exist.
     std::fs::write(
         dir.path().join("tiny.toml"),
         tiny_toml("/nonexistent/model"),
@@ -394,6 +393,12 @@ fn figures_need_only_the_tables() {
         &tiny.dir.path().join("analyses/tiny"),
         &dir.path().join("analyses/tiny"),
     );
+    dir
+}
+
+#[test]
+fn figures_need_only_the_tables() {
+    let dir = tables_only_copy(tiny());
     let stderr = ok(&neglect_in(dir.path(), &["figures", "tiny.toml"]));
     let figures = dir.path().join("figures/tiny");
     for stem in [
@@ -686,16 +691,7 @@ fn missing_inputs_stop_the_run_before_the_first_arm() {
 fn an_experiment_is_regraded_in_place_from_its_tables() {
     use polars::prelude::Column;
     let tiny = tiny();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tiny.toml"),
-        tiny_toml("/nonexistent/model"),
-    )
-    .unwrap();
-    copy_dir(
-        &tiny.dir.path().join("analyses/tiny"),
-        &dir.path().join("analyses/tiny"),
-    );
+    let dir = tables_only_copy(tiny);
     // The tiny experiment scores every question; give one arm a generated answer, misgraded.
     let arm_table = dir
         .path()

@@ -97,12 +97,10 @@ pub fn belief_rate_over_seeds(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut rates: Vec<f64> = (0..resamples.max(1))
         .filter_map(|_| {
-            let drawn_seeds: Vec<usize> = (0..seeds.len())
-                .map(|_| rng.random_range(0..seeds.len()))
-                .collect();
+            let (drawn_seeds, drawn_questions) =
+                two_way_draw(&mut rng, seeds.len(), questions.len());
             let (mut yes, mut all) = (0usize, 0usize);
-            for _ in 0..questions.len() {
-                let q = rng.random_range(0..questions.len());
+            for q in drawn_questions {
                 for &s in &drawn_seeds {
                     yes += cells[s][q].0;
                     all += cells[s][q].1;
@@ -119,6 +117,16 @@ pub fn belief_rate_over_seeds(
         answers: answers.len(),
         questions: questions.len(),
     })
+}
+
+/// One resample of the two-way bootstrap: `seeds` seed indices, then `questions` question
+/// indices, each drawn with replacement (in that order from `rng`).
+fn two_way_draw(rng: &mut ChaCha8Rng, seeds: usize, questions: usize) -> (Vec<usize>, Vec<usize>) {
+    let drawn_seeds = (0..seeds).map(|_| rng.random_range(0..seeds)).collect();
+    let drawn_questions = (0..questions)
+        .map(|_| rng.random_range(0..questions))
+        .collect();
+    (drawn_seeds, drawn_questions)
 }
 
 /// A paired difference of two belief rates and its interval.
@@ -202,12 +210,7 @@ pub fn paired_difference_over_seeds(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut draws: Vec<f64> = (0..resamples.max(1))
         .filter_map(|_| {
-            let s: Vec<usize> = (0..seeds.len())
-                .map(|_| rng.random_range(0..seeds.len()))
-                .collect();
-            let q: Vec<usize> = (0..questions.len())
-                .map(|_| rng.random_range(0..questions.len()))
-                .collect();
+            let (s, q) = two_way_draw(&mut rng, seeds.len(), questions.len());
             difference_over(&s, &q)
         })
         .collect();
