@@ -185,11 +185,28 @@ impl ClaimSpec {
         }
         let text = std::fs::read_to_string(&spec_path)
             .with_context(|| format!("{}: cannot read claim spec", spec_path.display()))?;
-        let mut spec: ClaimSpec = toml::from_str(&text)
-            .map_err(|e| anyhow!("{}: {}", spec_path.display(), e.to_string().trim_end()))?;
-        spec.claim_text = read_optional(&dir.join(CLAIM_FILE))?;
-        spec.correction = read_optional(&dir.join(CORRECTION_FILE))?;
-        spec.finish(&spec_path.display().to_string())
+        ClaimSpec::from_folder_texts(
+            &text,
+            read_optional(&dir.join(CLAIM_FILE))?,
+            read_optional(&dir.join(CORRECTION_FILE))?,
+            &spec_path.display().to_string(),
+        )
+    }
+
+    /// A spec from a folder's texts: `spec.toml`, and the trimmed `claim.txt` and
+    /// `correction.txt` when present; validated (see [`ClaimSpec::finish`]). `origin` names
+    /// the spec file in errors.
+    pub fn from_folder_texts(
+        spec_toml: &str,
+        claim_text: Option<String>,
+        correction: Option<String>,
+        origin: &str,
+    ) -> Result<ClaimSpec> {
+        let mut spec: ClaimSpec = toml::from_str(spec_toml)
+            .map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
+        spec.claim_text = claim_text;
+        spec.correction = correction;
+        spec.finish(origin)
     }
 
     /// The folder's spec, or `None` when the folder has no `spec.toml` (a claim folder as the
@@ -204,9 +221,7 @@ impl ClaimSpec {
     /// Parses spec TOML from a string; `origin` names the source in errors. `claim_text` and
     /// `correction` stay empty (set them before calling [`ClaimSpec::finish`] again if needed).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<ClaimSpec> {
-        let spec: ClaimSpec =
-            toml::from_str(text).map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
-        spec.finish(origin)
+        ClaimSpec::from_folder_texts(text, None, None, origin)
     }
 
     /// The spec as TOML (the folder-file fields are not included).

@@ -20,7 +20,7 @@ pub enum WorldCommand {
     /// Check the base model: fluency, known facts, uptake, implantability, truth direction,
     /// denials, in-context reading and baseline belief (exit 1 when a gate fails).
     Gates(GatesArgs),
-    /// Write the six target claim folders.
+    /// Write the six target claim folders (the embedded copies of `claims/world/`).
     Claims(ClaimsArgs),
 }
 
