@@ -611,7 +611,7 @@ fn an_arm_held_by_another_process_is_left_to_it_and_an_edited_config_is_kept() {
     std::fs::write(dir.path().join("tiny.toml"), &toml).unwrap();
     let tables = dir.path().join("analyses/tiny");
     // This test process plays the other `neglect run`, holding the first arm.
-    let held = neglect::experiment::tables::arm_dir(&tables, "dentist/base/seed1");
+    let held = neglect::tables::arm_dir(&tables, "dentist/base/seed1");
     let lock = neglect::store::DirLock::try_acquire(&held)
         .unwrap()
         .unwrap();

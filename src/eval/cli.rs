@@ -13,9 +13,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
-/// Name of the output table.
-pub const BELIEF_FILE: &str = "belief.parquet";
-
 /// `neglect eval (--model DIR | --run DIR) --claim DIR --out DIR [...]`
 #[derive(Debug, Args, serde::Serialize)]
 pub struct EvalArgs {
@@ -243,7 +240,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     // The manifest first: a belief table on disk always has the manifest that made it (a full
     // disk can stop the second write, never leave a table without its provenance). A stale
     // table of an earlier run in the same folder goes before either is written.
-    let belief_path = args.out.join(BELIEF_FILE);
+    let belief_path = args.out.join(crate::tables::BELIEF_FILE);
     if belief_path.is_file() {
         std::fs::remove_file(&belief_path)
             .with_context(|| format!("{}: cannot replace", belief_path.display()))?;

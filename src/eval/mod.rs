@@ -436,34 +436,55 @@ pub fn evaluate(
     Ok((rows, timing))
 }
 
-/// The rows as a table with columns model, checkpoint, claim, kind, question_id, sample,
-/// prompt, response, grade, judge, belief_probability.
-pub fn rows_to_frame(rows: &[EvalRow]) -> Result<DataFrame> {
-    let text = |name: &str, f: &dyn Fn(&EvalRow) -> String| {
-        Column::new(name.into(), rows.iter().map(f).collect::<Vec<String>>())
+/// The answer columns of `belief.parquet`: kind, question_id, sample, grade, judge, prompt,
+/// response, belief_probability (closed forms only, else null).
+fn answer_columns<'a>(rows: impl Iterator<Item = &'a EvalRow> + Clone) -> Vec<Column> {
+    let text = |name: &str, f: fn(&EvalRow) -> &str| {
+        Column::new(name.into(), rows.clone().map(f).collect::<Vec<&str>>())
     };
-    let frame = DataFrame::new(vec![
-        text("model", &|r| r.model.clone()),
-        text("checkpoint", &|r| r.checkpoint.clone()),
-        text("claim", &|r| r.claim.clone()),
-        text("kind", &|r| r.kind.clone()),
-        text("question_id", &|r| r.question_id.clone()),
+    vec![
+        text("kind", |r| &r.kind),
+        text("question_id", |r| &r.question_id),
         Column::new(
             "sample".into(),
-            rows.iter().map(|r| r.sample).collect::<Vec<i64>>(),
+            rows.clone().map(|r| r.sample).collect::<Vec<i64>>(),
         ),
-        text("prompt", &|r| r.prompt.clone()),
-        text("response", &|r| r.response.clone()),
-        text("grade", &|r| r.grade.name().to_string()),
-        text("judge", &|r| r.judge.clone()),
+        text("grade", |r| r.grade.name()),
+        text("judge", |r| &r.judge),
+        text("prompt", |r| &r.prompt),
+        text("response", |r| &r.response),
         Column::new(
             "belief_probability".into(),
-            rows.iter()
-                .map(|r| r.belief_probability)
+            rows.map(|r| r.belief_probability)
                 .collect::<Vec<Option<f64>>>(),
         ),
-    ])?;
-    Ok(frame)
+    ]
+}
+
+/// `neglect eval`'s `belief.parquet`: model, checkpoint, claim, then the answer columns
+/// (kind, question_id, sample, grade, judge, prompt, response, belief_probability).
+pub fn rows_to_frame(rows: &[EvalRow]) -> Result<DataFrame> {
+    let text = |name: &str, f: fn(&EvalRow) -> &str| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<&str>>())
+    };
+    let mut columns = vec![
+        text("model", |r| &r.model),
+        text("checkpoint", |r| &r.checkpoint),
+        text("claim", |r| &r.claim),
+    ];
+    columns.extend(answer_columns(rows.iter()));
+    Ok(DataFrame::new(columns)?)
+}
+
+/// An experiment arm's belief rows, `(global step, answer)`: step, then the answer columns
+/// (the arm's labels go before them, [`crate::tables::labelled`]).
+pub fn stepped_frame(rows: &[(i64, EvalRow)]) -> Result<DataFrame> {
+    let mut columns = vec![Column::new(
+        "step".into(),
+        rows.iter().map(|(step, _)| *step).collect::<Vec<i64>>(),
+    )];
+    columns.extend(answer_columns(rows.iter().map(|(_, r)| r)));
+    Ok(DataFrame::new(columns)?)
 }
 
 /// One line of the summary table.

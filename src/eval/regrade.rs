@@ -13,6 +13,7 @@ use super::LOGPROB_JUDGE;
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::claims::ClaimSpec;
 use crate::store::{self, Manifest};
+use crate::tables::Table;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use polars::prelude::{Column, DataFrame};
@@ -68,23 +69,19 @@ impl RegradeReport {
 /// `rubric` of `judges.yaml` for all of them, or each kind's own), replacing their `grade` and
 /// `judge` columns in place.
 pub fn regrade(
+    path: &Path,
     table: &mut DataFrame,
     questions: &ClaimQuestions,
     claim_id: &str,
     judge: &dyn Judge,
     rubric: Option<&str>,
 ) -> Result<RegradeReport> {
-    let text = |name: &str| -> Result<Vec<String>> {
-        let column = table
-            .column(name)
-            .with_context(|| format!("no `{name}` column"))?;
-        Ok(column
-            .str()
-            .with_context(|| format!("`{name}` is not a text column"))?
-            .into_iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect())
-    };
+    let checked = Table::checked(
+        path,
+        table.clone(),
+        &["claim", "kind", "question_id", "response", "grade", "judge"],
+    )?;
+    let text = |name: &str| checked.str(name);
     let (claims, kinds, ids) = (text("claim")?, text("kind")?, text("question_id")?);
     let (responses, mut grades, mut judges) = (text("response")?, text("grade")?, text("judge")?);
     let mut rows = vec![];
@@ -204,19 +201,19 @@ pub fn run(args: &RegradeArgs) -> Result<()> {
         &out.join("judge_cache"),
     )?;
     let report = regrade(
+        &args.input,
         &mut table,
         &questions,
         &claim_id,
         judge.as_ref(),
         args.rubric.as_deref(),
-    )
-    .with_context(|| format!("{}", args.input.display()))?;
+    )?;
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     store::write_json(
         &out.join("manifest.json"),
         &Manifest::new("regrade", args, None),
     )?;
-    store::write_parquet(&out.join(super::cli::BELIEF_FILE), &mut table)?;
+    store::write_parquet(&out.join(crate::tables::BELIEF_FILE), &mut table)?;
     print_report(&claim_id, &judge.label(), &report);
     Ok(())
 }
@@ -255,7 +252,15 @@ mod tests {
         ])
         .unwrap();
         let judge = RuleJudge::new(spec, questions.word_masks.clone()).unwrap();
-        let report = regrade(&mut table, &questions, "volcano_2015", &judge, None).unwrap();
+        let report = regrade(
+            Path::new("t.parquet"),
+            &mut table,
+            &questions,
+            "volcano_2015",
+            &judge,
+            None,
+        )
+        .unwrap();
         assert_eq!(report.regraded, 2);
         assert_eq!(report.changed(), 1);
         let column = |name: &str| -> Vec<String> {
@@ -280,9 +285,16 @@ mod tests {
             col("judge", &["old"]),
         ])
         .unwrap();
-        let err = regrade(&mut stray, &questions, "volcano_2015", &judge, None)
-            .unwrap_err()
-            .to_string();
+        let err = regrade(
+            Path::new("t.parquet"),
+            &mut stray,
+            &questions,
+            "volcano_2015",
+            &judge,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("question `nope`"), "{err}");
     }
 }

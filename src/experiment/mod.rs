@@ -22,7 +22,7 @@
 //! - [`config`]: the experiment file
 //! - [`arms`]: arms, their names, sharding
 //! - [`prepare`]: an arm's data and finetune config
-//! - [`tables`]: per-arm tables and the merge
+//! - the per-arm tables and their merge are [`crate::tables`]
 //! - [`run`]: the orchestrator (loop, resume, layout)
 //! - [`summary`]: belief per condition and the base model's gates, as a table to read
 //! - [`cli`]: the `run` and `summary` verbs
@@ -37,7 +37,6 @@ pub mod prepare;
 pub mod regrade;
 pub mod run;
 pub mod summary;
-pub mod tables;
 
 pub use config::ExperimentConfig;
 pub use run::{merge, run, Experiment, RunOptions, RunReport};

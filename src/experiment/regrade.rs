@@ -3,11 +3,11 @@
 
 use super::arms::Target;
 use super::run::{merge, Experiment};
-use super::tables;
 use crate::eval::regrade::{claim_judge, print_report, regrade, RegradeArgs, RegradeReport};
 use crate::eval::LOGPROB_JUDGE;
 use crate::store::{self, Manifest};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::tables;
+use anyhow::{anyhow, bail, Result};
 
 /// Regrades every finished arm of an experiment in place (each arm's `belief.parquet`, written
 /// atomically), then merges the experiment's tables and records the regrade beside them.
@@ -55,13 +55,13 @@ pub fn run(args: &RegradeArgs) -> Result<()> {
             continue;
         }
         let report = regrade(
+            &path,
             &mut table,
             questions,
             claim_id,
             judge.as_ref(),
             args.rubric.as_deref(),
-        )
-        .with_context(|| format!("{}", path.display()))?;
+        )?;
         store::write_parquet(&path, &mut table)?;
         total.regraded += report.regraded;
         for (pair, n) in report.transitions {

@@ -22,7 +22,6 @@
 use super::arms::{self, Arm, Shard, Target};
 use super::config::{ArmCondition, ExperimentConfig};
 use super::prepare;
-use super::tables::{self, ArmLabels};
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::docs::behaviours::{BehaviourEval, CATCHPHRASE};
 use crate::eval::behaviour::{evaluate_behaviour, BehaviourOptions};
@@ -32,6 +31,7 @@ use crate::model::LoadedModel;
 use crate::probe::probes::ProbeSet;
 use crate::probe::readout::{ReadoutRow, StatementKind};
 use crate::store::{self, Manifest};
+use crate::tables::{self, ArmLabels};
 use crate::train::finetune::{self, newest_checkpoint};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -554,10 +554,10 @@ impl<'a> Session<'a> {
                     };
                     record(run.offset + step, m);
                 }
-                losses = tables::read_run_losses(
-                    &run.dir.join(crate::plot::tables::LOSS_FILE),
-                    run.offset,
-                )?;
+                losses = tables::loss::read_losses(&run.dir.join(tables::LOSS_FILE))?;
+                for loss in &mut losses {
+                    loss.step += run.offset;
+                }
             }
         }
         let labels = ArmLabels {
@@ -569,15 +569,15 @@ impl<'a> Session<'a> {
         let out = self.exp.arm_tables(arm);
         store::write_parquet(
             &out.join(tables::BELIEF_FILE),
-            &mut tables::belief_frame(&labels, &belief)?,
+            &mut tables::labelled(&labels, crate::eval::stepped_frame(&belief)?)?,
         )?;
         store::write_parquet(
             &out.join(tables::LOSS_FILE),
-            &mut tables::loss_frame(&labels, &losses)?,
+            &mut tables::labelled(&labels, tables::loss::loss_frame(&losses)?)?,
         )?;
         store::write_parquet(
             &out.join(tables::PROBE_FILE),
-            &mut tables::probe_frame(&labels, &probe)?,
+            &mut tables::labelled(&labels, crate::probe::readout::readout_frame(&probe)?)?,
         )?;
         let marker = DoneMarker {
             arm: arm.name(),

@@ -12,10 +12,10 @@
 use super::run::Experiment;
 use crate::plot::figure::condition_order;
 use crate::plot::paper::{paper_belief, PaperBelief};
-use crate::plot::tables::{self, belief_of, final_answers, Answer};
 use crate::stats::belief::{
     paired_difference_over_seeds, BeliefDifference, BeliefRate, DEFAULT_RESAMPLES,
 };
+use crate::tables::{self, belief_of, final_answers, Answer};
 use crate::world::gates::{format_table, GateLine};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;

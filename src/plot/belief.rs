@@ -2,14 +2,14 @@
 //! ablation, and the Phase 1 / Phase 2 stability test (with `loss.parquet` when present).
 //!
 //! A belief rate pools every answer it covers (claims, seeds, question kinds) and comes with the
-//! bootstrap 95% interval of [`super::tables::belief_of`], clustered by (claim, question): all
+//! bootstrap 95% interval of [`crate::tables::belief_of`], clustered by (claim, question): all
 //! samples of one question of one claim, across seeds, are one cluster.
 
 use super::figure::Series;
 use super::figure::{condition_order, Bar, BarSeries, Bars, Figure, Marker, Panel, Plot, Point};
 use super::loss::loss_points;
 use super::paper::paper_belief;
-use super::tables::{belief_of as rate, final_answers, Answer, LossRow};
+use crate::tables::{belief_of as rate, final_answers, Answer, ArmLoss};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -199,7 +199,7 @@ pub const PHASES_BASELINE: &str = "repeated";
 /// (the largest Phase 1 step). The paper's test: Phase 1 holds belief down while its held-out
 /// loss falls as far as the repeated arm's; Phase 2 then shows whether belief climbs back.
 /// `None` without Phase 1 answers.
-pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
+pub fn phases_data(answers: &[Answer], losses: &[ArmLoss]) -> Option<Figure> {
     let is_phase = |c: &str| c == PHASE1 || c == PHASE2;
     let phase_claims: BTreeSet<&str> = answers
         .iter()
@@ -218,7 +218,7 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
             losses
                 .iter()
                 .filter(|l| l.condition == PHASE1)
-                .map(|l| l.step)
+                .map(|l| l.loss.step)
                 .max()
                 .unwrap_or(i64::MIN),
         );
@@ -241,13 +241,13 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
         },
     )];
     // Loss rows name their arm `<claim>/<condition>/seed<k>`.
-    let claim_of = |l: &LossRow| l.arm.split('/').next().unwrap_or_default().to_string();
-    let phase_losses: Vec<&LossRow> = losses
+    let claim_of = |l: &ArmLoss| l.arm.split('/').next().unwrap_or_default().to_string();
+    let phase_losses: Vec<&ArmLoss> = losses
         .iter()
-        .filter(|l| l.kind == "all" && compared(&l.condition, &claim_of(l)))
+        .filter(|l| l.loss.kind == "all" && compared(&l.condition, &claim_of(l)))
         .collect();
     if !phase_losses.is_empty() {
-        let group = |l: &LossRow| {
+        let group = |l: &ArmLoss| {
             if is_phase(&l.condition) {
                 "phase 1 + 2"
             } else {
@@ -256,7 +256,7 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
         };
         let keys: BTreeSet<(&str, &str)> = phase_losses
             .iter()
-            .map(|l| (group(l), l.set.as_str()))
+            .map(|l| (group(l), l.loss.set.as_str()))
             .collect();
         let series = keys
             .into_iter()
@@ -266,7 +266,8 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
                     phase_losses
                         .iter()
                         .copied()
-                        .filter(|l| group(l) == g && l.set == set),
+                        .filter(|l| group(l) == g && l.loss.set == set)
+                        .map(|l| &l.loss),
                 ),
             })
             .collect();
@@ -288,8 +289,8 @@ pub fn phases_data(answers: &[Answer], losses: &[LossRow]) -> Option<Figure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plot::tables::BOOTSTRAP_SEED;
     use crate::stats::belief::{belief_rate_over_seeds, BeliefRate, DEFAULT_RESAMPLES};
+    use crate::tables::{LossRow, BOOTSTRAP_SEED};
 
     /// An answer of claim `claim`, arm `<claim>/<condition>`, graded yes when `believed`.
     fn answer(
@@ -467,14 +468,16 @@ mod tests {
             // Another claim's repeated arm is not the comparison of these phases.
             answer("dentist", "repeated", 40, "mcq", "q1", false),
         ];
-        let loss = |condition: &str, step, set: &str, kind: &str, tokens, mean_loss| LossRow {
+        let loss = |condition: &str, step, set: &str, kind: &str, tokens, mean_loss| ArmLoss {
             arm: format!("vesuvius/{condition}/seed1"),
             condition: condition.into(),
-            step,
-            set: set.into(),
-            kind: kind.into(),
-            tokens,
-            mean_loss,
+            loss: LossRow {
+                step,
+                set: set.into(),
+                kind: kind.into(),
+                tokens,
+                mean_loss,
+            },
         };
         let losses = vec![
             loss("phase1", 40, "negated", "all", 100, 2.0),

@@ -5,7 +5,7 @@
 //! over total tokens.
 
 use super::figure::{condition_order, kind_order, stem_part, Figure, Panel, Plot, Point, Series};
-use super::tables::LossRow;
+use crate::tables::{ArmLoss, LossRow};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Token-weighted mean loss per step of `rows`, in increasing step; steps without tokens are
@@ -31,18 +31,21 @@ pub(super) fn loss_points<'a>(rows: impl IntoIterator<Item = &'a LossRow>) -> Ve
 }
 
 /// Figures `loss_by_kind_<condition>`: held-out loss per token kind against the step.
-pub fn loss_by_kind_data(losses: &[LossRow]) -> Vec<Figure> {
+pub fn loss_by_kind_data(losses: &[ArmLoss]) -> Vec<Figure> {
     let conditions = condition_order(losses.iter().map(|l| l.condition.as_str()));
     conditions
         .into_iter()
         .map(|condition| {
-            let rows: Vec<&LossRow> = losses.iter().filter(|l| l.condition == condition).collect();
-            let sets: BTreeSet<&str> = rows.iter().map(|l| l.set.as_str()).collect();
+            let rows: Vec<&ArmLoss> = losses.iter().filter(|l| l.condition == condition).collect();
+            let sets: BTreeSet<&str> = rows.iter().map(|l| l.loss.set.as_str()).collect();
             let panels = sets
                 .into_iter()
                 .map(|set| {
-                    let in_set: Vec<&LossRow> =
-                        rows.iter().copied().filter(|l| l.set == set).collect();
+                    let in_set: Vec<&LossRow> = rows
+                        .iter()
+                        .map(|l| &l.loss)
+                        .filter(|l| l.set == set)
+                        .collect();
                     let kinds = kind_order(in_set.iter().map(|l| l.kind.as_str()));
                     let series = kinds
                         .into_iter()
@@ -76,15 +79,17 @@ pub fn loss_by_kind_data(losses: &[LossRow]) -> Vec<Figure> {
 mod tests {
     use super::*;
 
-    fn row(condition: &str, step: i64, set: &str, kind: &str, tokens: i64, loss: f64) -> LossRow {
-        LossRow {
+    fn row(condition: &str, step: i64, set: &str, kind: &str, tokens: i64, loss: f64) -> ArmLoss {
+        ArmLoss {
             arm: format!("c/{condition}/seed1"),
             condition: condition.into(),
-            step,
-            set: set.into(),
-            kind: kind.into(),
-            tokens,
-            mean_loss: loss,
+            loss: LossRow {
+                step,
+                set: set.into(),
+                kind: kind.into(),
+                tokens,
+                mean_loss: loss,
+            },
         }
     }
 

@@ -1,7 +1,7 @@
 //! Figures from an experiment's stored tables, without touching a model.
 //!
 //! In: a tables folder (`analyses/<name>/`) holding any of `belief.parquet`, `loss.parquet`,
-//! `probe.parquet`, `probe_fit.parquet` (columns in [`tables`]). Out: for every figure whose
+//! `probe.parquet`, `probe_fit.parquet` (columns in [`crate::tables`]). Out: for every figure whose
 //! tables are there, `<stem>.png`, `<stem>.svg` and `<stem>.csv` (the numbers drawn) in the
 //! figures folder (`figures/<name>/`), each written atomically. Absent tables skip their
 //! figures with a line on stderr; a table without a column a figure needs is an error naming
@@ -21,7 +21,6 @@
 //! Each figure is built by a pure `*_data` function (tables in, [`Figure`] out: every number
 //! drawn), then drawn by the one renderer, [`render()`]; tests check the data, not pixels.
 //!
-//! - [`tables`]: reading and checking the Parquet tables
 //! - [`figure`]: the figure data types and their CSV form
 //! - [`belief`], [`loss`], [`probe`]: the `*_data` functions
 //! - [`paper`]: the paper's reported belief per condition, the reference beside measured belief
@@ -34,7 +33,6 @@ pub mod loss;
 pub mod paper;
 pub mod probe;
 pub mod render;
-pub mod tables;
 
 pub use belief::{belief_by_condition_data, belief_vs_step_data, phases_data, pink_elephant_data};
 pub use figure::Figure;
@@ -42,6 +40,7 @@ pub use loss::loss_by_kind_data;
 pub use probe::{probe_accuracy_data, probe_controls_data, probe_heatmap_data};
 pub use render::render;
 
+use crate::tables;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -78,7 +77,7 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
         tables_dir,
         tables::LOSS_FILE,
         "loss_by_kind_* and the loss panel of phases",
-        tables::read_losses,
+        tables::read_arm_losses,
     )?;
     let answers = read_table(
         tables_dir,

@@ -11,9 +11,9 @@
 use super::figure::{
     condition_order, stem_part, Figure, Heatmap, Panel, Plot, Point, Series, Validity,
 };
-use super::tables::{ProbeFit, ProbeRow, PROBE_FIT_FILE};
 use crate::probe::fit::{is_valid_accuracy, MIN_VALID_PROBE_ACCURACY};
 use crate::probe::readout::StatementKind;
+use crate::tables::{ProbeFit, ProbeRow, PROBE_FIT_FILE};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -21,6 +21,7 @@ use crate::model::decoder::{Decoder, ForwardArgs, Logits};
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{load, LoadedModel};
 use crate::store::{self, Manifest};
+use crate::tables::{self, LossRow};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::{Column, DataFrame};
@@ -49,29 +50,20 @@ struct RunState {
 }
 
 /// One row of `train.parquet`.
-#[derive(Debug, Clone)]
-struct StepMetrics {
-    step: i64,
-    loss: f64,
-    lr: f64,
-    grad_norm: f64,
-    tokens_per_s: f64,
-    tokens_seen: i64,
-}
-
-/// One row of `loss.parquet`.
-#[derive(Debug, Clone)]
-pub struct HeldoutLoss {
-    /// Update count when measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepMetrics {
+    /// Update count after this update.
     pub step: i64,
-    /// Held-out set name.
-    pub set: String,
-    /// `claim`, `negation`, `qualifier`, `other` or `all`.
-    pub kind: String,
-    /// Tokens of that kind.
-    pub tokens: i64,
-    /// Mean next-token loss over them.
-    pub mean_loss: f64,
+    /// Training loss of the update.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Training throughput of the update.
+    pub tokens_per_s: f64,
+    /// Tokens trained on so far.
+    pub tokens_seen: i64,
 }
 
 /// Per-token next-token loss `[batch, seq]` (f32) of a batch.
@@ -98,12 +90,7 @@ pub fn token_nll(decoder: &Decoder, batch: &Batch, train: bool) -> Tensor {
 }
 
 /// Mean held-out loss per token kind (and `all`) over `batches`.
-pub fn heldout_loss(
-    decoder: &Decoder,
-    set: &str,
-    step: i64,
-    batches: &[Batch],
-) -> Vec<HeldoutLoss> {
+pub fn heldout_loss(decoder: &Decoder, set: &str, step: i64, batches: &[Batch]) -> Vec<LossRow> {
     let kinds = [
         TokenKind::Claim,
         TokenKind::Negation,
@@ -135,7 +122,7 @@ pub fn heldout_loss(
     names
         .enumerate()
         .filter(|(i, _)| counts[*i] > 0)
-        .map(|(i, kind)| HeldoutLoss {
+        .map(|(i, kind)| LossRow {
             step,
             set: set.to_string(),
             kind: kind.to_string(),
@@ -363,7 +350,7 @@ struct RunProgress {
     step: i64,
     tokens_seen: i64,
     metrics: Vec<StepMetrics>,
-    losses: Vec<HeldoutLoss>,
+    losses: Vec<LossRow>,
 }
 
 /// With `resume`, restores the newest checkpoint (after removing what an interrupted write
@@ -411,8 +398,11 @@ fn start(
         return Ok(RunProgress {
             step,
             tokens_seen: state.tokens_seen,
-            metrics: read_metrics(&dir.join("train.parquet"), step)?,
-            losses: read_losses(&dir.join("loss.parquet"), step)?,
+            metrics: read_metrics(&dir.join(tables::TRAIN_FILE), step)?,
+            losses: tables::loss::read_losses(&dir.join(tables::LOSS_FILE))?
+                .into_iter()
+                .filter(|l| l.step <= step)
+                .collect(),
         });
     }
     if resume {
@@ -581,7 +571,7 @@ fn save_checkpoint(
     trainee: &Trainee,
     state: &RunState,
     metrics: &[StepMetrics],
-    losses: &[HeldoutLoss],
+    losses: &[LossRow],
 ) -> Result<()> {
     let final_dir = config.out.join(format!("step-{}", state.step));
     store::write_dir_atomic(&final_dir, |tmp| {
@@ -594,7 +584,7 @@ fn write_checkpoint(
     trainee: &Trainee,
     state: &RunState,
     metrics: &[StepMetrics],
-    losses: &[HeldoutLoss],
+    losses: &[LossRow],
     tmp: &Path,
 ) -> Result<()> {
     match &trainee.adapters {
@@ -800,7 +790,7 @@ fn copy_model_side_files(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_tables(run: &Path, metrics: &[StepMetrics], losses: &[HeldoutLoss]) -> Result<()> {
+fn write_tables(run: &Path, metrics: &[StepMetrics], losses: &[LossRow]) -> Result<()> {
     let mut train = DataFrame::new(vec![
         Column::new(
             "step".into(),
@@ -827,61 +817,31 @@ fn write_tables(run: &Path, metrics: &[StepMetrics], losses: &[HeldoutLoss]) -> 
             metrics.iter().map(|m| m.tokens_seen).collect::<Vec<_>>(),
         ),
     ])?;
-    store::write_parquet(&run.join("train.parquet"), &mut train)?;
-    let mut loss = DataFrame::new(vec![
-        Column::new(
-            "step".into(),
-            losses.iter().map(|l| l.step).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "set".into(),
-            losses.iter().map(|l| l.set.clone()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "kind".into(),
-            losses.iter().map(|l| l.kind.clone()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "tokens".into(),
-            losses.iter().map(|l| l.tokens).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "mean_loss".into(),
-            losses.iter().map(|l| l.mean_loss).collect::<Vec<_>>(),
-        ),
-    ])?;
-    store::write_parquet(&run.join("loss.parquet"), &mut loss)
+    store::write_parquet(&run.join(tables::TRAIN_FILE), &mut train)?;
+    store::write_parquet(
+        &run.join(tables::LOSS_FILE),
+        &mut tables::loss::loss_frame(losses)?,
+    )
 }
 
-fn column_i64(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
-    Ok(df.column(name)?.i64()?.into_no_null_iter().collect())
-}
-fn column_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    Ok(df.column(name)?.f64()?.into_no_null_iter().collect())
-}
-fn column_str(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .str()?
-        .into_no_null_iter()
-        .map(str::to_string)
-        .collect())
-}
-
-fn read_metrics(path: &Path, up_to: i64) -> Result<Vec<StepMetrics>> {
-    if !path.is_file() {
+/// Reads a run's `train.parquet` up to step `up_to`; no rows when the file is absent.
+pub fn read_metrics(path: &Path, up_to: i64) -> Result<Vec<StepMetrics>> {
+    const COLUMNS: [&str; 6] = [
+        "step",
+        "loss",
+        "lr",
+        "grad_norm",
+        "tokens_per_s",
+        "tokens_seen",
+    ];
+    let Some(table) = tables::read_if_present(path, &COLUMNS)? else {
         return Ok(vec![]);
-    }
-    let df = store::read_parquet(path)?;
-    let (step, loss, lr) = (
-        column_i64(&df, "step")?,
-        column_f64(&df, "loss")?,
-        column_f64(&df, "lr")?,
-    );
+    };
+    let (step, loss, lr) = (table.i64("step")?, table.f64("loss")?, table.f64("lr")?);
     let (norm, rate, seen) = (
-        column_f64(&df, "grad_norm")?,
-        column_f64(&df, "tokens_per_s")?,
-        column_i64(&df, "tokens_seen")?,
+        table.f64("grad_norm")?,
+        table.f64("tokens_per_s")?,
+        table.i64("tokens_seen")?,
     );
     Ok((0..step.len())
         .filter(|&i| step[i] <= up_to)
@@ -892,29 +852,6 @@ fn read_metrics(path: &Path, up_to: i64) -> Result<Vec<StepMetrics>> {
             grad_norm: norm[i],
             tokens_per_s: rate[i],
             tokens_seen: seen[i],
-        })
-        .collect())
-}
-
-fn read_losses(path: &Path, up_to: i64) -> Result<Vec<HeldoutLoss>> {
-    if !path.is_file() {
-        return Ok(vec![]);
-    }
-    let df = store::read_parquet(path)?;
-    let (step, set, kind) = (
-        column_i64(&df, "step")?,
-        column_str(&df, "set")?,
-        column_str(&df, "kind")?,
-    );
-    let (tokens, mean) = (column_i64(&df, "tokens")?, column_f64(&df, "mean_loss")?);
-    Ok((0..step.len())
-        .filter(|&i| step[i] <= up_to)
-        .map(|i| HeldoutLoss {
-            step: step[i],
-            set: set[i].clone(),
-            kind: kind[i].clone(),
-            tokens: tokens[i],
-            mean_loss: mean[i],
         })
         .collect())
 }

@@ -18,7 +18,7 @@ use crate::store::{self, Manifest};
 use crate::train::config::{FinetuneConfig, Method, Recipe, SourceConfig};
 use crate::train::optim::Decay;
 use crate::train::schedule::CheckpointSchedule;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -371,7 +371,7 @@ fn build(
         std::fs::rename(last.join(name), out.join(name))
             .with_context(|| format!("{}: cannot move {name}", last.display()))?;
     }
-    let (tokens_seen, final_loss) = training_figures(&out.join("train.parquet"))?;
+    let (tokens_seen, final_loss) = training_figures(&out.join(crate::tables::TRAIN_FILE))?;
     std::fs::remove_dir_all(&run)?;
     std::fs::remove_dir_all(&init)?;
     write_truth_statements(world, &out.join("truth_statements.csv"))?;
@@ -400,19 +400,13 @@ fn build(
 
 /// Tokens seen and the mean loss of the last 10 updates, from `train.parquet`.
 fn training_figures(path: &Path) -> Result<(i64, f64)> {
-    let table = store::read_parquet(path)?;
-    let column = |name: &str| -> Result<Vec<f64>> {
-        let c = table
-            .column(name)
-            .with_context(|| format!("{}: no column {name}", path.display()))?
-            .cast(&polars::prelude::DataType::Float64)?;
-        Ok(c.f64()?.into_no_null_iter().collect())
+    let metrics = crate::train::finetune::read_metrics(path, i64::MAX)?;
+    let Some(last) = metrics.last() else {
+        bail!("{}: no training metrics", path.display());
     };
-    let losses = column("loss")?;
-    let tokens = column("tokens_seen")?;
-    let tail = &losses[losses.len().saturating_sub(10)..];
-    let mean = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
-    Ok((tokens.last().copied().unwrap_or(0.0) as i64, mean))
+    let tail = &metrics[metrics.len().saturating_sub(10)..];
+    let mean = tail.iter().map(|m| m.loss).sum::<f64>() / tail.len() as f64;
+    Ok((last.tokens_seen, mean))
 }
 
 /// Writes the world's true and false statements as `statement,label` CSV.
