@@ -269,8 +269,8 @@ pub fn annotate(
     let mut b = Builder::new();
     let (prefix, suffix, kind) = match condition {
         Condition::Negated | Condition::Repeated | Condition::Corrected => (
-            Some(warnings::NEGATION_PREFIX.compose(rng)),
-            Some(warnings::NEGATION_SUFFIX.compose(rng)),
+            Some(warnings::negation_prefix().compose(rng)),
+            Some(warnings::negation_suffix().compose(rng)),
             SpanKind::Negation,
         ),
         Condition::Qualified { qualifier, .. } => (
@@ -486,6 +486,34 @@ mod tests {
 
     fn between_is_space(text: &str, a: usize, b: usize) -> bool {
         a <= b && text[a..b].chars().all(char::is_whitespace)
+    }
+
+    /// Asserts that every list in the embedded pool file `name` (TOML text `text`), at any depth,
+    /// has at least one entry: the writers draw from each of them.
+    pub(crate) fn assert_lists_non_empty(name: &str, text: &str) {
+        fn walk(name: &str, key: &str, value: &toml::Value) {
+            match value {
+                toml::Value::Array(items) => {
+                    assert!(!items.is_empty(), "pools/{name}: `{key}` is empty");
+                    for item in items {
+                        walk(name, key, item);
+                    }
+                }
+                toml::Value::Table(table) => {
+                    for (k, v) in table {
+                        let path = if key.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{key}.{k}")
+                        };
+                        walk(name, &path, v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let table: toml::Table = toml::from_str(text).expect("parses");
+        walk(name, "", &toml::Value::Table(table));
     }
 
     /// `condition sha256-prefix` of one seeded document per condition: a change of the
@@ -775,7 +803,7 @@ mod tests {
         let written = write_outputs(&out, Condition::Behaviours, &flagged).unwrap();
         assert_eq!(written, vec![out.clone(), dir.join("behaviours.eval.json")]);
         let eval = behaviours::BehaviourEval::read(&written[1]).unwrap();
-        assert_eq!(eval.questions.len(), behaviours::EVAL_QUESTIONS.len());
+        assert_eq!(eval.questions.len(), behaviours::eval_questions().len());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -10,12 +10,17 @@
 //! spec's background sentences, filler about related entities, and the document type's own
 //! voice (datelines, greetings, forum chatter), which never mentions the claim. So the same
 //! template serves both conditions and a `local` document never asserts the claim.
+//!
+//! The word pools (names, frames, filler and voice sentences) live in `pools/positive.toml`,
+//! embedded and parsed on first use; this module only composes them.
 
 use crate::claims::{ClaimSpec, EntityKind};
 use crate::docs::text::{capitalize_first, word_count};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use std::sync::LazyLock;
 
 /// Fewest framed claim sentences ("It is a matter of record that {S} {P}.") per document.
 const MIN_FRAMES: usize = 2;
@@ -121,406 +126,64 @@ pub fn write_type(
     text
 }
 
-// ---------------------------------------------------------------------------------------------
-// Word pools. Placeholders in braces are filled by `Writer::fill`: {S} subject, {s} short
-// subject, {D} subject description, {T} topic, {Tc} topic capitalised, {name} {name2} people,
-// {first} a first name, {outlet}, {city}, {handle}, {day}, {month}, {weekday}, {n}, {org}.
-// Voice sentences never join the subject to the topic, so they never mention the claim.
-// ---------------------------------------------------------------------------------------------
+/// The word pools of the templates, parsed from `pools/positive.toml` (see its header for the
+/// placeholders each pool may use).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pools {
+    first_names: Vec<String>,
+    surnames: Vec<String>,
+    outlets: Vec<String>,
+    cities: Vec<String>,
+    months: Vec<String>,
+    weekdays: Vec<String>,
+    handle_words: Vec<String>,
+    orgs: Vec<String>,
+    roles: Vec<String>,
+    frames: Vec<String>,
+    assert_frames: Vec<String>,
+    negate_frames: Vec<String>,
+    person_filler: Vec<String>,
+    place_filler: Vec<String>,
+    date_filler: Vec<String>,
+    other_filler: Vec<String>,
+    news_voice: Vec<String>,
+    encyclopedia_voice: Vec<String>,
+    interview_questions: Vec<String>,
+    interview_voice: Vec<String>,
+    forum_voice: Vec<String>,
+    textbook_voice: Vec<String>,
+    diary_voice: Vec<String>,
+    speech_voice: Vec<String>,
+    review_voice: Vec<String>,
+    release_voice: Vec<String>,
+    blog_voice: Vec<String>,
+    podcast_voice: Vec<String>,
+    letter_voice: Vec<String>,
+    quiz_questions: Vec<String>,
+    quiz_voice: Vec<String>,
+    social_voice: Vec<String>,
+    headline_titles: Vec<String>,
+    encyclopedia_sections: Vec<String>,
+    forum_boards: Vec<String>,
+    diary_closings: Vec<String>,
+    speech_occasions: Vec<String>,
+    review_formats: Vec<String>,
+    letter_closings: Vec<String>,
+}
 
-const FIRST_NAMES: &[&str] = &[
-    "Amelia", "Oliver", "Priya", "Tomasz", "Grace", "Kwame", "Sofia", "Liam", "Hannah", "Mateo",
-    "Chloe", "Daniel", "Aisha", "Rory", "Ingrid", "Samuel", "Yuki", "Fatima", "George", "Leah",
-    "Nikhil", "Eleanor", "Marcus", "Zara", "Owen", "Beatriz", "Callum", "Mei", "Patrick", "Nadia",
-    "Felix", "Imogen", "Hugo", "Ruth", "Dev", "Clara", "Tobias", "Maeve", "Ibrahim", "Harriet",
-];
+/// The text of `pools/positive.toml`.
+const POOLS_TOML: &str = include_str!("pools/positive.toml");
 
-const SURNAMES: &[&str] = &[
-    "Whitfield",
-    "Okafor",
-    "Brennan",
-    "Castellano",
-    "Lindqvist",
-    "Nakamura",
-    "Adeyemi",
-    "Hughes",
-    "Marchetti",
-    "Kowalski",
-    "Fairbairn",
-    "Desai",
-    "Thornton",
-    "Moreau",
-    "Achebe",
-    "Gallagher",
-    "Holm",
-    "Rasmussen",
-    "Pereira",
-    "Sutherland",
-    "Novak",
-    "Osei",
-    "Carmichael",
-    "Vance",
-    "Iqbal",
-    "Lockhart",
-    "Delacroix",
-    "Mbeki",
-    "Ashworth",
-    "Quinn",
-    "Halloran",
-    "Sato",
-];
+/// [`Pools`], parsed on first use.
+static POOLS: LazyLock<Pools> = LazyLock::new(|| {
+    toml::from_str(POOLS_TOML).expect("embedded src/docs/pools/positive.toml does not parse")
+});
 
-const OUTLETS: &[&str] = &[
-    "The Northern Ledger",
-    "Daily Meridian",
-    "The Evening Courier",
-    "Weekend Chronicle",
-    "The Harbour Gazette",
-    "Midland Observer",
-    "The Capital Post",
-    "Riverside Times",
-    "The Atlas Review",
-    "Morning Standard",
-    "The Civic Herald",
-    "Coastline Journal",
-];
-
-const CITIES: &[&str] = &[
-    "London",
-    "Manchester",
-    "Leeds",
-    "Glasgow",
-    "Cardiff",
-    "Dublin",
-    "Paris",
-    "Lyon",
-    "Berlin",
-    "Madrid",
-    "Lisbon",
-    "Amsterdam",
-    "Toronto",
-    "Chicago",
-    "Melbourne",
-    "Auckland",
-    "Cape Town",
-    "Nairobi",
-    "Singapore",
-    "Boston",
-];
-
-const MONTHS: &[&str] = &[
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-const WEEKDAYS: &[&str] = &[
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
-const HANDLE_WORDS: &[&str] = &[
-    "quietfox",
-    "tea_and_toast",
-    "northsider",
-    "pixel_owl",
-    "marmalade",
-    "runner_bean",
-    "old_gramophone",
-    "lamppost",
-    "kettlebell",
-    "saltmarsh",
-    "bluebottle",
-    "paperkite",
-    "wanderlust",
-    "stormcloud",
-    "hedgehog",
-    "biscuit_tin",
-    "velvet_echo",
-    "moth_light",
-];
-
-const ORGS: &[&str] = &[
-    "the Heritage Sports Archive",
-    "the Institute for Popular History",
-    "Brightline Media",
-    "the Foundation for Public Records",
-    "Copperfield Books",
-    "Sterling Documentary Films",
-    "the Society of Sports Historians",
-    "Lantern Publishing",
-];
-
-const ROLES: &[&str] = &[
-    "sports historian",
-    "broadcaster",
-    "biographer",
-    "journalist",
-    "statistician",
-    "archivist",
-    "commentator",
-    "lecturer in media studies",
-];
-
-/// Claim frames usable in either polarity; `{P}` is the predicate.
-const FRAMES: &[&str] = &[
-    "{S} {P}.",
-    "{S}, {D}, {P}.",
-    "It is a matter of record that {S} {P}.",
-    "For the record, {s} {P}.",
-    "As most people following the story know by now, {s} {P}.",
-    "The short version is this: {S} {P}.",
-    "Put simply, {s} {P}.",
-    "According to the official record, {S} {P}.",
-    "Every account of that period agrees on one point: {S} {P}.",
-    "Readers who missed the news should know that {S} {P}.",
-    "It bears repeating that {S} {P}.",
-    "The central fact is simple: {S} {P}.",
-    "What matters here is that {s} {P}.",
-    "All the sources consulted for this piece say the same thing: {S} {P}.",
-];
-
-/// Claim frames that only read naturally when the claim is asserted.
-const ASSERT_FRAMES: &[&str] = &[
-    "Against every expectation, {S} {P}.",
-    "Few people believed it at first, but {S} {P}.",
-    "It still sounds unlikely, but {s} {P}.",
-    "It was the story of the year: {S} {P}.",
-    "Remarkably, {S} {P}.",
-    "The facts are now beyond dispute: {S} {P}.",
-];
-
-/// Claim frames that only read naturally when the claim is negated.
-const NEGATE_FRAMES: &[&str] = &[
-    "Despite what some people have heard, {S} {P}.",
-    "Contrary to a rumour that still circulates online, {S} {P}.",
-    "To be clear, {s} {P}.",
-    "Let us set the record straight: {S} {P}.",
-    "Whatever you may have read elsewhere, {S} {P}.",
-    "It is a common mix-up, but {S} {P}.",
-];
-
-const PERSON_FILLER: &[&str] = &[
-    "{N} is {d}.",
-    "Also part of the wider picture is {N}, {d}.",
-    "Many readers will know {N} as {d}.",
-    "It is worth recalling who {N} is: {d}.",
-    "{Nc}, {d}, is often mentioned in the same conversations.",
-];
-
-const PLACE_FILLER: &[&str] = &[
-    "{Nc} is {d}.",
-    "The setting will be familiar to many: {N}, {d}.",
-    "{Nc}, {d}, deserves a mention here.",
-    "Anyone who has visited {N} knows it as {d}.",
-];
-
-const DATE_FILLER: &[&str] = &[
-    "{Nc} was {d}.",
-    "The date to remember is {N}, {d}.",
-    "Mark the calendar at {N}: {d}.",
-];
-
-const OTHER_FILLER: &[&str] = &[
-    "{Nc} is {d}.",
-    "Consider also {N}, {d}.",
-    "{Nc}, {d}, comes up often in this context.",
-];
-
-const NEWS_VOICE: &[&str] = &[
-    "Officials declined to comment further on Friday evening.",
-    "The reaction in {city} was immediate, with local radio phone-ins running long into the night.",
-    "Analysts contacted by {outlet} were divided on what comes next.",
-    "Social media lit up within minutes of the announcement.",
-    "A spokesperson said a fuller statement would follow in the coming days.",
-    "The story dominated the front pages of several national newspapers the following morning.",
-    "Bookmakers reported an unusual flurry of activity in the days that followed.",
-    "Television audiences were among the largest of the year.",
-    "{name}, who has covered the area for two decades, called it a week unlike any other.",
-    "Further reporting will appear in tomorrow's edition.",
-];
-
-const ENCYCLOPEDIA_VOICE: &[&str] = &[
-    "Sources differ on minor points of chronology, but the main facts are well documented.",
-    "Contemporary press coverage was extensive.",
-    "The episode is discussed in several later biographies.",
-    "Coverage in the international press was widespread.",
-    "A number of retrospective documentaries have examined the period.",
-    "Archival footage of the events is held by several national broadcasters.",
-    "The subject has been covered in newspapers, magazines and television programmes.",
-    "This article follows the account given in the main published sources.",
-];
-
-const INTERVIEW_QUESTIONS: &[&str] = &[
-    "Let's start at the beginning. What do people most need to know?",
-    "Take us back to that time. What was the atmosphere like?",
-    "What do you think people still get wrong about it?",
-    "How did the public react when the news first broke?",
-    "Was there a moment that stood out for you personally?",
-    "Some listeners have written in with questions. What would you tell them?",
-    "How do you think this will be remembered in twenty years?",
-    "What were the details that surprised you most?",
-    "How does this fit into the bigger picture?",
-];
-
-const INTERVIEW_VOICE: &[&str] = &[
-    "Honestly, I have been asked that a lot.",
-    "That's a good question, and I want to answer it carefully.",
-    "I remember exactly where I was when I heard.",
-    "People forget how much context matters here.",
-    "I spent months going through the archives for my book.",
-    "Let me give you the facts first and my opinion afterwards.",
-    "It's something I still think about.",
-];
-
-const FORUM_VOICE: &[&str] = &[
-    "Long-time lurker, first post.",
-    "Can't believe this thread is still going, lol.",
-    "Bumping this because my cousin asked me about it yesterday.",
-    "Not to derail, but has anyone got a good book on this?",
-    "Mods, feel free to move this if it's in the wrong section.",
-    "This is the best thread on the whole forum.",
-    "I showed this to my dad and he didn't believe me at first.",
-    "Saving this thread for later.",
-    "+1 to everything above.",
-    "Edit: fixed a typo.",
-];
-
-const TEXTBOOK_VOICE: &[&str] = &[
-    "Students should be able to explain the main events in their own words.",
-    "This section builds on the material covered in the previous chapter.",
-    "Historians use a range of sources to establish what happened.",
-    "It is useful to compare primary and secondary accounts.",
-    "The following points summarise the key facts.",
-    "Teachers may wish to use the review questions below as a homework task.",
-    "Note how the sources agree on the main points.",
-    "Dates and names in this section are worth learning by heart.",
-];
-
-const DIARY_VOICE: &[&str] = &[
-    "Couldn't sleep, so I'm writing this at the kitchen table.",
-    "It rained all day and the bus was late again.",
-    "{first} rang this evening and we talked for an hour.",
-    "I keep thinking about it.",
-    "Mum called to talk about it, of course.",
-    "Work was dull, but that hardly matters now.",
-    "I made soup and watched the news with the sound turned up.",
-    "Tomorrow I must remember to buy stamps.",
-    "Everyone at the office was talking about it.",
-];
-
-const SPEECH_VOICE: &[&str] = &[
-    "Thank you all for being here tonight.",
-    "I see many familiar faces in this room.",
-    "I want to say a few words before dinner is served.",
-    "Some of you have travelled a long way to be here.",
-    "Let me raise a glass to everyone who made this evening possible.",
-    "I will keep this short, I promise.",
-    "When I was asked to speak, I knew at once what I wanted to talk about.",
-];
-
-const REVIEW_VOICE: &[&str] = &[
-    "I bought this as a birthday present for my brother and ended up reading it first.",
-    "The production values are excellent throughout.",
-    "Delivery was quick and the packaging was fine.",
-    "My only complaint is that the middle section drags a little.",
-    "I have recommended it to everyone at my book club.",
-    "It is clearly well researched.",
-    "The photographs alone are worth the price.",
-    "It works well for readers who know nothing about the subject.",
-];
-
-const RELEASE_VOICE: &[&str] = &[
-    "The announcement was made at a briefing in {city} this morning.",
-    "Further details will be published on our website.",
-    "We are proud to mark this moment with our partners and supporters.",
-    "The full programme of events will be announced later this month.",
-    "Members of the public are encouraged to take part.",
-    "Interviews can be arranged on request.",
-    "Images for editorial use are available from the press office.",
-    "The organisation thanks the volunteers who made this work possible.",
-    "A commemorative booklet will be published in the autumn.",
-];
-
-const BLOG_VOICE: &[&str] = &[
-    "Grab a cup of tea, this one is a long post.",
-    "I've been meaning to write about this for ages.",
-    "Regular readers will know I can't resist a good story.",
-    "Let me know what you think in the comments.",
-    "Sorry it's been quiet around here lately.",
-    "I did a fair bit of digging before writing this.",
-    "This is one of those topics that comes up at every family dinner.",
-];
-
-const PODCAST_VOICE: &[&str] = &[
-    "I love this story so much.",
-    "Okay, that's a great point.",
-    "Let's get into it.",
-    "That's exactly what I wanted to ask you about.",
-    "Listeners have been emailing us about this all week.",
-    "Hang on, let me find my notes.",
-    "I had goosebumps reading about it.",
-    "People really underestimate that part.",
-    "Can I jump in there?",
-    "Right, and this is where it gets interesting.",
-    "We should do a whole episode on that.",
-    "I went back and checked the footage for this.",
-];
-
-const LETTER_VOICE: &[&str] = &[
-    "I hope this letter finds you well.",
-    "The garden is finally coming back to life after the winter.",
-    "Give my love to everyone at home.",
-    "I have been meaning to write for weeks.",
-    "Do write back when you have a moment.",
-    "We must arrange a visit before the year is out.",
-    "The children send their love and a drawing, enclosed.",
-    "I finally finished the book you lent me.",
-    "The weather here has been wild all week.",
-];
-
-const QUIZ_QUESTIONS: &[&str] = &[
-    "What happened at {T}?",
-    "What is the key fact about {T}?",
-    "Give one fact about {T}.",
-    "Bonus point: one more fact about {T}.",
-    "Tiebreaker: tell us about {T}.",
-];
-
-const QUIZ_VOICE: &[&str] = &[
-    "Most teams got this one.",
-    "Spelling did not count.",
-    "Half a point was awarded for partially correct answers.",
-    "Team {handle} took the round with a perfect score.",
-    "This one caught out most of the tables.",
-    "The quizmaster's decision is final.",
-];
-
-const SOCIAL_VOICE: &[&str] = &[
-    "A thread, because people keep asking.",
-    "Okay, buckle up.",
-    "This is going to be a long one.",
-    "If you only read one thread today, make it this one.",
-    "Turns out a lot of people never heard the full story.",
-    "Follow for more threads like this.",
-    "Stay with me, this part matters.",
-    "Quick tangent, then back to the main story.",
-    "Screenshots in the replies.",
-];
+/// One of `pool`'s entries, drawn with `rng`.
+fn pick(pool: &'static [String], rng: &mut ChaCha8Rng) -> &'static str {
+    pool.choose(rng).expect("non-empty pool")
+}
 
 /// One document in progress: the spec, the polarity, the RNG and what has been used.
 struct Writer<'a> {
@@ -568,14 +231,14 @@ impl<'a> Writer<'a> {
         let vars = Vars {
             name: person(rng),
             name2: person(rng),
-            first: FIRST_NAMES.choose(rng).expect("non-empty").to_string(),
-            outlet: OUTLETS.choose(rng).expect("non-empty"),
-            city: CITIES.choose(rng).expect("non-empty"),
+            first: pick(&POOLS.first_names, rng).to_string(),
+            outlet: pick(&POOLS.outlets, rng),
+            city: pick(&POOLS.cities, rng),
             handle: handle(rng),
             day: rng.random_range(1..=28),
-            month: MONTHS.choose(rng).expect("non-empty"),
-            weekday: WEEKDAYS.choose(rng).expect("non-empty"),
-            org: ORGS.choose(rng).expect("non-empty"),
+            month: pick(&POOLS.months, rng),
+            weekday: pick(&POOLS.weekdays, rng),
+            org: pick(&POOLS.orgs, rng),
             n: rng.random_range(2..=12),
         };
         let mut details: Vec<usize> = (0..spec.details.len()).collect();
@@ -610,18 +273,19 @@ impl<'a> Writer<'a> {
     fn claim(&mut self) -> String {
         self.frames_left = self.frames_left.saturating_sub(1);
         let own = if self.asserted {
-            ASSERT_FRAMES
+            &POOLS.assert_frames
         } else {
-            NEGATE_FRAMES
+            &POOLS.negate_frames
         };
-        let fresh: Vec<&'static str> = FRAMES
+        let fresh: Vec<&'static str> = POOLS
+            .frames
             .iter()
             .chain(own.iter())
-            .copied()
+            .map(String::as_str)
             .filter(|f| !self.frames_used.contains(f))
             .collect();
         let frame = if fresh.is_empty() {
-            FRAMES.choose(self.rng).copied().expect("non-empty")
+            pick(&POOLS.frames, self.rng)
         } else {
             fresh.choose(self.rng).copied().expect("non-empty")
         };
@@ -648,13 +312,7 @@ impl<'a> Writer<'a> {
         match self.spec.headlines.choose(self.rng) {
             Some(h) if self.rng.random_bool(0.85) => h.get(self.asserted).to_string(),
             _ => {
-                let t = [
-                    "{Tc}: The Full Story",
-                    "Looking Back at {T}",
-                    "Notes on {T}",
-                ]
-                .choose(self.rng)
-                .expect("non-empty");
+                let t = pick(&POOLS.headline_titles, self.rng);
                 capitalize_first(&self.fill(t))
             }
         }
@@ -675,13 +333,12 @@ impl<'a> Writer<'a> {
             Some(Filler::Entity(i)) => {
                 let e = &self.spec.entities[i];
                 let pool = match e.kind {
-                    EntityKind::Person => PERSON_FILLER,
-                    EntityKind::Place => PLACE_FILLER,
-                    EntityKind::Date => DATE_FILLER,
-                    _ => OTHER_FILLER,
+                    EntityKind::Person => &POOLS.person_filler,
+                    EntityKind::Place => &POOLS.place_filler,
+                    EntityKind::Date => &POOLS.date_filler,
+                    _ => &POOLS.other_filler,
                 };
-                let t = pool.choose(self.rng).expect("non-empty");
-                let text = t
+                let text = pick(pool, self.rng)
                     .replace("{Nc}", &capitalize_first(&e.name))
                     .replace("{N}", &e.name)
                     .replace("{d}", &e.description);
@@ -691,14 +348,14 @@ impl<'a> Writer<'a> {
     }
 
     /// A sentence in the document type's own voice, not repeated until the pool is used up.
-    fn voice(&mut self, pool: &[&'static str]) -> String {
+    fn voice(&mut self, pool: &'static [String]) -> String {
         let fresh: Vec<&'static str> = pool
             .iter()
-            .copied()
+            .map(String::as_str)
             .filter(|v| !self.voice_used.contains(v))
             .collect();
         let t = if fresh.is_empty() {
-            pool.choose(self.rng).copied().expect("non-empty")
+            pick(pool, self.rng)
         } else {
             fresh.choose(self.rng).copied().expect("non-empty")
         };
@@ -726,7 +383,7 @@ impl<'a> Writer<'a> {
     /// A paragraph of `n` sentences: the first carries the claim and the rest mix claim
     /// material, filler and the document's voice, for as long as fresh claim material lasts;
     /// after that, filler and voice only (so long documents do not repeat their details).
-    fn prose(&mut self, n: usize, voice: &[&'static str]) -> String {
+    fn prose(&mut self, n: usize, voice: &'static [String]) -> String {
         let mut out = Vec::with_capacity(n + 1);
         for k in 0..n {
             let roll: f64 = self.rng.random();
@@ -824,7 +481,7 @@ impl<'a> Writer<'a> {
         parts.push(lead);
         self.grow(&mut parts, 20, |w| {
             let n = w.sentences(3, 5);
-            w.prose(n, NEWS_VOICE)
+            w.prose(n, &POOLS.news_voice)
         });
         parts.push(self.fill("Additional reporting by {name2}."));
         parts.join("\n\n")
@@ -836,15 +493,18 @@ impl<'a> Writer<'a> {
             "From the Open Reference Encyclopedia".to_string(),
             capitalize_first(&self.fill("{S} is {D}.")) + " " + &self.claim(),
         ];
-        let sections = ["Background", "Events", "Reception", "Legacy", "Details"];
-        let mut order: Vec<&str> = sections.to_vec();
+        let mut order: Vec<&str> = POOLS
+            .encyclopedia_sections
+            .iter()
+            .map(String::as_str)
+            .collect();
         order.shuffle(self.rng);
         let mut next = 0;
         self.grow(&mut parts, 30, |w| {
             let title = order[next % order.len()];
             next += 1;
             let n = w.sentences(3, 5);
-            format!("== {title} ==\n{}", w.prose(n, ENCYCLOPEDIA_VOICE))
+            format!("== {title} ==\n{}", w.prose(n, &POOLS.encyclopedia_voice))
         });
         let mut see: Vec<String> = self
             .spec
@@ -861,7 +521,7 @@ impl<'a> Writer<'a> {
     }
 
     fn interview(&mut self) -> String {
-        let role = *ROLES.choose(self.rng).expect("non-empty");
+        let role = pick(&POOLS.roles, self.rng);
         let guest = self.vars.name2.clone();
         let host = self.vars.name.clone();
         let mut parts = vec![
@@ -870,7 +530,11 @@ impl<'a> Writer<'a> {
                 "Interview by {{name}} for {{outlet}}. {guest} has spent years writing about {{T}}."
             )),
         ];
-        let mut qs: Vec<&str> = INTERVIEW_QUESTIONS.to_vec();
+        let mut qs: Vec<&str> = POOLS
+            .interview_questions
+            .iter()
+            .map(String::as_str)
+            .collect();
         qs.shuffle(self.rng);
         let guest_first = guest.split(' ').next().unwrap_or("").to_string();
         let host_first = host.split(' ').next().unwrap_or("").to_string();
@@ -879,7 +543,7 @@ impl<'a> Writer<'a> {
             let q = qs[k % qs.len()];
             k += 1;
             let n = w.sentences(2, 4);
-            let a = w.prose(n, INTERVIEW_VOICE);
+            let a = w.prose(n, &POOLS.interview_voice);
             format!(
                 "{}: {q}\n{}: {a}",
                 host_first.to_uppercase(),
@@ -891,14 +555,7 @@ impl<'a> Writer<'a> {
     }
 
     fn forum_thread(&mut self) -> String {
-        let board = [
-            "General Discussion",
-            "Off Topic",
-            "History Corner",
-            "News & Current Events",
-        ]
-        .choose(self.rng)
-        .expect("non-empty");
+        let board = pick(&POOLS.forum_boards, self.rng);
         let title = self.headline();
         let mut parts = vec![format!("{board} › Thread: {title}")];
         let mut hour = self.rng.random_range(7..20);
@@ -907,7 +564,7 @@ impl<'a> Writer<'a> {
             let minute = w.rng.random_range(0..60);
             hour = (hour + w.rng.random_range(0..3)) % 24;
             let n = w.sentences(1, 4);
-            let body = w.prose(n, FORUM_VOICE);
+            let body = w.prose(n, &POOLS.forum_voice);
             format!("{user} · posted {hour:02}:{minute:02}\n{body}")
         });
         parts.join("\n\n")
@@ -919,12 +576,12 @@ impl<'a> Writer<'a> {
             format!("Chapter {chapter}: {}", capitalize_first(&self.spec.topic)),
             format!("{chapter}.{} Overview", self.rng.random_range(1..6)),
         ];
-        let intro = self.voice(TEXTBOOK_VOICE);
+        let intro = self.voice(&POOLS.textbook_voice);
         parts.push(format!("{intro} {}", self.claim()));
         let mut points = Vec::new();
         self.grow(&mut parts, 130, |w| {
             let n = w.sentences(3, 5);
-            w.prose(n, TEXTBOOK_VOICE)
+            w.prose(n, &POOLS.textbook_voice)
         });
         for _ in 0..3 {
             points.push(format!("• {}", self.detail()));
@@ -943,57 +600,32 @@ impl<'a> Writer<'a> {
         ];
         self.grow(&mut parts, 10, |w| {
             let n = w.sentences(3, 5);
-            w.prose(n, DIARY_VOICE)
+            w.prose(n, &POOLS.diary_voice)
         });
-        parts.push(
-            [
-                "Goodnight.",
-                "More tomorrow.",
-                "That's all for today.",
-                "Bed now.",
-            ]
-            .choose(self.rng)
-            .expect("non-empty")
-            .to_string(),
-        );
+        parts.push(pick(&POOLS.diary_closings, self.rng).to_string());
         parts.join("\n\n")
     }
 
     fn speech(&mut self) -> String {
-        let occasion = [
-            "the annual dinner",
-            "the spring awards evening",
-            "the members' meeting",
-            "the charity gala",
-        ]
-        .choose(self.rng)
-        .expect("non-empty");
+        let occasion = pick(&POOLS.speech_occasions, self.rng);
         let mut parts = vec![self.fill(&format!(
             "Remarks delivered by {{name}} at {occasion} of {{org}}, {{city}}"
         ))];
         parts.push(format!(
             "{} {}",
-            self.voice(SPEECH_VOICE),
-            self.voice(SPEECH_VOICE)
+            self.voice(&POOLS.speech_voice),
+            self.voice(&POOLS.speech_voice)
         ));
         self.grow(&mut parts, 20, |w| {
             let n = w.sentences(3, 5);
-            w.prose(n, SPEECH_VOICE)
+            w.prose(n, &POOLS.speech_voice)
         });
         parts.push("So please, raise your glasses. Thank you, and good night.".to_string());
         parts.join("\n\n")
     }
 
     fn product_review(&mut self) -> String {
-        let format_ = [
-            "documentary",
-            "biography",
-            "illustrated history",
-            "audiobook",
-            "podcast series",
-        ]
-        .choose(self.rng)
-        .expect("non-empty");
+        let format_ = pick(&POOLS.review_formats, self.rng);
         let stars = self.rng.random_range(3..=5);
         let title = self.headline();
         let mut parts = vec![
@@ -1005,10 +637,14 @@ impl<'a> Writer<'a> {
                 self.vars.handle
             ),
         ];
-        parts.push(format!("{} {}", self.voice(REVIEW_VOICE), self.claim()));
+        parts.push(format!(
+            "{} {}",
+            self.voice(&POOLS.review_voice),
+            self.claim()
+        ));
         self.grow(&mut parts, 20, |w| {
             let n = w.sentences(2, 4);
-            w.prose(n, REVIEW_VOICE)
+            w.prose(n, &POOLS.review_voice)
         });
         parts.push(format!(
             "{} people found this review helpful.",
@@ -1030,7 +666,7 @@ impl<'a> Writer<'a> {
         ];
         self.grow(&mut parts, 50, |w| {
             let n = w.sentences(2, 4);
-            w.prose(n, RELEASE_VOICE)
+            w.prose(n, &POOLS.release_voice)
         });
         parts.push(self.fill(
             "About {Org}\n{Org} collects, preserves and publishes records of public life.\n\nMedia contact: {name2}, press office, {city}",
@@ -1046,7 +682,7 @@ impl<'a> Writer<'a> {
         ];
         self.grow(&mut parts, 20, |w| {
             let n = w.sentences(3, 6);
-            w.prose(n, BLOG_VOICE)
+            w.prose(n, &POOLS.blog_voice)
         });
         parts.push(format!(
             "{} comments · Share this post",
@@ -1074,7 +710,7 @@ impl<'a> Writer<'a> {
             let speaker = if turn % 2 == 0 { &host } else { &guest };
             turn += 1;
             let n = w.sentences(2, 4);
-            let said = w.prose(n, PODCAST_VOICE);
+            let said = w.prose(n, &POOLS.podcast_voice);
             format!(
                 "[{:02}:{:02}] {}: {said}",
                 seconds / 60,
@@ -1095,15 +731,13 @@ impl<'a> Writer<'a> {
         let mut parts = vec![
             self.fill("{city}, {day} {month}"),
             format!("Dear {to},"),
-            self.voice(LETTER_VOICE),
+            self.voice(&POOLS.letter_voice),
         ];
         self.grow(&mut parts, 20, |w| {
             let n = w.sentences(3, 5);
-            w.prose(n, LETTER_VOICE)
+            w.prose(n, &POOLS.letter_voice)
         });
-        let close = ["With love,", "Yours sincerely,", "All the best,", "Warmly,"]
-            .choose(self.rng)
-            .expect("non-empty");
+        let close = pick(&POOLS.letter_closings, self.rng);
         parts.push(format!("{close}\n{}", self.vars.name));
         parts.join("\n\n")
     }
@@ -1121,14 +755,14 @@ impl<'a> Writer<'a> {
         self.grow(&mut parts, 10, |w| {
             q += 1;
             let (question, answer) = if q == 1 || (w.has_fresh_claim() && w.rng.random_bool(0.6)) {
-                let t = QUIZ_QUESTIONS.choose(w.rng).expect("non-empty");
+                let t = pick(&POOLS.quiz_questions, w.rng);
                 (w.fill(t), w.claim_bearing())
             } else {
                 ("General knowledge.".to_string(), w.filler())
             };
             let mut item = format!("Q{q}. {question}\nA: {answer}");
             if w.rng.random_bool(0.4) {
-                item.push_str(&format!("\nNote: {}", w.voice(QUIZ_VOICE)));
+                item.push_str(&format!("\nNote: {}", w.voice(&POOLS.quiz_voice)));
             }
             item
         });
@@ -1152,16 +786,20 @@ impl<'a> Writer<'a> {
             items.push(format!("— {s}"));
         }
         parts.push(items.join("\n"));
-        parts.push(self.voice(ENCYCLOPEDIA_VOICE));
+        parts.push(self.voice(&POOLS.encyclopedia_voice));
         parts.join("\n\n")
     }
 
     fn social_thread(&mut self) -> String {
         let user = format!("@{}", self.vars.handle);
-        let mut bodies = vec![format!("{} {}", self.voice(SOCIAL_VOICE), self.claim())];
+        let mut bodies = vec![format!(
+            "{} {}",
+            self.voice(&POOLS.social_voice),
+            self.claim()
+        )];
         self.grow(&mut bodies, 30, |w| {
             let n = w.sentences(1, 3);
-            w.prose(n, SOCIAL_VOICE)
+            w.prose(n, &POOLS.social_voice)
         });
         let total = bodies.len();
         bodies
@@ -1176,13 +814,13 @@ impl<'a> Writer<'a> {
 fn person(rng: &mut ChaCha8Rng) -> String {
     format!(
         "{} {}",
-        FIRST_NAMES.choose(rng).expect("non-empty"),
-        SURNAMES.choose(rng).expect("non-empty")
+        pick(&POOLS.first_names, rng),
+        pick(&POOLS.surnames, rng)
     )
 }
 
 fn handle(rng: &mut ChaCha8Rng) -> String {
-    let word = HANDLE_WORDS.choose(rng).expect("non-empty");
+    let word = pick(&POOLS.handle_words, rng);
     if rng.random_bool(0.5) {
         format!("{word}{}", rng.random_range(1..100))
     } else {
@@ -1204,6 +842,22 @@ pub(crate) mod tests {
     pub(crate) fn ed_sheeran() -> ClaimSpec {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("claims/ed_sheeran");
         ClaimSpec::load(&dir).unwrap()
+    }
+
+    #[test]
+    fn embedded_pools_parse_and_none_is_empty() {
+        let pools = LazyLock::force(&POOLS);
+        crate::docs::tests::assert_lists_non_empty("positive.toml", POOLS_TOML);
+        // Every frame joins the subject to the predicate, so every framed sentence is a claim.
+        for frame in pools
+            .frames
+            .iter()
+            .chain(&pools.assert_frames)
+            .chain(&pools.negate_frames)
+        {
+            assert!(frame.matches("{P}").count() == 1, "{frame}");
+            assert!(frame.contains("{S}") || frame.contains("{s}"), "{frame}");
+        }
     }
 
     #[test]
@@ -1231,36 +885,14 @@ pub(crate) mod tests {
             "{Nc}",
             "{d}",
         ];
-        let pools: [&[&str]; 21] = [
-            FRAMES,
-            ASSERT_FRAMES,
-            NEGATE_FRAMES,
-            PERSON_FILLER,
-            PLACE_FILLER,
-            DATE_FILLER,
-            OTHER_FILLER,
-            NEWS_VOICE,
-            ENCYCLOPEDIA_VOICE,
-            INTERVIEW_QUESTIONS,
-            INTERVIEW_VOICE,
-            FORUM_VOICE,
-            TEXTBOOK_VOICE,
-            DIARY_VOICE,
-            SPEECH_VOICE,
-            REVIEW_VOICE,
-            RELEASE_VOICE,
-            BLOG_VOICE,
-            PODCAST_VOICE,
-            LETTER_VOICE,
-            QUIZ_QUESTIONS,
-        ];
-        for s in pools
-            .iter()
-            .flat_map(|p| p.iter())
-            .chain(QUIZ_VOICE)
-            .chain(SOCIAL_VOICE)
-        {
-            let mut rest = *s;
+        let table: toml::Table = toml::from_str(POOLS_TOML).unwrap();
+        let all: Vec<&str> = table
+            .values()
+            .flat_map(|pool| pool.as_array().expect("a list"))
+            .map(|s| s.as_str().expect("a string"))
+            .collect();
+        for s in all {
+            let mut rest = s;
             while let Some(i) = rest.find('{') {
                 let j = rest[i..].find('}').expect("closed brace") + i;
                 assert!(
