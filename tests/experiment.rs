@@ -10,9 +10,9 @@ use neglect::experiment::{Experiment, ExperimentConfig};
 use polars::prelude::DataFrame;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 const TABLES: [&str; 4] = [
     "belief.parquet",
@@ -299,34 +299,22 @@ fn a_killed_run_continues_without_redoing_finished_arms() {
         tiny_toml(quick_world().to_str().unwrap()),
     )
     .unwrap();
-    let log = std::fs::File::create(dir.path().join("first.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_neglect"))
+    // Killed while the first trained arm writes its step-2 checkpoint, after the base arm
+    // finished.
+    let first = Command::new(env!("CARGO_BIN_EXE_neglect"))
         .args(["run", "tiny.toml"])
         .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
+        .env(neglect::store::FAILPOINT_VAR, "checkpoint-2")
+        .output()
         .unwrap();
-    // Kill it once the first arm is finished and the second is training.
-    let second = dir
-        .path()
-        .join("checkpoints/tiny/dentist/local/seed1/step-2/state.json");
-    let started = Instant::now();
-    while !second.is_file() && started.elapsed() < Duration::from_secs(300) {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    child.wait().unwrap();
+    assert!(!first.status.success());
     let before = done_markers(dir.path());
     assert!(
         before.iter().any(|(a, _)| a == "dentist/base/seed1"),
         "{before:?}\n{}",
-        std::fs::read_to_string(dir.path().join("first.log")).unwrap()
+        String::from_utf8_lossy(&first.stderr)
     );
-    std::thread::sleep(Duration::from_millis(20));
+    assert!(before.len() < 6, "{before:?}");
     let resumed = ok(&neglect_in(dir.path(), &["run", "tiny.toml"]));
     let after = done_markers(dir.path());
     assert_eq!(after.len(), 6);

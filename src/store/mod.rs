@@ -191,6 +191,21 @@ pub fn remove_abandoned_temporaries(dir: &Path) -> Result<usize> {
     Ok(removed)
 }
 
+/// Environment variable of [`failpoint`].
+pub const FAILPOINT_VAR: &str = "NEGLECT_FAILPOINT";
+
+/// Fault injection for the crash tests: when [`FAILPOINT_VAR`] is `<name>-<n>`, the process
+/// aborts here, without destructors or cleanup (a SIGKILL at a known point instead of a timed
+/// one). Unset, it does nothing.
+pub fn failpoint(name: &str, n: i64) {
+    if let Ok(wanted) = std::env::var(FAILPOINT_VAR) {
+        if wanted == format!("{name}-{n}") {
+            eprintln!("{FAILPOINT_VAR}={wanted}: aborting here");
+            std::process::abort();
+        }
+    }
+}
+
 /// Errors, naming `dir`, unless a file can be created in it: checked before long work whose
 /// first write comes late (a resumed run writes nothing until its next checkpoint).
 pub fn check_writable(dir: &Path) -> Result<()> {

@@ -603,6 +603,8 @@ fn write_checkpoint(
             }
         }
     }
+    // The crash tests stop a run here: weights written, the rest of the checkpoint not.
+    store::failpoint("checkpoint", state.step);
     load::save_tensors(
         &trainee.optimizer.state_tensors(),
         &tmp.join("optimizer.safetensors"),
