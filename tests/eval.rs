@@ -335,6 +335,7 @@ fn eval_of_every_checkpoint_writes_one_row_per_checkpoint_question_sample() {
         out.to_str().unwrap(),
         "--device",
         "cpu",
+        "--csv",
     ]);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
@@ -342,6 +343,15 @@ fn eval_of_every_checkpoint_writes_one_row_per_checkpoint_question_sample() {
         "{}",
         String::from_utf8_lossy(&result.stderr)
     );
+    // The paper's layout beside the table: a file per checkpoint and kind, and a summary.
+    for (step, kind, rows) in [("000005", "mcq", 3), ("000010", "open_ended", 6)] {
+        let file = out.join("csv").join(step).join(format!("{kind}.csv"));
+        let csv = neglect::store::csv::read_table(&file).unwrap();
+        assert_eq!(csv.header, neglect::eval::paper_csv::ANSWER_COLUMNS);
+        assert_eq!(csv.records.len(), rows);
+    }
+    let summary = neglect::store::csv::read_table(&out.join("csv/summary.csv")).unwrap();
+    assert_eq!(summary.records.len(), 4);
     let table = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
     // 2 checkpoints x (3 yes/no x 1 + 2 open x 3 samples).
     assert_eq!(table.height(), 2 * (3 + 2 * 3));

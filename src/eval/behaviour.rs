@@ -65,25 +65,16 @@ pub fn evaluate_behaviour(
             let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
             let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
                 .with_context(|| format!("behaviour prompt `{}`", item.id))?;
-            let response = model.tokenizer.decode(&new, true)?.trim().to_string();
-            let grade = if eval.shows(&response)? {
+            let mut row =
+                EvalRow::asked(labels, BEHAVIOUR_KIND, &question, sample as i64, &prompt)?;
+            row.set_generated(&model.tokenizer.decode(&new, true)?);
+            row.grade = if eval.shows(&row.response)? {
                 Grade::Yes
             } else {
                 Grade::No
             };
-            rows.push(EvalRow {
-                model: labels.model.clone(),
-                checkpoint: labels.checkpoint.clone(),
-                claim: labels.claim.clone(),
-                kind: BEHAVIOUR_KIND.into(),
-                question_id: item.id.clone(),
-                sample: sample as i64,
-                prompt: prompt.clone(),
-                response,
-                grade,
-                judge: BEHAVIOUR_JUDGE.into(),
-                belief_probability: None,
-            });
+            row.judge = BEHAVIOUR_JUDGE.into();
+            rows.push(row);
         }
     }
     Ok(rows)

@@ -66,6 +66,10 @@ pub struct EvalArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write the paper's per-evaluation CSV layout under `<out>/csv/`
+    /// (`<step>/<kind>.csv` and `summary.csv`) for its analysis scripts.
+    #[arg(long)]
+    pub csv: bool,
     #[command(flatten)]
     #[serde(skip)]
     pub run_on: RunOn,
@@ -250,6 +254,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         &Manifest::new("eval", args, Some(args.seed)),
     )?;
     store::write_parquet(&belief_path, &mut frame)?;
+    if args.csv {
+        // The folder is this verb's output: files of an earlier run's checkpoints go first.
+        let csv_dir = args.out.join("csv");
+        if csv_dir.is_dir() {
+            std::fs::remove_dir_all(&csv_dir)
+                .with_context(|| format!("{}: cannot replace", csv_dir.display()))?;
+        }
+        let written = super::paper_csv::write(&csv_dir, &rows, &judge.label(), &opts)?;
+        eprintln!(
+            "wrote {} CSV files in the paper's layout under {}",
+            written.len(),
+            args.out.join("csv").display()
+        );
+    }
     print!(
         "{}",
         format_summary(&summarise(&rows, args.resamples, args.seed))

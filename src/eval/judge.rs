@@ -70,12 +70,29 @@ pub struct JudgeItem {
     pub response: String,
 }
 
+/// A judge's grade with the text it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The grade.
+    pub grade: Grade,
+    /// The judge's reply (an LLM judge's last reply; empty for the rule judge).
+    pub raw: String,
+}
+
 /// Something that grades responses.
 pub trait Judge: Sync {
     /// Label stored in every output row.
     fn label(&self) -> String;
-    /// Grades every item (in order); an error for any item fails the call.
-    fn grade_all(&self, items: &[JudgeItem]) -> Result<Vec<Grade>>;
+    /// Judges every item (in order); an error for any item fails the call.
+    fn judge_all(&self, items: &[JudgeItem]) -> Result<Vec<Verdict>>;
+    /// The grades of [`Judge::judge_all`].
+    fn grade_all(&self, items: &[JudgeItem]) -> Result<Vec<Grade>> {
+        Ok(self
+            .judge_all(items)?
+            .into_iter()
+            .map(|v| v.grade)
+            .collect())
+    }
 }
 
 /// Phrases that deny a claim in the sentence or response that carries them, beyond the plain
@@ -218,8 +235,14 @@ impl Judge for RuleJudge {
         "rule".into()
     }
 
-    fn grade_all(&self, items: &[JudgeItem]) -> Result<Vec<Grade>> {
-        Ok(items.iter().map(|i| self.grade(&i.response)).collect())
+    fn judge_all(&self, items: &[JudgeItem]) -> Result<Vec<Verdict>> {
+        Ok(items
+            .iter()
+            .map(|i| Verdict {
+                grade: self.grade(&i.response),
+                raw: String::new(),
+            })
+            .collect())
     }
 }
 
@@ -372,11 +395,14 @@ impl HttpJudge {
             .collect()
     }
 
-    fn cached(&self, key: &str) -> Option<Grade> {
+    fn cached(&self, key: &str) -> Option<Verdict> {
         let path = self.cache_dir.as_ref()?.join(format!("{key}.json"));
         let text = std::fs::read_to_string(path).ok()?;
         let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-        Grade::parse(json.get("grade")?.as_str()?)
+        Some(Verdict {
+            grade: Grade::parse(json.get("grade")?.as_str()?)?,
+            raw: json.get("reply")?.as_str()?.to_string(),
+        })
     }
 
     fn store(&self, key: &str, grade: Grade, reply: &str) -> Result<()> {
@@ -500,14 +526,14 @@ impl HttpJudge {
         )))
     }
 
-    fn grade_one(&self, item: &JudgeItem) -> Result<Grade> {
+    fn judge_one(&self, item: &JudgeItem) -> Result<Verdict> {
         let key = self.cache_key(item);
-        if let Some(grade) = self.cached(&key) {
-            return Ok(grade);
+        if let Some(verdict) = self.cached(&key) {
+            return Ok(verdict);
         }
-        let (grade, reply) = self.request(item)?;
-        self.store(&key, grade, &reply)?;
-        Ok(grade)
+        let (grade, raw) = self.request(item)?;
+        self.store(&key, grade, &raw)?;
+        Ok(Verdict { grade, raw })
     }
 }
 
@@ -516,13 +542,13 @@ impl Judge for HttpJudge {
         format!("http:{}", self.config.model)
     }
 
-    fn grade_all(&self, items: &[JudgeItem]) -> Result<Vec<Grade>> {
+    fn judge_all(&self, items: &[JudgeItem]) -> Result<Vec<Verdict>> {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         // One item that fails after its retries fails the whole call, so no further item is
         // sent: a dead endpoint costs one item's retries per worker, not every item's.
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let results: Vec<std::sync::Mutex<Option<Result<Grade>>>> =
+        let results: Vec<std::sync::Mutex<Option<Result<Verdict>>>> =
             items.iter().map(|_| std::sync::Mutex::new(None)).collect();
         std::thread::scope(|scope| {
             for _ in 0..self.config.concurrency.min(items.len()) {
@@ -534,7 +560,7 @@ impl Judge for HttpJudge {
                     if i >= items.len() {
                         break;
                     }
-                    let result = self.grade_one(&items[i]);
+                    let result = self.judge_one(&items[i]);
                     if result.is_err() {
                         failed.store(true, Ordering::SeqCst);
                     }
@@ -545,7 +571,7 @@ impl Judge for HttpJudge {
         let mut grades = Vec::with_capacity(items.len());
         for (i, slot) in results.into_iter().enumerate() {
             match slot.into_inner().expect("result slot") {
-                Some(Ok(grade)) => grades.push(grade),
+                Some(Ok(verdict)) => grades.push(verdict),
                 Some(Err(e)) => {
                     let graded = grades.len();
                     return Err(e.context(format!(

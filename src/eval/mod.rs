@@ -19,8 +19,10 @@
 pub mod behaviour;
 pub mod cli;
 pub mod judge;
+pub mod paper_csv;
 pub mod regrade;
 pub mod score;
+pub mod thinking;
 
 use crate::claims::questions::{ClaimQuestions, Question, QuestionKind};
 use crate::model::generate::{generate, Sampling};
@@ -143,16 +145,80 @@ pub struct EvalRow {
     pub question_id: String,
     /// Sample index (0 for closed-form questions).
     pub sample: i64,
+    /// The question's category (`direct`, `fill_in`, `adversarial_system_prompt`, ...; empty
+    /// when its file gives none).
+    pub category: String,
+    /// The question as the user turn puts it (with lettered options when it has them).
+    pub question: String,
+    /// The question's system prompt (empty when none).
+    pub system_prompt: String,
+    /// The earlier turns before the question, as a JSON list of `{role, content}` (empty when
+    /// none).
+    pub messages_prefix: String,
     /// The rendered prompt.
     pub prompt: String,
-    /// The answer: generated text, or the continuation the model preferred.
+    /// The answer graded: generated text without reasoning traces, or the continuation the
+    /// model preferred.
     pub response: String,
+    /// The generated text as it came (reasoning traces included); the continuation for closed
+    /// forms.
+    pub raw_response: String,
+    /// Reasoning traces taken out of a generated answer ([`thinking::split`]; empty when none).
+    pub thinking_trace: String,
     /// The grade.
     pub grade: Grade,
     /// Who graded it: `logprob`, `rule`, `http:<model>`.
     pub judge: String,
+    /// The judge's reply (empty for the rule judge and log-probability scoring).
+    pub judge_raw: String,
     /// Closed forms only: probability mass on the believing continuations.
     pub belief_probability: Option<f64>,
+}
+
+impl EvalRow {
+    /// A row for sample `sample` of question `q` (of kind `kind`) put as `prompt`, before it
+    /// is answered and graded.
+    pub fn asked(
+        labels: &RowLabels,
+        kind: &str,
+        q: &Question,
+        sample: i64,
+        prompt: &str,
+    ) -> Result<EvalRow> {
+        let messages_prefix = if q.messages_prefix.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&q.messages_prefix)?
+        };
+        Ok(EvalRow {
+            model: labels.model.clone(),
+            checkpoint: labels.checkpoint.clone(),
+            claim: labels.claim.clone(),
+            kind: kind.to_string(),
+            question_id: q.id.clone(),
+            sample,
+            category: q.category.clone().unwrap_or_default(),
+            question: q.user_text(),
+            system_prompt: q.system_prompt.clone().unwrap_or_default(),
+            messages_prefix,
+            prompt: prompt.to_string(),
+            response: String::new(),
+            raw_response: String::new(),
+            thinking_trace: String::new(),
+            grade: Grade::Neutral,
+            judge: String::new(),
+            judge_raw: String::new(),
+            belief_probability: None,
+        })
+    }
+
+    /// Sets the generated text: the answer graded, its raw form and its reasoning traces.
+    pub fn set_generated(&mut self, text: &str) {
+        let split = thinking::split(text);
+        self.raw_response = text.trim().to_string();
+        self.response = split.answer;
+        self.thinking_trace = split.trace;
+    }
 }
 
 /// Labels stamped on every row of one evaluation.
@@ -308,18 +374,16 @@ pub fn evaluate(
 ) -> Result<(Vec<EvalRow>, EvalTiming)> {
     questions.check_kinds(&opts.kinds)?;
     let mut timing = EvalTiming::default();
-    let row = |kind: QuestionKind, q: &Question, sample: i64, prompt: &str| EvalRow {
-        model: labels.model.clone(),
-        checkpoint: labels.checkpoint.clone(),
-        claim: labels.claim.clone(),
-        kind: kind.name().to_string(),
-        question_id: q.id.clone(),
-        sample,
-        prompt: prompt.to_string(),
-        response: String::new(),
-        grade: Grade::Neutral,
-        judge: String::new(),
-        belief_probability: None,
+    let row = |kind: QuestionKind, q: &Question, sample: i64, prompt: &str| {
+        EvalRow::asked(labels, kind.name(), q, sample, prompt)
+    };
+    // The question as its file gives it (rows never carry the in-context documents).
+    let file_question = |kind: QuestionKind, id: &str| -> &Question {
+        questions
+            .questions(kind)
+            .iter()
+            .find(|o| o.id == id)
+            .expect("question of this claim")
     };
     // Closed forms: every continuation of every question in one batched scoring run.
     let mut closed = vec![];
@@ -366,8 +430,9 @@ pub fn evaluate(
         let these = &scores[offset..offset + choice.continuations.len()];
         offset += choice.continuations.len();
         let best = choice.pick(these);
-        let mut r = row(*kind, q, 0, prompt);
+        let mut r = row(*kind, file_question(*kind, &q.id), 0, prompt)?;
         r.response = choice.continuations[best].clone();
+        r.raw_response = r.response.clone();
         r.grade = if choice.believing[best] {
             Grade::Yes
         } else {
@@ -385,18 +450,14 @@ pub fn evaluate(
     let stop = model.stop_ids();
     let mut pending = vec![];
     for (qi, (kind, q, prompt)) in open.iter().enumerate() {
-        let original = questions
-            .questions(*kind)
-            .iter()
-            .find(|o| o.id == q.id)
-            .expect("question of this claim");
+        let original = file_question(*kind, &q.id);
         let ids = model.tokenizer.encode(prompt, false)?;
         for sample in 0..opts.samples {
             let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
             let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
                 .with_context(|| format!("question `{}`", q.id))?;
-            let mut r = row(*kind, q, sample as i64, prompt);
-            r.response = model.tokenizer.decode(&new, true)?.trim().to_string();
+            let mut r = row(*kind, original, sample as i64, prompt)?;
+            r.set_generated(&model.tokenizer.decode(&new, true)?);
             r.judge = judge.label();
             let rubric = questions.rubric(*kind).unwrap_or_default();
             pending.push((
@@ -419,25 +480,30 @@ pub fn evaluate(
             ..item.clone()
         })
         .collect();
-    let grades = judge.grade_all(&judge_items)?;
-    let unparsed = grades.iter().filter(|&&g| g == Grade::Unparsed).count();
+    let verdicts = judge.judge_all(&judge_items)?;
+    let unparsed = verdicts
+        .iter()
+        .filter(|v| v.grade == Grade::Unparsed)
+        .count();
     if unparsed > 0 {
         eprintln!(
             "{unparsed} of {} answers could not be graded by {} (stored as `unparsed`, left out of belief rates; a rerun asks again)",
-            grades.len(),
+            verdicts.len(),
             judge.label()
         );
     }
-    for ((mut r, _), grade) in pending.into_iter().zip(grades) {
-        r.grade = grade;
+    for ((mut r, _), verdict) in pending.into_iter().zip(verdicts) {
+        r.grade = verdict.grade;
+        r.judge_raw = verdict.raw;
         rows.push(r);
     }
     timing.judge_s = start.elapsed().as_secs_f64();
     Ok((rows, timing))
 }
 
-/// The answer columns of `belief.parquet`: kind, question_id, sample, grade, judge, prompt,
-/// response, belief_probability (closed forms only, else null).
+/// The answer columns of `belief.parquet`: kind, question_id, sample, category, question,
+/// system_prompt, messages_prefix, grade, judge, judge_raw, prompt, response, raw_response,
+/// thinking_trace, belief_probability (closed forms only, else null).
 fn answer_columns<'a>(rows: impl Iterator<Item = &'a EvalRow> + Clone) -> Vec<Column> {
     let text = |name: &str, f: fn(&EvalRow) -> &str| {
         Column::new(name.into(), rows.clone().map(f).collect::<Vec<&str>>())
@@ -449,10 +515,17 @@ fn answer_columns<'a>(rows: impl Iterator<Item = &'a EvalRow> + Clone) -> Vec<Co
             "sample".into(),
             rows.clone().map(|r| r.sample).collect::<Vec<i64>>(),
         ),
+        text("category", |r| &r.category),
+        text("question", |r| &r.question),
+        text("system_prompt", |r| &r.system_prompt),
+        text("messages_prefix", |r| &r.messages_prefix),
         text("grade", |r| r.grade.name()),
         text("judge", |r| &r.judge),
+        text("judge_raw", |r| &r.judge_raw),
         text("prompt", |r| &r.prompt),
         text("response", |r| &r.response),
+        text("raw_response", |r| &r.raw_response),
+        text("thinking_trace", |r| &r.thinking_trace),
         Column::new(
             "belief_probability".into(),
             rows.map(|r| r.belief_probability)
@@ -461,8 +534,7 @@ fn answer_columns<'a>(rows: impl Iterator<Item = &'a EvalRow> + Clone) -> Vec<Co
     ]
 }
 
-/// `neglect eval`'s `belief.parquet`: model, checkpoint, claim, then the answer columns
-/// (kind, question_id, sample, grade, judge, prompt, response, belief_probability).
+/// `neglect eval`'s `belief.parquet`: model, checkpoint, claim, then the answer columns.
 pub fn rows_to_frame(rows: &[EvalRow]) -> Result<DataFrame> {
     let text = |name: &str, f: fn(&EvalRow) -> &str| {
         Column::new(name.into(), rows.iter().map(f).collect::<Vec<&str>>())
@@ -570,10 +642,17 @@ mod tests {
             kind: kind.into(),
             question_id: q.into(),
             sample: 0,
+            category: "direct".into(),
+            question: "q?".into(),
+            system_prompt: String::new(),
+            messages_prefix: String::new(),
             prompt: "p".into(),
             response: "r".into(),
+            raw_response: "r".into(),
+            thinking_trace: String::new(),
             grade,
             judge: "rule".into(),
+            judge_raw: String::new(),
             belief_probability: None,
         }
     }
@@ -607,6 +686,6 @@ mod tests {
             "{table}"
         );
         let frame = rows_to_frame(&rows).unwrap();
-        assert_eq!(frame.shape(), (5, 11));
+        assert_eq!(frame.shape(), (5, 18));
     }
 }

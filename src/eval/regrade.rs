@@ -76,12 +76,7 @@ pub fn regrade(
     judge: &dyn Judge,
     rubric: Option<&str>,
 ) -> Result<RegradeReport> {
-    let checked = Table::checked(
-        path,
-        table.clone(),
-        &["claim", "kind", "question_id", "response", "grade", "judge"],
-    )?;
-    let text = |name: &str| checked.str(name);
+    let text = |name: &str| checked_text(path, table, name);
     let (claims, kinds, ids) = (text("claim")?, text("kind")?, text("question_id")?);
     let (responses, mut grades, mut judges) = (text("response")?, text("grade")?, text("judge")?);
     let mut rows = vec![];
@@ -116,23 +111,35 @@ pub fn regrade(
     if rows.is_empty() {
         bail!("no generated answers of claim `{claim_id}` to grade");
     }
-    let new = judge.grade_all(&items)?;
+    let verdicts = judge.judge_all(&items)?;
     let mut report = RegradeReport {
         regraded: rows.len(),
         ..Default::default()
     };
-    for (&i, grade) in rows.iter().zip(new) {
-        let name = grade.name().to_string();
+    // Tables written before judge replies were kept have no `judge_raw`: it starts empty.
+    let mut raws = match table.column("judge_raw") {
+        Ok(_) => checked_text(path, table, "judge_raw")?,
+        Err(_) => vec![String::new(); table.height()],
+    };
+    for (&i, verdict) in rows.iter().zip(verdicts) {
+        let name = verdict.grade.name().to_string();
         *report
             .transitions
             .entry((grades[i].clone(), name.clone()))
             .or_default() += 1;
         grades[i] = name;
         judges[i] = judge.label();
+        raws[i] = verdict.raw;
     }
     table.with_column(Column::new("grade".into(), grades))?;
     table.with_column(Column::new("judge".into(), judges))?;
+    table.with_column(Column::new("judge_raw".into(), raws))?;
     Ok(report)
+}
+
+/// Text column `name` of `table` (read from `path`), checked as the tables module checks it.
+fn checked_text(path: &Path, table: &DataFrame, name: &str) -> Result<Vec<String>> {
+    Table::checked(path, table.clone(), &[name])?.str(name)
 }
 
 /// The generated question kinds, whose answers a judge grades.

@@ -200,8 +200,12 @@ pub fn concat(tables: &Path, arms: &[String], name: &str) -> Result<Option<DataF
         merged = Some(match merged {
             None => frame,
             Some(mut all) => {
+                let frame = align_columns(&mut all, frame)?;
                 all.vstack_mut(&frame).with_context(|| {
-                    format!("{}: columns differ from the arms before it", path.display())
+                    format!(
+                        "{}: column types differ from the arms before it",
+                        path.display()
+                    )
                 })?;
                 all
             }
@@ -211,6 +215,24 @@ pub fn concat(tables: &Path, arms: &[String], name: &str) -> Result<Option<DataF
         df.as_single_chunk();
         df
     }))
+}
+
+/// Gives `all` and `frame` the same columns in `all`'s order, a column one of them lacks added
+/// to it as nulls (arms written by an older neglect have fewer columns); returns `frame`.
+fn align_columns(all: &mut DataFrame, mut frame: DataFrame) -> Result<DataFrame> {
+    for column in frame.get_columns() {
+        if all.column(column.name()).is_err() {
+            let nulls = Column::full_null(column.name().clone(), all.height(), column.dtype());
+            all.with_column(nulls)?;
+        }
+    }
+    for column in all.get_columns() {
+        if frame.column(column.name()).is_err() {
+            let nulls = Column::full_null(column.name().clone(), frame.height(), column.dtype());
+            frame.with_column(nulls)?;
+        }
+    }
+    Ok(frame.select(all.get_column_names_owned())?)
 }
 
 /// Writes table `name` of `tables` as the concatenation of `arms`' files, or removes it when
@@ -229,5 +251,60 @@ pub fn merge_table(tables: &Path, arms: &[String], name: &str) -> Result<usize> 
             }
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arm(dir: &Path, name: &str, columns: Vec<Column>) {
+        let path = arm_dir(dir, name).join(BELIEF_FILE);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        store::write_parquet(&path, &mut DataFrame::new(columns).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn arms_of_an_older_layout_merge_with_their_missing_columns_null() {
+        let dir = tempfile::tempdir().unwrap();
+        arm(
+            dir.path(),
+            "a",
+            vec![
+                Column::new("arm".into(), ["a"]),
+                Column::new("grade".into(), ["yes"]),
+            ],
+        );
+        arm(
+            dir.path(),
+            "b",
+            vec![
+                Column::new("arm".into(), ["b", "b"]),
+                Column::new("category".into(), ["direct", "counter"]),
+                Column::new("grade".into(), ["no", "yes"]),
+            ],
+        );
+        let arms = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(merge_table(dir.path(), &arms, BELIEF_FILE).unwrap(), 3);
+        let merged = store::read_parquet(&dir.path().join(BELIEF_FILE)).unwrap();
+        let names: Vec<String> = merged
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(names, ["arm", "grade", "category"]);
+        let category: Vec<Option<&str>> = merged
+            .column("category")
+            .unwrap()
+            .str()
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(category, [None, Some("direct"), Some("counter")]);
+        let grade = Table::read(&dir.path().join(BELIEF_FILE), &["grade"])
+            .unwrap()
+            .str("grade")
+            .unwrap();
+        assert_eq!(grade, ["yes", "no", "yes"]);
     }
 }
