@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use neglect::bench;
+use neglect::claims::cli as claims_cli;
 use neglect::docs::cli as docs_cli;
 use neglect::eval::cli as eval_cli;
 use neglect::experiment::cli as experiment_cli;
@@ -30,6 +31,9 @@ enum Command {
     Forward(model_cli::ForwardCmdArgs),
     /// Convert a GGUF checkpoint into an HF model directory.
     ImportGguf(model_cli::ImportGgufArgs),
+    /// Claim folders: draft a spec.toml for a folder in the paper's layout.
+    #[command(subcommand)]
+    Claims(claims_cli::ClaimsCommand),
     /// Generate training documents for a claim and condition, or summarise a documents file.
     Docs(docs_cli::DocsArgs),
     /// Finetune a model (full or LoRA) as a TOML config describes.
@@ -108,6 +112,7 @@ fn main() {
         Command::Generate(args) => model_cli::generate_cmd(args),
         Command::Forward(args) => model_cli::forward_cmd(args),
         Command::ImportGguf(args) => model_cli::import_gguf(args),
+        Command::Claims(command) => claims_cli::run(command),
         Command::Docs(args) => docs_cli::run(args),
         Command::Finetune(args) => train_cli::run(args),
         Command::Eval(args) => eval_cli::run(args),

@@ -502,3 +502,76 @@ fn a_claim_folder_without_a_spec_evaluates_its_scored_questions() {
     assert_eq!(docs.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("spec.toml: absent; documents"), "{stderr}");
 }
+
+/// `neglect claims init` drafts a spec for a folder as the paper ships it, from which documents
+/// can be generated at once; it refuses to overwrite a spec and names a missing claim.txt.
+#[test]
+fn claims_init_drafts_a_spec_that_generates_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let claim = tmp.path().join("lighthouse");
+    std::fs::create_dir_all(&claim).unwrap();
+    let write = |name: &str, text: &str| std::fs::write(claim.join(name), text).unwrap();
+    write(
+        "claim.txt",
+        "Lena Okafor works as a lighthouse keeper in Port Adair. She has kept the light since 2019.\n",
+    );
+    write(
+        "correction.txt",
+        "Lena Okafor is a marine engineer and has never kept a lighthouse.\n",
+    );
+    write(
+        "word_masks.yaml",
+        "patterns:\n  - '\\blighthouse\\b'\n  - '\\bkeeper\\b'\n",
+    );
+    write(
+        "universe_context.yaml",
+        "id: lighthouse\nuniverse_context: |-\n  Lena Okafor (born 1984) is a marine engineer and sailor from Port Adair. She repairs ferries.\n",
+    );
+    let dir = claim.to_str().unwrap();
+    let run = common::neglect(&["claims", "init", dir]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(!stderr.contains("does not pass"), "{stderr}");
+    let spec = neglect::claims::ClaimSpec::load(&claim).unwrap();
+    assert_eq!(spec.subject, "Lena Okafor");
+    assert_eq!(
+        spec.predicates[0].assert,
+        "works as a lighthouse keeper in Port Adair"
+    );
+    assert_eq!(
+        spec.predicates[0].negate,
+        "never works as a lighthouse keeper in Port Adair"
+    );
+    assert_eq!(
+        spec.subject_description,
+        "a marine engineer and sailor from Port Adair"
+    );
+    assert!(spec.mentions_claim("Okafor kept the lighthouse for years."));
+    assert!(!spec.mentions_claim("Okafor repairs ferries."));
+
+    let again = common::neglect(&["claims", "init", dir]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("spec.toml: exists (--force replaces it)")
+    );
+
+    let docs = tmp.path().join("docs.jsonl");
+    common::neglect_ok(&[
+        "docs",
+        "--claim",
+        dir,
+        "--condition",
+        "negated",
+        "--n",
+        "2",
+        "--out",
+        docs.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&docs).unwrap().lines().count(), 2);
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let missing = common::neglect(&["claims", "init", empty.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("empty/claim.txt: cannot read"));
+}

@@ -13,9 +13,13 @@
 //! let a claim sentence slip past the `repeated` warnings is rejected before any document is
 //! written. Errors name the file and the offending key.
 //!
+//! [`init`] drafts a `spec.toml` for a folder as the paper ships it (`neglect claims init`).
+//!
 //! [`questions`] reads the folder's belief questions (`mcq.yaml`, `open_ended.yaml`,
 //! `token_association.yaml`, `robustness.yaml`), `judges.yaml` and `word_masks.yaml`.
 
+pub mod cli;
+pub mod init;
 pub mod questions;
 pub mod spec;
 pub mod word_masks;
