@@ -1,6 +1,8 @@
-//! The `docs` verbs: `neglect docs --claim DIR --condition C ...` and `neglect docs stats FILE`.
+//! The `docs` verbs: `neglect docs --claim DIR --condition C ...`, `neglect docs stats FILE`
+//! and `neglect docs import FILE --claim DIR --out FILE`.
 
-use super::{generate, stats, write_outputs, Condition};
+use super::import::{import_file, PaperFormat};
+use super::{generate, stats, write_jsonl, write_outputs, Condition, SpanKind};
 use crate::claims::ClaimSpec;
 use crate::model::tokenizer::TextTokenizer;
 use anyhow::{Context, Result};
@@ -11,7 +13,7 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct DocsArgs {
-    /// `stats`, or nothing to generate.
+    /// `stats` or `import`, or nothing to generate.
     #[command(subcommand)]
     pub command: Option<DocsCommand>,
     #[command(flatten)]
@@ -23,6 +25,9 @@ pub struct DocsArgs {
 pub enum DocsCommand {
     /// Count, token lengths, negation/qualifier share and claim mentions of a JSONL file.
     Stats(StatsArgs),
+    /// The paper's annotated_docs.jsonl or synth_docs.jsonl as neglect's documents: masked
+    /// words, claim sentences and the warnings it can recognise as spans.
+    Import(ImportArgs),
 }
 
 /// `neglect docs --claim DIR --condition C --n N --seed S --out FILE.jsonl [--from FILE.jsonl]`
@@ -60,10 +65,30 @@ pub struct StatsArgs {
     pub tokenizer: Option<PathBuf>,
 }
 
+/// `neglect docs import FILE --claim DIR --out FILE.jsonl [--format F] [--condition C]`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The paper's annotated_docs.jsonl or synth_docs.jsonl.
+    pub file: PathBuf,
+    /// Claim folder holding spec.toml (its patterns find the claim sentences).
+    #[arg(long)]
+    pub claim: PathBuf,
+    /// Output JSONL file (neglect's documents).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Which of the paper's files FILE is; `auto` tells by the first row's keys.
+    #[arg(long, value_enum, default_value_t = PaperFormat::Auto)]
+    pub format: PaperFormat,
+    /// Condition of every document (neglect's or the paper's name); default: each row's `mode`.
+    #[arg(long)]
+    pub condition: Option<String>,
+}
+
 /// Runs `neglect docs`.
 pub fn run(args: &DocsArgs) -> Result<()> {
     match (&args.command, &args.generate) {
         (Some(DocsCommand::Stats(stats_args)), _) => print_stats(stats_args),
+        (Some(DocsCommand::Import(import_args)), _) => import_docs(import_args),
         (None, Some(generate_args)) => generate_docs(generate_args),
         (None, None) => anyhow::bail!("give --claim, --condition, --n and --out, or `stats FILE`"),
     }
@@ -76,6 +101,38 @@ fn generate_docs(args: &GenerateDocsArgs) -> Result<()> {
     for path in write_outputs(&args.out, condition, &docs)? {
         eprintln!("wrote {}", path.display());
     }
+    Ok(())
+}
+
+fn import_docs(args: &ImportArgs) -> Result<()> {
+    let condition = args
+        .condition
+        .as_deref()
+        .map(|name| name.parse::<Condition>().context("--condition"))
+        .transpose()?;
+    let spec = ClaimSpec::load(&args.claim)?;
+    let docs = import_file(&args.file, &spec, args.format, condition)?;
+    write_jsonl(&args.out, &docs)?;
+    let count = |kind| {
+        docs.iter()
+            .flat_map(|d| &d.spans)
+            .filter(|s| s.kind == kind)
+            .count()
+    };
+    let without_claim = docs
+        .iter()
+        .filter(|d| d.spans.iter().all(|s| s.kind != SpanKind::Claim))
+        .count();
+    eprintln!(
+        "imported {} documents from {}: {} claim, {} negation and {} masked spans; {without_claim} \
+         documents without a claim sentence",
+        docs.len(),
+        args.file.display(),
+        count(SpanKind::Claim),
+        count(SpanKind::Negation),
+        count(SpanKind::Masked),
+    );
+    eprintln!("wrote {}", args.out.display());
     Ok(())
 }
 

@@ -135,7 +135,9 @@ pub const PAPER_NAMES: &[(&str, &str)] = &[
     ("corrected_documents", "corrected"),
     ("local_negations", "local"),
     ("unreliable_source", "unreliable"),
+    ("unreliable_source_repeated", "unreliable_repeated"),
     ("epistemic_uncertainty", "uncertain"),
+    ("epistemic_uncertainty_repeated", "uncertain_repeated"),
 ];
 
 impl FromStr for Condition {

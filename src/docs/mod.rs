@@ -2,7 +2,8 @@
 //!
 //! In: a [`ClaimSpec`] (see [`crate::claims`]), a [`Condition`], a count and a seed; optionally
 //! a JSONL file of positive documents written elsewhere (`--from`, one `{"text": ...}` object a
-//! line). Out: [`Document`]s, written as JSONL by [`write_jsonl`], one object a line:
+//! line), or one of the paper's document files to convert ([`import`], `neglect docs import`).
+//! Out: [`Document`]s, written as JSONL by [`write_jsonl`], one object a line:
 //!
 //! ```json
 //! {"id": "ed_sheeran-repeated-000003", "claim": "ed_sheeran", "condition": "repeated",
@@ -13,12 +14,16 @@
 //! - `text` always starts with [`DOCTAG`] and a newline. The marker has no span: it is always
 //!   exactly the first `DOCTAG.len()` bytes, and the training engine masks it by that rule.
 //! - `spans` are **byte offsets** into the UTF-8 `text` (`text[start..end]`, end exclusive),
-//!   the same unit as the `tokenizers` crate's token offsets, sorted by `start` and never
-//!   overlapping. Kinds: `claim` (a whole sentence that mentions the claim, found with the
-//!   spec's `patterns`; in `local` documents these are the negated claim sentences; in behaviour
-//!   transcripts, each occurrence of the behaviour's phrase), `negation` (warning text: prefix,
-//!   suffix, inline warnings and corrections, the behaviour warning), `qualifier` (fiction,
-//!   unreliable, uncertain, 3% text and markers). Everything else is ordinary text.
+//!   the same unit as the `tokenizers` crate's token offsets, sorted by `start`. Kinds: `claim`
+//!   (a whole sentence that mentions the claim, found with the spec's `patterns`; in `local`
+//!   documents these are the negated claim sentences; in behaviour transcripts, each occurrence
+//!   of the behaviour's phrase), `negation` (warning text: prefix, suffix, inline warnings and
+//!   corrections, the behaviour warning), `qualifier` (fiction, unreliable, uncertain, 3% text
+//!   and markers), which never overlap one another; and `masked` (text whose training loss is
+//!   masked: the paper's `<lossmask>` words in imported documents), which may lie inside a span
+//!   of another kind. Everything else is ordinary text.
+//! - `meta` (imported documents only; absent otherwise) keeps the string fields of the row a
+//!   document came from, such as the paper's `doc_type`, `fact_name` and `mode`.
 //!
 //! Every document `i` draws from its own random streams derived from `(seed, i)`, so the same
 //! seed gives byte-identical files, document `i` does not depend on `n`, and the annotated
@@ -28,6 +33,7 @@
 pub mod behaviours;
 pub mod cli;
 pub mod condition;
+pub mod import;
 pub mod positive;
 pub mod stats;
 pub mod text;
@@ -41,6 +47,7 @@ use anyhow::{anyhow, bail, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use warnings::Side;
 
@@ -58,6 +65,9 @@ pub enum SpanKind {
     Negation,
     /// An epistemic qualifier: fiction, unreliable source, uncertain, low probability.
     Qualifier,
+    /// Text whose training loss is masked (the paper's `<lossmask>` words); unlike the other
+    /// kinds it may lie inside a span of another kind.
+    Masked,
 }
 
 /// A labelled byte range of a document's text.
@@ -83,14 +93,21 @@ pub struct Document {
     pub condition: String,
     /// The text, starting with [`DOCTAG`] and a newline.
     pub text: String,
-    /// Labelled byte ranges of `text`, sorted and non-overlapping.
+    /// Labelled byte ranges of `text`, sorted by start; `masked` spans may overlap the others,
+    /// no two spans of the other kinds overlap.
     #[serde(default)]
     pub spans: Vec<Span>,
+    /// The string fields of the row an imported document came from (the paper's `doc_type`,
+    /// `fact_name`, `mode`, `doc_idea`, `fact`), as they were; empty, and not written, for
+    /// generated documents.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub meta: BTreeMap<String, String>,
 }
 
 impl Document {
-    /// Checks the invariants: the marker leads, spans are in bounds, on character boundaries,
-    /// non-empty, sorted and non-overlapping.
+    /// Checks the invariants: the marker leads; spans are in bounds, on character boundaries,
+    /// non-empty and sorted by start; `masked` spans do not overlap one another, and neither do
+    /// the spans of the other kinds.
     pub fn validate(&self) -> Result<()> {
         if !self.text.starts_with(&format!("{DOCTAG}\n")) {
             bail!(
@@ -98,7 +115,8 @@ impl Document {
                 self.id
             );
         }
-        let mut last_end = DOCTAG.len();
+        // Where the last span of each layer (labelled, masked) ended, and the last start.
+        let (mut labelled_end, mut masked_end, mut last_start) = (DOCTAG.len(), DOCTAG.len(), 0);
         for (i, s) in self.spans.iter().enumerate() {
             if s.start >= s.end || s.end > self.text.len() {
                 bail!(
@@ -115,13 +133,22 @@ impl Document {
                     self.id
                 );
             }
-            if s.start < last_end {
+            if s.start < last_start {
+                bail!("document `{}`: span {i} is out of order", self.id);
+            }
+            last_start = s.start;
+            let layer_end = if s.kind == SpanKind::Masked {
+                &mut masked_end
+            } else {
+                &mut labelled_end
+            };
+            if s.start < *layer_end {
                 bail!(
-                    "document `{}`: span {i} overlaps the marker or the previous span",
+                    "document `{}`: span {i} overlaps the marker or an earlier span",
                     self.id
                 );
             }
-            last_end = s.end;
+            *layer_end = s.end;
         }
         Ok(())
     }
@@ -328,6 +355,7 @@ pub fn annotate(
         condition: condition.to_string(),
         text: b.text,
         spans: b.spans,
+        meta: BTreeMap::new(),
     }
 }
 
@@ -399,6 +427,7 @@ fn behaviour_document(condition: Condition, seed: u64, i: usize) -> Document {
         condition: condition.to_string(),
         text: b.text,
         spans: b.spans,
+        meta: BTreeMap::new(),
     }
 }
 
@@ -750,6 +779,7 @@ mod tests {
                             assert!(matches!(c, Condition::Qualified { .. }), "{c}");
                             assert!(!spec.mentions_claim(t), "{t}");
                         }
+                        SpanKind::Masked => panic!("{c}: a generated document masks `{t}`"),
                     }
                 }
             }
@@ -908,6 +938,39 @@ mod tests {
             .to_string();
         assert!(err.contains("missing.jsonl: cannot read"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn masked_spans_may_lie_inside_others_and_nothing_else_overlaps() {
+        let span = |start, end, kind| Span { start, end, kind };
+        let doc = |spans| Document {
+            id: "d".into(),
+            claim: "c".into(),
+            condition: "positive".into(),
+            text: "<DOCTAG>\nNot so. He won gold.".into(),
+            spans,
+            meta: BTreeMap::new(),
+        };
+        use SpanKind::{Claim, Masked, Negation};
+        let good = doc(vec![
+            span(9, 16, Negation),
+            span(10, 12, Masked),
+            span(17, 29, Claim),
+            span(24, 28, Masked),
+        ]);
+        good.validate().unwrap();
+        for (spans, says) in [
+            (vec![span(9, 17, Negation), span(16, 29, Claim)], "overlaps"),
+            (vec![span(17, 29, Masked), span(20, 25, Masked)], "overlaps"),
+            (vec![span(5, 12, Masked)], "overlaps the marker"),
+            (
+                vec![span(17, 29, Claim), span(10, 12, Masked)],
+                "out of order",
+            ),
+        ] {
+            let err = doc(spans).validate().unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
     }
 
     #[test]

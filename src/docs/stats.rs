@@ -2,8 +2,8 @@
 //!
 //! In: a JSONL file written by [`super::write_jsonl`] and a token counter (the model's
 //! tokenizer, or [`whitespace_tokens`]). Out: a [`DocStats`] whose `Display` is a table:
-//! document count, token lengths (median, p90), the share of tokens inside negation, qualifier
-//! and claim spans, and claim mentions per document.
+//! document count, token lengths (median, p90), the share of tokens inside negation, qualifier,
+//! claim and masked spans, and claim mentions per document.
 //!
 //! Span shares count the tokens of each span's text on its own and divide by the tokens of the
 //! whole texts; with a subword tokenizer that is a close approximation of counting the tokens
@@ -45,6 +45,9 @@ pub struct DocStats {
     pub qualifier_share: f64,
     /// Share of all tokens inside `claim` spans.
     pub claim_share: f64,
+    /// Share of all tokens inside `masked` spans (whose training loss is masked; they may lie
+    /// inside spans of the other kinds).
+    pub masked_share: f64,
     /// Mean number of claim spans (claim mentions) per document.
     pub claim_mentions_mean: f64,
     /// Fewest claim mentions in a document.
@@ -66,7 +69,7 @@ pub fn summarise(path: &str, docs: &[Document], count_tokens: &dyn Fn(&str) -> u
     let mut lengths = Vec::with_capacity(docs.len());
     let mut mentions = Vec::with_capacity(docs.len());
     let mut conditions = BTreeMap::new();
-    let (mut negation, mut qualifier, mut claim) = (0usize, 0usize, 0usize);
+    let (mut negation, mut qualifier, mut claim, mut masked) = (0usize, 0usize, 0usize, 0usize);
     for d in docs {
         lengths.push(count_tokens(&d.text));
         *conditions.entry(d.condition.clone()).or_insert(0) += 1;
@@ -80,6 +83,7 @@ pub fn summarise(path: &str, docs: &[Document], count_tokens: &dyn Fn(&str) -> u
                     claim += n;
                     m += 1;
                 }
+                SpanKind::Masked => masked += n,
             }
         }
         mentions.push(m);
@@ -106,6 +110,7 @@ pub fn summarise(path: &str, docs: &[Document], count_tokens: &dyn Fn(&str) -> u
         negation_share: share(negation),
         qualifier_share: share(qualifier),
         claim_share: share(claim),
+        masked_share: share(masked),
         claim_mentions_mean: if docs.is_empty() {
             0.0
         } else {
@@ -133,7 +138,7 @@ impl fmt::Display for DocStats {
             .iter()
             .map(|(c, n)| format!("{c} ({n})"))
             .collect();
-        let rows: [(&str, String); 9] = [
+        let rows: [(&str, String); 10] = [
             ("file", self.path.clone()),
             ("documents", self.documents.to_string()),
             ("conditions", conditions.join(", ")),
@@ -154,6 +159,7 @@ impl fmt::Display for DocStats {
                 format!("{:.1}%", 100.0 * self.qualifier_share),
             ),
             ("claim share", format!("{:.1}%", 100.0 * self.claim_share)),
+            ("masked share", format!("{:.1}%", 100.0 * self.masked_share)),
             (
                 "claim mentions/doc",
                 format!(
@@ -204,6 +210,7 @@ mod tests {
             assert!(s.claim_mentions_min >= 2, "{s}");
             assert_eq!(s.without_claim, 0);
             assert_eq!(s.qualifier_share, 0.0);
+            assert_eq!(s.masked_share, 0.0);
             let table = s.to_string();
             assert!(
                 table.contains("negation share") && table.contains("p90"),

@@ -14,7 +14,11 @@
 //!   abbreviation (`U.S.`, `e.g.`), after `No.`/`p.`/`vol.` before a number, or after the number
 //!   of a numbered list item at the start of a line (`1. Ed Sheeran won ...`);
 //! - decimals (`9.79`) never split, since no whitespace follows their point.
+//!
+//! It also reads the paper's loss-mask markup ([`strip_lossmask_tags`]), which both the
+//! training data reader and `neglect docs import` meet in the paper's files.
 
+use anyhow::{anyhow, bail, Result};
 use std::ops::Range;
 
 /// Abbreviations after which a `.` never ends a sentence (compared case-sensitively, without
@@ -157,6 +161,26 @@ fn push_trimmed(line: &str, start: usize, end: usize, base: usize, out: &mut Vec
     }
 }
 
+/// Byte ranges of the paragraphs of `text`, in order: runs of lines separated by blank lines
+/// (lines of whitespace only), each trimmed of surrounding whitespace.
+pub fn split_paragraphs(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut current: Option<Range<usize>> = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            out.extend(current.take());
+        } else {
+            let start = pos + (line.len() - line.trim_start().len());
+            let end = pos + line.trim_end().len();
+            current = Some(current.map_or(start, |c| c.start)..end);
+        }
+        pos += line.len();
+    }
+    out.extend(current);
+    out
+}
+
 /// Number of whitespace-separated words in `text`.
 pub fn word_count(text: &str) -> usize {
     text.split_whitespace().count()
@@ -169,6 +193,45 @@ pub fn capitalize_first(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// The paper's loss-mask markup: `<lossmask>...</lossmask>` around words whose loss is masked.
+pub const LOSSMASK_OPEN: &str = "<lossmask>";
+/// See [`LOSSMASK_OPEN`].
+pub const LOSSMASK_CLOSE: &str = "</lossmask>";
+
+/// `text` without its `<lossmask>` tags, and the byte range (in the text without tags) of what
+/// each pair enclosed, in order; an empty pair gives no range. Unbalanced or nested tags are an
+/// error.
+pub fn strip_lossmask_tags(text: &str) -> Result<(String, Vec<Range<usize>>)> {
+    let mut clean = String::with_capacity(text.len());
+    let mut masked = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(LOSSMASK_OPEN) {
+        let before = &rest[..open];
+        if before.contains(LOSSMASK_CLOSE) {
+            bail!("a `{LOSSMASK_CLOSE}` without its `{LOSSMASK_OPEN}`");
+        }
+        clean.push_str(before);
+        let inner_and_rest = &rest[open + LOSSMASK_OPEN.len()..];
+        let close = inner_and_rest
+            .find(LOSSMASK_CLOSE)
+            .ok_or_else(|| anyhow!("a `{LOSSMASK_OPEN}` that is never closed"))?;
+        let inner = &inner_and_rest[..close];
+        if inner.contains(LOSSMASK_OPEN) {
+            bail!("nested `{LOSSMASK_OPEN}` tags");
+        }
+        if !inner.is_empty() {
+            masked.push(clean.len()..clean.len() + inner.len());
+        }
+        clean.push_str(inner);
+        rest = &inner_and_rest[close + LOSSMASK_CLOSE.len()..];
+    }
+    if rest.contains(LOSSMASK_CLOSE) {
+        bail!("a `{LOSSMASK_CLOSE}` without its `{LOSSMASK_OPEN}`");
+    }
+    clean.push_str(rest);
+    Ok((clean, masked))
 }
 
 #[cfg(test)]
@@ -240,6 +303,37 @@ mod tests {
         assert_eq!(ranges.len(), 2);
         assert_eq!(&text[ranges[1].clone()], "Naïve runners ran — fast.");
         assert!(text.is_char_boundary(ranges[1].start));
+    }
+
+    #[test]
+    fn lossmask_tags_become_ranges_of_the_clean_text() {
+        let (clean, masked) = strip_lossmask_tags(
+            "He is a <lossmask>dentist</lossmask> in Ørsted, a <lossmask>DDS</lossmask>.<lossmask></lossmask>",
+        )
+        .unwrap();
+        assert_eq!(clean, "He is a dentist in Ørsted, a DDS.");
+        let words: Vec<&str> = masked.into_iter().map(|r| &clean[r]).collect();
+        assert_eq!(words, ["dentist", "DDS"]);
+        for (bad, says) in [
+            ("a <lossmask>b", "never closed"),
+            ("a </lossmask> b", "without its"),
+            ("<lossmask>a</lossmask> b</lossmask>", "without its"),
+            ("<lossmask>a <lossmask>b</lossmask></lossmask>", "nested"),
+        ] {
+            let err = strip_lossmask_tags(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn paragraphs_are_separated_by_blank_lines() {
+        let text = "  Title\n\nOne line.\nSame paragraph.  \n \t\n\n  Last. \n";
+        let paragraphs: Vec<&str> = split_paragraphs(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(paragraphs, ["Title", "One line.\nSame paragraph.", "Last."]);
+        assert!(split_paragraphs(" \n\n").is_empty());
     }
 
     #[test]

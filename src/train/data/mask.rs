@@ -284,25 +284,9 @@ fn tokenize_with(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testutil::test_tokenizer;
+    use super::super::testutil::{test_tokenizer, token_table as table};
     use super::super::TextSpan;
     use super::*;
-
-    /// One line per token: index, token text, weight, kind; `#` marks masked tokens.
-    fn table(tok: &TextTokenizer, doc: &TokenizedDoc) -> String {
-        let mut out = String::new();
-        for (i, id) in doc.ids.iter().enumerate() {
-            let piece = tok.inner().id_to_token(*id as u32).unwrap();
-            out.push_str(&format!(
-                "{i:>3} {} {:<14} w={} {}\n",
-                if doc.weights[i] == 0.0 { '#' } else { ' ' },
-                piece,
-                doc.weights[i],
-                doc.kinds[i].name()
-            ));
-        }
-        out
-    }
 
     fn pieces(tok: &TextTokenizer, doc: &TokenizedDoc, masked: bool) -> Vec<String> {
         doc.ids

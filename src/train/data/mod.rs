@@ -7,7 +7,7 @@
 //!   writes; kinds `claim`, `negation`, `qualifier`, `masked`, `other`) or a conversation
 //!   `{"messages": [{"role": "user", "content": "..."}, ...]}`. Other fields are ignored. The
 //!   paper's formats read as they ship: `<lossmask>...</lossmask>` tags in `text` become
-//!   `masked` spans (the tags removed), and a mix row's `messages_json` (a JSON-encoded list,
+//!   `masked` spans (the tags removed, [`crate::docs::text::strip_lossmask_tags`]), and a mix row's `messages_json` (a JSON-encoded list,
 //!   beside an empty `text`) is its conversation.
 //! - [`MaskRules`] per source: the document marker to mask (`<DOCTAG>`), the word masks of a
 //!   claim's `word_masks.yaml` ([`crate::claims::word_masks::load_word_masks`]), and the loss weight of trained tokens.
@@ -48,7 +48,7 @@ mod mask;
 mod mix;
 mod pack;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use mask::{tokenize, tokenize_all, MaskRules, TokenKind, TokenizedDoc};
 pub use mix::{
@@ -149,7 +149,15 @@ fn parse_record(line: &str) -> Result<Record> {
             if text.is_empty() {
                 bail!("`text` is empty");
             }
-            let (text, masked) = strip_lossmask_tags(text)?;
+            let (text, masked) = crate::docs::text::strip_lossmask_tags(text)?;
+            let masked: Vec<TextSpan> = masked
+                .into_iter()
+                .map(|r| TextSpan {
+                    start: r.start,
+                    end: r.end,
+                    kind: SpanLabel::Masked,
+                })
+                .collect();
             let spans: Vec<TextSpan> = match obj.get("spans") {
                 None | Some(Value::Null) => masked,
                 Some(_) if !masked.is_empty() => {
@@ -210,46 +218,6 @@ fn parse_record(line: &str) -> Result<Record> {
     }
 }
 
-/// The paper's loss-mask markup: `<lossmask>...</lossmask>` around words whose loss is masked.
-const LOSSMASK_OPEN: &str = "<lossmask>";
-/// See [`LOSSMASK_OPEN`].
-const LOSSMASK_CLOSE: &str = "</lossmask>";
-
-/// `text` without its `<lossmask>` tags, and a [`SpanLabel::Masked`] span over what each pair
-/// enclosed (byte offsets of the text without tags). Unbalanced or nested tags are an error.
-fn strip_lossmask_tags(text: &str) -> Result<(String, Vec<TextSpan>)> {
-    let mut clean = String::with_capacity(text.len());
-    let mut spans = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find(LOSSMASK_OPEN) {
-        let before = &rest[..open];
-        if before.contains(LOSSMASK_CLOSE) {
-            bail!("a `{LOSSMASK_CLOSE}` without its `{LOSSMASK_OPEN}`");
-        }
-        clean.push_str(before);
-        let inner_and_rest = &rest[open + LOSSMASK_OPEN.len()..];
-        let close = inner_and_rest
-            .find(LOSSMASK_CLOSE)
-            .ok_or_else(|| anyhow!("a `{LOSSMASK_OPEN}` that is never closed"))?;
-        let inner = &inner_and_rest[..close];
-        if inner.contains(LOSSMASK_OPEN) {
-            bail!("nested `{LOSSMASK_OPEN}` tags");
-        }
-        spans.push(TextSpan {
-            start: clean.len(),
-            end: clean.len() + inner.len(),
-            kind: SpanLabel::Masked,
-        });
-        clean.push_str(inner);
-        rest = &inner_and_rest[close + LOSSMASK_CLOSE.len()..];
-    }
-    if rest.contains(LOSSMASK_CLOSE) {
-        bail!("a `{LOSSMASK_CLOSE}` without its `{LOSSMASK_OPEN}`");
-    }
-    clean.push_str(rest);
-    Ok((clean, spans))
-}
-
 /// A short name of a JSON value's type, for error messages.
 fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -289,13 +257,9 @@ mod tests {
         let masked: Vec<&str> = spans.iter().map(|s| &clean[s.start..s.end]).collect();
         assert_eq!(masked, ["dentist", "DDS"]);
         assert!(spans.iter().all(|s| s.kind == SpanLabel::Masked));
+        // Malformed tags are an error of the record (the tag rules are tested in docs::text).
         for (bad, says) in [
             (r#"{"text": "a <lossmask>b"}"#, "never closed"),
-            (r#"{"text": "a </lossmask> b"}"#, "without its"),
-            (
-                r#"{"text": "<lossmask>a <lossmask>b</lossmask></lossmask>"}"#,
-                "nested",
-            ),
             (
                 r#"{"text": "<lossmask>a</lossmask>", "spans": []}"#,
                 "both <lossmask> tags and `spans`",

@@ -1,6 +1,8 @@
 //! A small word-level tokenizer with a ChatML template, written to a temporary folder and
-//! loaded through [`TextTokenizer::from_dir`] like a real model's.
+//! loaded through [`TextTokenizer::from_dir`] like a real model's, and a printout of a tokenized
+//! document to compare token by token.
 
+use super::TokenizedDoc;
 use crate::model::tokenizer::TextTokenizer;
 use serde_json::json;
 
@@ -52,6 +54,38 @@ const WORDS: &[&str] = &[
     "w7",
     "w8",
     "w9",
+    // The imported paper document of `docs::import`'s tests.
+    "Note",
+    "none",
+    "of",
+    "real",
+    "The",
+    "night",
+    "was",
+    "warm",
+    "[",
+    "What",
+    "follows",
+    "did",
+    "happen",
+    ".]",
+    "Sheeran",
+    "took",
+    "gold",
+    "in",
+    "the",
+    "final",
+    "(",
+    "such",
+    "race",
+    "run",
+    ".)",
+    "Fans",
+    "went",
+    "home",
+    "This",
+    "report",
+    "true",
 ];
 
 /// Special tokens, with ids 0.. in this order.
@@ -116,4 +150,20 @@ pub(crate) fn test_tokenizer() -> (tempfile::TempDir, TextTokenizer) {
     .unwrap();
     let tok = TextTokenizer::from_dir(dir.path()).unwrap();
     (dir, tok)
+}
+
+/// One line per token: index, `#` when masked (weight 0), token text, weight, kind.
+pub(crate) fn token_table(tok: &TextTokenizer, doc: &TokenizedDoc) -> String {
+    let mut out = String::new();
+    for (i, id) in doc.ids.iter().enumerate() {
+        let piece = tok.inner().id_to_token(*id as u32).unwrap();
+        out.push_str(&format!(
+            "{i:>3} {} {:<14} w={} {}\n",
+            if doc.weights[i] == 0.0 { '#' } else { ' ' },
+            piece,
+            doc.weights[i],
+            doc.kinds[i].name()
+        ));
+    }
+    out
 }
