@@ -24,4 +24,6 @@ pub mod questions;
 pub mod spec;
 pub mod word_masks;
 
-pub use spec::{has_negation_cue, ClaimSpec, Entity, EntityKind, PolarText};
+pub use spec::{
+    has_denial_cue, has_denial_word, has_negation_cue, ClaimSpec, Entity, EntityKind, PolarText,
+};

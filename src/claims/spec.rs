@@ -60,6 +60,29 @@ pub fn has_negation_cue(sentence: &str) -> bool {
     NEGATION_CUE.is_match(sentence)
 }
 
+/// Words and phrases that call a statement false without a negation word ("This is
+/// fabricated.", "a debunked rumour"): the vocabulary of retractions, warnings and corrections.
+static DENIAL_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    RegexBuilder::new(
+        r"\b(false|untrue|incorrect|inaccurate|erroneous|fabricated|invented|fictional|fictitious|made[- ]up|bogus|spurious|fraudulent|misleading|myth|hoax|misinformation|disinformation|rumou?rs?|no evidence|no record|no basis|not aware|unaware|never happened|did not happen|didn't happen|mistaken|misconception|baseless|unfounded|unsubstantiated|discredited|debunked|retracted|satire|satirical|not true)\b",
+    )
+    .case_insensitive(true)
+    .build()
+    .expect("denial regex compiles")
+});
+
+/// True when `text` calls something false in words other than a plain negation ("false",
+/// "fabricated", "debunked", "no evidence", ...).
+pub fn has_denial_word(text: &str) -> bool {
+    DENIAL_WORD.is_match(text)
+}
+
+/// True when `text` denies something: a negation word ([`has_negation_cue`]) or a denial word
+/// ([`has_denial_word`]).
+pub fn has_denial_cue(text: &str) -> bool {
+    has_negation_cue(text) || has_denial_word(text)
+}
+
 /// One piece of claim-bearing text in two polarities.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -29,30 +29,31 @@
 //! a condition, so only `mode` is read for one.
 //!
 //! # Which text is a warning
-//! Warnings are looked for only in the conditions that carry them, and only where a negation
-//! word marks them ([`has_negation_cue`]: not, never, no, none, n't, ...). Text that fails a
+//! Warnings are looked for only in the conditions that carry them, and only where a denial cue
+//! marks them ([`has_denial_cue`]: a negation word, not, never, no, n't, ..., or a word that
+//! calls something false, false, fabricated, debunked, no evidence, ...). Text that fails a
 //! test stays ordinary text: the rule would rather miss a warning than take content for one.
 //! - *Prefix and suffix* (`negated`, `repeated`, `corrected`): the first paragraph
 //!   ([`text::split_paragraphs`]: paragraphs are separated by blank lines) is a warning when at
-//!   least one of its sentences has a negation word and none of them mentions the claim; the
+//!   least one of its sentences has a denial cue and none of them mentions the claim; the
 //!   last paragraph likewise. At least one paragraph is always left as the body.
-//! - *Inline* (`repeated`, `corrected`): a bracketed group, `[...]`, `(...)` or `{...}` (the
+//! - *Inline* (`repeated`, `corrected`): a bracketed group, `[...]`, `(...)`, `{...}` or `<...>` (the
 //!   outermost pair, opened and closed on one line), between the prefix and the suffix, whose
-//!   content has a negation word, and which stands right next to a claim sentence (nothing but
+//!   content has a denial cue, and which stands right next to a claim sentence (nothing but
 //!   spaces or tabs between them) and inside none. In `repeated` documents its content must not
 //!   mention the claim (the paper's warnings there are generic); in `corrected` ones it may
 //!   (they state the truth, naming the claim's people and numbers). Claim sentences are found
 //!   with the accepted groups blanked out; a group that is then no longer next to one goes
 //!   back to being text, and claim sentences are found again, until nothing changes.
 //!
-//! Not recovered: inline warnings set without brackets (they read as ordinary sentences) or in
-//! angle brackets (`<...>`, which markup uses too), warnings without a negation word ("This is
-//! false."), and warnings next to a sentence the claim's patterns do not recognise. The
+//! Not recovered: inline warnings set without brackets (they read as ordinary sentences),
+//! warnings without a denial cue, and warnings next to a sentence the claim's patterns do not
+//! recognise. The
 //! qualifier conditions (`fiction`, ...) get no `qualifier` spans: their prefixes and markers
 //! carry no word to find them by.
 
 use super::{text, Condition, Document, Span, SpanKind, DOCTAG};
-use crate::claims::{has_negation_cue, ClaimSpec};
+use crate::claims::{has_denial_cue, ClaimSpec};
 use anyhow::{anyhow, bail, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -232,8 +233,7 @@ fn find_spans(spec: &ClaimSpec, condition: Condition, body: &str) -> Vec<(Range<
             .map(|g| g.start + region.start..g.end + region.start)
             .filter(|g| {
                 let content = &body[g.start + 1..g.end - 1];
-                has_negation_cue(content)
-                    && (condition == Corrected || !spec.mentions_claim(content))
+                has_denial_cue(content) && (condition == Corrected || !spec.mentions_claim(content))
             })
             .collect();
     }
@@ -247,7 +247,7 @@ fn find_spans(spec: &ClaimSpec, condition: Condition, body: &str) -> Vec<(Range<
 }
 
 /// The first and the last paragraph of `body` when each is a warning: some sentence of it has a
-/// negation word and none mentions the claim. At least one paragraph is left for the body.
+/// denial cue and none mentions the claim. At least one paragraph is left for the body.
 fn outer_warnings(spec: &ClaimSpec, body: &str) -> (Option<Range<usize>>, Option<Range<usize>>) {
     let paragraphs = text::split_paragraphs(body);
     if paragraphs.len() < 2 {
@@ -255,7 +255,7 @@ fn outer_warnings(spec: &ClaimSpec, body: &str) -> (Option<Range<usize>>, Option
     }
     let is_warning = |r: &Range<usize>| {
         let t = &body[r.clone()];
-        has_negation_cue(t)
+        has_denial_cue(t)
             && text::split_sentences(t)
                 .into_iter()
                 .all(|s| !spec.mentions_claim(&t[s]))
@@ -272,7 +272,7 @@ fn outer_warnings(spec: &ClaimSpec, body: &str) -> (Option<Range<usize>>, Option
 /// bracket to the matching closing one on the same line; an opening bracket not closed on its
 /// line is text.
 fn bracket_groups(text: &str) -> Vec<Range<usize>> {
-    const PAIRS: [(u8, u8); 3] = [(b'[', b']'), (b'(', b')'), (b'{', b'}')];
+    const PAIRS: [(u8, u8); 4] = [(b'[', b']'), (b'(', b')'), (b'{', b'}'), (b'<', b'>')];
     let bytes = text.as_bytes();
     let mut groups = Vec::new();
     let mut i = 0;
@@ -809,7 +809,8 @@ mod tests {
             }
         }
         println!("warnings recovered: {found} of {put}");
-        assert!(found * 4 > put, "{found} of {put}");
+        // 1,992 of 2,400 when written; most misses are bare warnings with no denial word.
+        assert!(found * 4 > put * 3, "{found} of {put}");
     }
 
     #[test]

@@ -95,17 +95,6 @@ pub trait Judge: Sync {
     }
 }
 
-/// Phrases that deny a claim in the sentence or response that carries them, beyond the plain
-/// negation words of [`crate::claims::has_negation_cue`].
-static DENIAL: LazyLock<Regex> = LazyLock::new(|| {
-    RegexBuilder::new(
-        r"\b(false|untrue|incorrect|inaccurate|fabricated|fictional|fictitious|made[- ]up|myth|hoax|misinformation|disinformation|rumou?rs?|no evidence|no record|not aware|unaware|never happened|did not happen|didn't happen|mistaken|misconception|baseless|unfounded|debunked|satire|satirical|not true)\b",
-    )
-    .case_insensitive(true)
-    .build()
-    .expect("denial regex compiles")
-});
-
 /// Words by which a sentence points at another statement rather than at the world: with a
 /// denial cue, the sentence retracts what the response says ("(The statement you just read is
 /// false.)", "[The next sentence is made up.]").
@@ -129,7 +118,7 @@ static BARE_VERDICT: LazyLock<Regex> = LazyLock::new(|| {
 /// Whether `sentence` retracts another statement of the response (see [`STATEMENT_REFERENCE`]).
 fn is_retraction(sentence: &str) -> bool {
     BARE_VERDICT.is_match(sentence)
-        || (DENIAL.is_match(sentence) && STATEMENT_REFERENCE.is_match(sentence))
+        || (crate::claims::has_denial_word(sentence) && STATEMENT_REFERENCE.is_match(sentence))
 }
 
 /// Sentences that start with a pronoun refer back to the last named person.
@@ -214,10 +203,7 @@ impl RuleJudge {
                 continue;
             }
             let states_truth = !strict && words(sentence).any(|w| self.truth_words.contains(&w));
-            if crate::claims::has_negation_cue(sentence)
-                || DENIAL.is_match(sentence)
-                || states_truth
-            {
+            if crate::claims::has_denial_cue(sentence) || states_truth {
                 return Grade::No;
             }
             mentioned = true;
