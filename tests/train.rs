@@ -302,7 +302,7 @@ fn masked_tokens_contribute_nothing_to_loss_or_gradient() {
 }
 
 #[test]
-fn run_killed_mid_checkpoint_resumes_to_bit_identical_weights() {
+fn run_killed_mid_checkpoint_resumes_to_bit_identical_weights_with_adapter_dropout() {
     let dir = tempfile::tempdir().unwrap();
     let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
     let extra = "[checkpoints]\nevery = 10";
@@ -311,8 +311,10 @@ fn run_killed_mid_checkpoint_resumes_to_bit_identical_weights() {
         std::fs::create_dir_all(&d).unwrap();
         d
     };
-    let straight_config = write_config(&sub("a"), &straight, LORA, 60, 5e-3, extra);
-    let killed_config = write_config(&sub("b"), &killed, LORA, 60, 5e-3, extra);
+    // Adapter dropout draws random masks every step: a resume must continue their stream too.
+    let lora = format!("{LORA}\ndropout = 0.1");
+    let straight_config = write_config(&sub("a"), &straight, &lora, 60, 5e-3, extra);
+    let killed_config = write_config(&sub("b"), &killed, &lora, 60, 5e-3, extra);
 
     finetune_ok(&straight_config);
 
@@ -365,6 +367,12 @@ fn run_killed_mid_checkpoint_resumes_to_bit_identical_weights() {
         );
     }
     assert_eq!(train_losses(&straight), train_losses(&killed));
+    // The dropout is live: without it the same run ends elsewhere.
+    let plain = dir.path().join("plain");
+    finetune_ok(&write_config(&sub("c"), &plain, LORA, 60, 5e-3, extra));
+    let adapter =
+        |run: &Path| std::fs::read(run.join("step-60/adapter_model.safetensors")).unwrap();
+    assert!(adapter(&plain) != adapter(&straight));
 }
 
 #[test]
