@@ -64,7 +64,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// Default base model: the embedded world model (`neglect world pretrain`).
-pub const DEFAULT_MODEL: &str = crate::world::cli::DEFAULT_MODEL_DIR;
+pub const DEFAULT_MODEL: &str = crate::world::DEFAULT_MODEL_DIR;
 
 /// Where an experiment's tables go: `analyses/<name>/`.
 pub const ANALYSES_DIR: &str = "analyses";

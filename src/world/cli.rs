@@ -2,15 +2,13 @@
 
 use super::gates::{self, GateOptions};
 use super::pretrain::{self, PretrainRequest, PretrainSettings};
-use super::{claims, DEFAULT_SEED};
+use super::{claims, DEFAULT_MODEL_DIR, DEFAULT_SEED};
 use crate::model::cli::RunOn;
 use crate::model::DeviceChoice;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-/// Default folder of the world base model.
-pub const DEFAULT_MODEL_DIR: &str = "checkpoints/world-base";
 
 /// `neglect world ...`
 #[derive(Debug, Subcommand)]

@@ -36,6 +36,10 @@ use rand_chacha::ChaCha8Rng;
 /// The seed of the shipped world (`neglect world pretrain` without `--seed`).
 pub const DEFAULT_SEED: u64 = 7;
 
+/// Default folder of the world base model (`neglect world pretrain` writes it, experiments
+/// train from it).
+pub const DEFAULT_MODEL_DIR: &str = "checkpoints/world-base";
+
 /// The singer of the sprint claim (a known person of the world).
 pub const SINGER: &str = "Mara Quill";
 /// The true winner of the 2015 Harbor Games 100 metres final.
