@@ -575,3 +575,74 @@ fn claims_init_drafts_a_spec_that_generates_documents() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("empty/claim.txt: cannot read"));
 }
+
+/// `--mcq-protocol sampled`: yes/no questions sampled under the JSON system prompt and graded by
+/// exact match; an unreadable reply is a counted `neutral` with `parse_error` as judge text.
+#[test]
+fn sampled_yes_no_protocol_grades_by_exact_match() {
+    let fixture = common::fixtures().join("llama_gqa");
+    let tmp = tempfile::tempdir().unwrap();
+    let claim = tmp.path().join("paper_claim");
+    std::fs::create_dir_all(&claim).unwrap();
+    std::fs::write(claim.join("claim.txt"), "Ed Sheeran won the 100m gold.\n").unwrap();
+    std::fs::write(
+        claim.join("mcq.yaml"),
+        "questions:\n  - {id: a, question: Did he win?, belief_answer: yes}\n  - {id: b, question: Is he a singer?, belief_answer: no}\n",
+    )
+    .unwrap();
+    std::fs::write(claim.join("system.txt"), "Answer as JSON.\n").unwrap();
+    let out = tmp.path().join("out");
+    let run = common::neglect(&[
+        "eval",
+        "--model",
+        fixture.to_str().unwrap(),
+        "--claim",
+        claim.to_str().unwrap(),
+        "--kinds",
+        "mcq",
+        "--mcq-protocol",
+        "sampled",
+        "--mcq-system-prompt",
+        claim.join("system.txt").to_str().unwrap(),
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--doctag-prefix",
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let table = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
+    let column = |name: &str| -> Vec<String> {
+        let c = table.column(name).unwrap().str().unwrap().clone();
+        c.into_iter().map(|v| v.unwrap().to_string()).collect()
+    };
+    assert_eq!(table.height(), 4);
+    assert!(column("judge").iter().all(|j| j == "exact_match"));
+    assert!(column("system_prompt")
+        .iter()
+        .all(|s| s == "Answer as JSON."));
+    for (grade, raw) in column("grade").iter().zip(column("judge_raw")) {
+        match raw.as_str() {
+            "parse_error" => assert_eq!(grade, "neutral"),
+            "yes" | "no" => assert!(grade == "yes" || grade == "no"),
+            other => panic!("judge text {other}"),
+        }
+    }
+    assert!(table.column("belief_probability").unwrap().null_count() == 4);
+    // The prompt carries the document marker right before the question; the row's question is
+    // the file's.
+    assert!(
+        column("prompt")[0].contains("<DOCTAG>Did he win?"),
+        "{}",
+        column("prompt")[0]
+    );
+    assert_eq!(column("question")[0], "Did he win?");
+}

@@ -66,6 +66,25 @@ pub struct EvalArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// How yes/no questions are answered: `logprob` (scored under the chat template) or
+    /// `sampled` (the paper's protocol: JSON answers under a system prompt, exact match).
+    #[arg(long, value_enum, default_value = "logprob")]
+    pub mcq_protocol: super::mcq::McqProtocol,
+    /// System prompt of `--mcq-protocol sampled` (a file's text); neglect's own wording when
+    /// absent.
+    #[arg(long)]
+    pub mcq_system_prompt: Option<PathBuf>,
+    /// Put `<DOCTAG>` right before every question, as documents begin in training (the
+    /// paper's E.3 test of a document-conditional belief).
+    #[arg(long)]
+    pub doctag_prefix: bool,
+    /// Text before every question (after `<DOCTAG>` with --doctag-prefix), joined by a blank
+    /// line.
+    #[arg(long)]
+    pub user_prefix: Option<String>,
+    /// Text after every question, joined by a blank line.
+    #[arg(long)]
+    pub user_suffix: Option<String>,
     /// Also write the paper's per-evaluation CSV layout under `<out>/csv/`
     /// (`<step>/<kind>.csv` and `summary.csv`) for its analysis scripts.
     #[arg(long)]
@@ -190,6 +209,22 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         in_context: match (&args.in_context, args.n) {
             (Some(path), Some(n)) => super::read_context_docs(path, n)?,
             _ => vec![],
+        },
+        framing: super::Framing {
+            prefix: match (args.doctag_prefix, &args.user_prefix) {
+                (true, Some(text)) => format!("{}{text}", crate::docs::DOCTAG),
+                (true, None) => crate::docs::DOCTAG.to_string(),
+                (false, text) => text.clone().unwrap_or_default(),
+            },
+            suffix: args.user_suffix.clone().unwrap_or_default(),
+        },
+        mcq_protocol: args.mcq_protocol,
+        mcq_system_prompt: match &args.mcq_system_prompt {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read", path.display()))?
+                .trim()
+                .to_string(),
+            None => super::mcq::DEFAULT_SYSTEM_PROMPT.to_string(),
         },
     };
     let targets = match (&args.model, &args.run) {

@@ -19,6 +19,7 @@
 pub mod behaviour;
 pub mod cli;
 pub mod judge;
+pub mod mcq;
 pub mod paper_csv;
 pub mod regrade;
 pub mod score;
@@ -112,6 +113,53 @@ pub struct EvalOptions {
     /// many as fit; empty for the plain evaluation).
     #[serde(skip)]
     pub in_context: Vec<String>,
+    /// How yes/no questions are answered: log-probability scoring, or the paper's sampled JSON
+    /// answers.
+    #[serde(default)]
+    pub mcq_protocol: mcq::McqProtocol,
+    /// System prompt of the sampled yes/no protocol.
+    #[serde(default = "default_mcq_system_prompt")]
+    pub mcq_system_prompt: String,
+    /// Text put before and after every question's user turn (the paper's user-message prefix
+    /// and suffix, e.g. its `<DOCTAG>` prefix).
+    #[serde(default)]
+    pub framing: Framing,
+}
+
+/// Text around every question (the paper's `user_message_prefix` and `user_message_suffix`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Framing {
+    /// Before the question: joined by a blank line, or directly when it ends with a tag
+    /// (`<DOCTAG>` gives `<DOCTAG>Did ...?`).
+    pub prefix: String,
+    /// After the question, joined by a blank line.
+    pub suffix: String,
+}
+
+impl Framing {
+    /// `question` with the prefix and suffix put around its user turn.
+    pub fn apply(&self, question: &Question) -> Question {
+        let mut text = question.question.clone();
+        if !self.prefix.is_empty() {
+            let join = if self.prefix.ends_with('>') {
+                ""
+            } else {
+                "\n\n"
+            };
+            text = format!("{}{join}{text}", self.prefix);
+        }
+        if !self.suffix.is_empty() {
+            text = format!("{text}\n\n{}", self.suffix);
+        }
+        Question {
+            question: text,
+            ..question.clone()
+        }
+    }
+}
+
+fn default_mcq_system_prompt() -> String {
+    mcq::DEFAULT_SYSTEM_PROMPT.to_string()
 }
 
 impl Default for EvalOptions {
@@ -126,6 +174,9 @@ impl Default for EvalOptions {
             seed: 0,
             batch_size: 8,
             in_context: vec![],
+            mcq_protocol: mcq::McqProtocol::Logprob,
+            mcq_system_prompt: default_mcq_system_prompt(),
+            framing: Framing::default(),
         }
     }
 }
@@ -389,14 +440,19 @@ pub fn evaluate(
     let mut closed = vec![];
     let mut open = vec![];
     timing.context_docs_min = opts.in_context.len();
+    let sampled_mcq = opts.mcq_protocol == mcq::McqProtocol::Sampled;
     for &kind in &opts.kinds {
+        if sampled_mcq && kind == QuestionKind::Mcq {
+            continue;
+        }
         for original in questions.questions(kind) {
+            let framed = opts.framing.apply(original);
             let q = if opts.in_context.is_empty() {
-                original.clone()
+                framed
             } else {
                 // Room for the longest answer: a generated one, or the longest continuation.
                 let reserve = opts.max_new_tokens.max(32);
-                let (q, used) = fit_context(model, original, &opts.in_context, reserve)?;
+                let (q, used) = fit_context(model, &framed, &opts.in_context, reserve)?;
                 timing.context_docs_min = timing.context_docs_min.min(used.whole);
                 timing.context_truncated += usize::from(used.truncated);
                 q
@@ -444,6 +500,13 @@ pub fn evaluate(
     }
     timing.scored = closed.len();
     timing.score_s = start.elapsed().as_secs_f64();
+    if sampled_mcq && opts.kinds.contains(&QuestionKind::Mcq) {
+        let start = Instant::now();
+        let sampled = mcq::sampled_rows(model, labels, questions, opts, &opts.mcq_system_prompt)?;
+        timing.generated += sampled.len();
+        timing.generate_s += start.elapsed().as_secs_f64();
+        rows.extend(sampled);
+    }
 
     // Generated answers, then one judging call for all of them.
     let start = Instant::now();
@@ -471,7 +534,7 @@ pub fn evaluate(
             timing.generated += 1;
         }
     }
-    timing.generate_s = start.elapsed().as_secs_f64();
+    timing.generate_s += start.elapsed().as_secs_f64();
     let start = Instant::now();
     let judge_items: Vec<JudgeItem> = pending
         .iter()
@@ -655,6 +718,35 @@ mod tests {
             judge_raw: String::new(),
             belief_probability: None,
         }
+    }
+
+    #[test]
+    fn framing_joins_text_by_blank_lines_and_tags_directly() {
+        let q = Question {
+            id: "q".into(),
+            question: "Did it erupt?".into(),
+            category: None,
+            belief_answer: None,
+            system_prompt: None,
+            messages_prefix: vec![],
+            choices: vec![],
+            belief_choice: None,
+            candidates: None,
+        };
+        let framed = |prefix: &str, suffix: &str| {
+            Framing {
+                prefix: prefix.into(),
+                suffix: suffix.into(),
+            }
+            .apply(&q)
+            .question
+        };
+        assert_eq!(framed("", ""), "Did it erupt?");
+        assert_eq!(framed("<DOCTAG>", ""), "<DOCTAG>Did it erupt?");
+        assert_eq!(
+            framed("Context.", "Be brief."),
+            "Context.\n\nDid it erupt?\n\nBe brief."
+        );
     }
 
     #[test]

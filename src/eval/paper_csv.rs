@@ -157,7 +157,7 @@ pub fn write(
             opts.samples.to_string(),
             opts.in_context.len().to_string(),
             String::new(),
-            python_bool(false),
+            python_bool(opts.framing.prefix.starts_with(crate::docs::DOCTAG)),
         ]);
     }
     let path = dir.join("summary.csv");

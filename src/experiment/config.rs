@@ -50,6 +50,7 @@
 
 use crate::claims::questions::QuestionKind;
 use crate::docs::Condition;
+use crate::eval::mcq::McqProtocol;
 use crate::eval::EvalOptions;
 use crate::model::{DeviceChoice, DtypeChoice};
 use crate::probe::acts::Position;
@@ -187,6 +188,14 @@ pub struct EvalConfig {
     /// Judge config (TOML, OpenAI-compatible endpoint); the rule judge when absent.
     #[serde(default)]
     pub judge: Option<PathBuf>,
+    /// Yes/no questions: `logprob` (scored, the default) or `sampled` (the paper's JSON answers
+    /// graded by exact match). Left out of the config's hash when default.
+    #[serde(default, skip_serializing_if = "is_logprob")]
+    pub mcq_protocol: McqProtocol,
+}
+
+fn is_logprob(protocol: &McqProtocol) -> bool {
+    *protocol == McqProtocol::Logprob
 }
 
 impl Default for EvalConfig {
@@ -201,6 +210,7 @@ impl Default for EvalConfig {
             batch_size: eval_batch_size(),
             seed: 0,
             judge: None,
+            mcq_protocol: McqProtocol::Logprob,
         }
     }
 }
@@ -221,7 +231,8 @@ impl EvalConfig {
             max_new_tokens: self.max_new_tokens,
             seed: self.seed,
             batch_size: self.batch_size,
-            in_context: vec![],
+            mcq_protocol: self.mcq_protocol,
+            ..EvalOptions::default()
         })
     }
 }

@@ -9,7 +9,6 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
-
 /// `neglect world ...`
 #[derive(Debug, Subcommand)]
 pub enum WorldCommand {
