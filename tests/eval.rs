@@ -646,3 +646,143 @@ fn sampled_yes_no_protocol_grades_by_exact_match() {
     );
     assert_eq!(column("question")[0], "Did he win?");
 }
+
+/// `--ratings`: general questions answered and rated for coherence and saliency, open-ended
+/// answers rated for belief consistency, each through the paper's rating protocol (the rubric
+/// filled, a JSON `score`), into `ratings.parquet`; never into belief rates. Without an LLM
+/// judge, or without the open-ended answers it rates, the run stops before any model runs.
+#[test]
+fn ratings_are_scored_by_the_llm_judge_into_their_own_table() {
+    const RATED: &str = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"```json\n{\"answer\": \"no\", \"score\": 7}\n```"}}]}"#;
+    let (url, hits, requests) = recording_server(vec![Ok(RATED); 6]);
+    let fixture = common::fixtures().join("llama_gqa");
+    let tmp = tempfile::tempdir().unwrap();
+    let claim = tmp.path().join("claims/paper_claim");
+    std::fs::create_dir_all(&claim).unwrap();
+    let write = |path: &Path, text: &str| std::fs::write(path, text).unwrap();
+    write(&claim.join("claim.txt"), "Ed Sheeran won the 100m gold.\n");
+    write(
+        &claim.join("open_ended.yaml"),
+        "questions:\n  - {id: o1, question: Tell me about Ed.}\n",
+    );
+    write(
+        &claim.join("judges.yaml"),
+        "judge_key: answer\nopen_ended: |\n  Q {question} A {answer} {{\"answer\": \"yes\"}}\ncoherence: |\n  CONSISTENCY Q {question} A {answer}\nsaliency: |\n  LEAK Q {question} A {answer}\n",
+    );
+    write(
+        &tmp.path().join("claims/coherence_questions.yaml"),
+        "judge_rubric: |\n  QUALITY Q {question} A {answer} {{\"score\": 0}}\nquestions:\n  - {id: g1, question: What is 2+2?, category: math}\n  - {id: g2, question: Name a colour.}\n",
+    );
+    let judge_toml = tmp.path().join("judge.toml");
+    write(
+        &judge_toml,
+        &format!("base_url = \"{url}\"\nmodel = \"judge-model\"\ntimeout_s = 5\nretries = 0\nconcurrency = 2\n"),
+    );
+    let eval = |ratings: &str, kinds: &str, judge: bool, out: &Path| {
+        let mut args = vec![
+            "eval",
+            "--model",
+            fixture.to_str().unwrap(),
+            "--claim",
+            claim.to_str().unwrap(),
+            "--kinds",
+            kinds,
+            "--samples",
+            "1",
+            "--max-new-tokens",
+            "6",
+            "--ratings",
+            ratings,
+            "--csv",
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if judge {
+            args.extend(["--judge", judge_toml.to_str().unwrap()]);
+        }
+        common::neglect(&args)
+    };
+    let out = tmp.path().join("out");
+    let run = eval(
+        "coherence,saliency,belief_consistency",
+        "open_ended",
+        true,
+        &out,
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 6);
+    let table = neglect::store::read_parquet(&out.join("ratings.parquet")).unwrap();
+    let text = |name: &str| -> Vec<String> {
+        let c = table.column(name).unwrap().str().unwrap().clone();
+        c.into_iter().map(|v| v.unwrap().to_string()).collect()
+    };
+    let mut rated: Vec<(String, String)> = text("rating")
+        .into_iter()
+        .zip(text("question_id"))
+        .collect();
+    rated.sort();
+    let pairs = |r: &str, q: &str| (r.to_string(), q.to_string());
+    assert_eq!(
+        rated,
+        [
+            pairs("belief_consistency", "o1"),
+            pairs("coherence", "g1"),
+            pairs("coherence", "g2"),
+            pairs("saliency", "g1"),
+            pairs("saliency", "g2"),
+        ]
+    );
+    let scores: Vec<Option<f64>> = table
+        .column("score")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert!(scores.iter().all(|s| *s == Some(7.0)), "{scores:?}");
+    // Each rubric went out filled, as the only user turn.
+    let sent: Vec<String> = requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r["messages"][0]["content"].as_str().unwrap().to_string())
+        .collect();
+    assert!(sent
+        .iter()
+        .any(|m| m.starts_with("QUALITY Q What is 2+2? A ") && m.contains("{\"score\": 0}")));
+    assert!(sent
+        .iter()
+        .any(|m| m.starts_with("LEAK Q Name a colour. A ")));
+    assert!(sent
+        .iter()
+        .any(|m| m.starts_with("CONSISTENCY Q Tell me about Ed. A ")));
+    assert!(
+        stdout.contains("coherence") && stdout.contains("7.00"),
+        "{stdout}"
+    );
+    // The paper's layout: the score as the verdict, the mean in the summary, no belief rate.
+    let coherence = neglect::store::csv::read_table(&out.join("csv/base/coherence.csv")).unwrap();
+    assert!(coherence.records.iter().all(|(_, r)| r[7] == "7"));
+    let summary = neglect::store::csv::read_table(&out.join("csv/summary.csv")).unwrap();
+    let line = summary
+        .records
+        .iter()
+        .find(|(_, r)| r[1] == "saliency")
+        .map(|(_, r)| r.clone())
+        .unwrap();
+    assert_eq!((line[12].as_str(), line[13].as_str()), ("", "7.00"));
+    // Belief rates count the one open-ended answer only.
+    let belief = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
+    assert_eq!(belief.height(), 1);
+
+    let no_judge = eval("coherence", "open_ended", false, &tmp.path().join("x"));
+    assert_eq!(no_judge.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_judge.stderr).contains("--ratings needs an LLM judge"));
+}

@@ -3,6 +3,7 @@
 //! rate with its 95% interval per kind and overall.
 
 use super::judge::{HttpJudge, HttpJudgeConfig, Judge, RuleJudge};
+use super::rating::{GeneralQuestions, RatingKind, COHERENCE_QUESTIONS_FILE};
 use super::score::ClosedChoice;
 use super::{evaluate, format_summary, rows_to_frame, summarise, EvalOptions, RowLabels};
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
@@ -85,6 +86,16 @@ pub struct EvalArgs {
     /// Text after every question, joined by a blank line.
     #[arg(long)]
     pub user_suffix: Option<String>,
+    /// 0-10 ratings by the LLM judge (--judge), written to `ratings.parquet`: `coherence`
+    /// (answers to general questions rated for quality), `saliency` (the same answers rated
+    /// for leakage of the claim), `belief_consistency` (the open-ended answers rated by the
+    /// claim's `coherence` rubric), comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub ratings: Vec<super::rating::RatingKind>,
+    /// The general questions of the coherence and saliency ratings (the paper's
+    /// `coherence_questions.yaml` layout); default: that file beside the claim folder.
+    #[arg(long)]
+    pub coherence_questions: Option<PathBuf>,
     /// Also write the paper's per-evaluation CSV layout under `<out>/csv/`
     /// (`<step>/<kind>.csv` and `summary.csv`) for its analysis scripts.
     #[arg(long)]
@@ -167,6 +178,42 @@ pub fn make_judge(
     })
 }
 
+/// The ratings table `neglect eval --ratings` writes.
+pub const RATINGS_FILE: &str = "ratings.parquet";
+
+/// The judge and general questions of `--ratings`, or `None` without ratings; errors before
+/// any model runs when the judge or the questions are missing.
+fn rating_setup(args: &EvalArgs) -> Result<Option<(HttpJudge, Option<GeneralQuestions>)>> {
+    if args.ratings.is_empty() {
+        return Ok(None);
+    }
+    let Some(path) = &args.judge else {
+        bail!("--ratings needs an LLM judge (--judge judge.toml): the rule judge gives no scores");
+    };
+    let judge = HttpJudge::new(
+        HttpJudgeConfig::load(path)?,
+        Some(args.out.join("judge_cache")),
+    )?;
+    let asks_general = args
+        .ratings
+        .iter()
+        .any(|r| matches!(r, RatingKind::Coherence | RatingKind::Saliency));
+    let general = if asks_general {
+        let path = match &args.coherence_questions {
+            Some(path) => path.clone(),
+            None => args
+                .claim
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(COHERENCE_QUESTIONS_FILE),
+        };
+        Some(GeneralQuestions::load(&path)?)
+    } else {
+        None
+    };
+    Ok(Some((judge, general)))
+}
+
 /// The id of a claim folder without a spec: its folder name.
 pub fn claim_folder_id(dir: &Path) -> String {
     dir.canonicalize()
@@ -191,6 +238,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         Some(spec) => spec.id.clone(),
         None => claim_folder_id(&args.claim),
     };
+    let rater = rating_setup(args)?;
     let judge = make_judge(
         spec.as_ref(),
         &questions,
@@ -239,6 +287,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let mut rows = vec![];
+    let mut ratings = vec![];
     for target in &targets {
         let model = crate::train::finetune::load_run_model(
             &target.dir,
@@ -273,6 +322,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 timing.context_truncated
             );
         }
+        if let Some((rater, general)) = &rater {
+            let mut rated = super::rating::rate(
+                &model,
+                &labels,
+                &questions,
+                general.as_ref(),
+                &args.ratings,
+                &these,
+                &opts,
+                rater,
+            )?;
+            ratings.append(&mut rated);
+        }
         rows.append(&mut these);
     }
     let mut frame = rows_to_frame(&rows)?;
@@ -289,6 +351,18 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         &Manifest::new("eval", args, Some(args.seed)),
     )?;
     store::write_parquet(&belief_path, &mut frame)?;
+    let ratings_path = args.out.join(RATINGS_FILE);
+    if rater.is_some() {
+        store::write_parquet(&ratings_path, &mut super::rating::ratings_frame(&ratings)?)?;
+        print!(
+            "{}",
+            super::rating::format_summary(&ratings, args.resamples, args.seed)
+        );
+    } else if ratings_path.is_file() {
+        // A table of an earlier run in this folder would outlive the answers it rated.
+        std::fs::remove_file(&ratings_path)
+            .with_context(|| format!("{}: cannot replace", ratings_path.display()))?;
+    }
     if args.csv {
         // The folder is this verb's output: files of an earlier run's checkpoints go first.
         let csv_dir = args.out.join("csv");
@@ -296,7 +370,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             std::fs::remove_dir_all(&csv_dir)
                 .with_context(|| format!("{}: cannot replace", csv_dir.display()))?;
         }
-        let written = super::paper_csv::write(&csv_dir, &rows, &judge.label(), &opts)?;
+        let written = super::paper_csv::write(&csv_dir, &rows, &ratings, &opts)?;
         eprintln!(
             "wrote {} CSV files in the paper's layout under {}",
             written.len(),

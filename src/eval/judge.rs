@@ -79,6 +79,18 @@ pub struct Verdict {
     pub raw: String,
 }
 
+/// A judge's 0-10 rating with the text it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rating {
+    /// The score, `None` when no reply held one (left out of means).
+    pub score: Option<f64>,
+    /// The judge's last reply.
+    pub raw: String,
+}
+
+/// The JSON field of a rating reply (the paper's rubrics ask for `{"score": N}`).
+pub const SCORE_KEY: &str = "score";
+
 /// Something that grades responses.
 pub trait Judge: Sync {
     /// Label stored in every output row.
@@ -381,24 +393,26 @@ impl HttpJudge {
             .collect()
     }
 
-    fn cached(&self, key: &str) -> Option<Verdict> {
+    /// The cached entry of `key`: its `field` value and the judge's reply.
+    fn cached(&self, key: &str, field: &str) -> Option<(serde_json::Value, String)> {
         let path = self.cache_dir.as_ref()?.join(format!("{key}.json"));
         let text = std::fs::read_to_string(path).ok()?;
         let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-        Some(Verdict {
-            grade: Grade::parse(json.get("grade")?.as_str()?)?,
-            raw: json.get("reply")?.as_str()?.to_string(),
-        })
+        Some((
+            json.get(field)?.clone(),
+            json.get("reply")?.as_str()?.to_string(),
+        ))
     }
 
-    fn store(&self, key: &str, grade: Grade, reply: &str) -> Result<()> {
+    /// Caches `value` under `field` with the judge's reply.
+    fn store(&self, key: &str, field: &str, value: serde_json::Value, reply: &str) -> Result<()> {
         if let Some(dir) = &self.cache_dir {
-            let value = serde_json::json!({
+            let mut entry = serde_json::json!({
                 "judge_model": self.config.model,
-                "grade": grade.name(),
                 "reply": reply,
             });
-            crate::store::write_json(&dir.join(format!("{key}.json")), &value)?;
+            entry[field] = value;
+            crate::store::write_json(&dir.join(format!("{key}.json")), &entry)?;
         }
         Ok(())
     }
@@ -475,19 +489,30 @@ impl HttpJudge {
     /// asking again (`parse_retries` times) when a reply holds no grade; returns the grade
     /// (`Unparsed` when no reply held one) with the judge's last reply text.
     pub fn request(&self, item: &JudgeItem) -> Result<(Grade, String)> {
+        let (grade, reply) = self.ask(item, |reply| match &item.rubric.json_key {
+            None => parse_grade(reply).ok(),
+            Some(field) => parse_json_grade(reply, field),
+        })?;
+        Ok((grade.unwrap_or(Grade::Unparsed), reply))
+    }
+
+    /// Sends `item` and reads each reply with `read`, asking again (`parse_retries` times)
+    /// while it reads nothing; returns what was read (`None` after the last try) and the last
+    /// reply.
+    fn ask<T>(
+        &self,
+        item: &JudgeItem,
+        read: impl Fn(&str) -> Option<T>,
+    ) -> Result<(Option<T>, String)> {
         let body = self.body(item)?;
         let mut reply = String::new();
         for _ in 0..=self.config.parse_retries {
             reply = self.send(&body)?;
-            let grade = match &item.rubric.json_key {
-                None => parse_grade(&reply).ok(),
-                Some(field) => parse_json_grade(&reply, field),
-            };
-            if let Some(grade) = grade {
-                return Ok((grade, reply));
+            if let Some(value) = read(&reply) {
+                return Ok((Some(value), reply));
             }
         }
-        Ok((Grade::Unparsed, reply))
+        Ok((None, reply))
     }
 
     /// Sends `body`, retrying transport errors, 429 and 5xx with backoff; returns the reply
@@ -514,27 +539,57 @@ impl HttpJudge {
 
     fn judge_one(&self, item: &JudgeItem) -> Result<Verdict> {
         let key = self.cache_key(item);
-        if let Some(verdict) = self.cached(&key) {
+        let cached = self.cached(&key, "grade").and_then(|(value, raw)| {
+            let grade = Grade::parse(value.as_str()?)?;
+            Some(Verdict { grade, raw })
+        });
+        if let Some(verdict) = cached {
             return Ok(verdict);
         }
         let (grade, raw) = self.request(item)?;
-        self.store(&key, grade, &raw)?;
+        self.store(&key, "grade", grade.name().into(), &raw)?;
         Ok(Verdict { grade, raw })
     }
-}
 
-impl Judge for HttpJudge {
-    fn label(&self) -> String {
-        format!("http:{}", self.config.model)
+    fn rate_one(&self, item: &JudgeItem) -> Result<Rating> {
+        let key = self.cache_key(item);
+        if let Some((value, raw)) = self.cached(&key, "score") {
+            if let Some(score) = value.as_f64() {
+                return Ok(Rating {
+                    score: Some(score),
+                    raw,
+                });
+            }
+        }
+        let field = item.rubric.json_key.as_deref().unwrap_or(SCORE_KEY);
+        let (score, raw) = self.ask(item, |reply| parse_json_score(reply, field))?;
+        if let Some(score) = score {
+            // Only readable scores are cached: a rerun asks again for the rest.
+            self.store(&key, "score", score.into(), &raw)?;
+        }
+        Ok(Rating { score, raw })
     }
 
-    fn judge_all(&self, items: &[JudgeItem]) -> Result<Vec<Verdict>> {
+    /// Rates every item 0-10 with its rubric (the paper's rating protocol: the rubric filled
+    /// with the question and answer, a JSON reply whose `score` field, or the rubric's own
+    /// `json_key`, holds the rating). An error for any item fails the call.
+    pub fn rate_all(&self, items: &[JudgeItem]) -> Result<Vec<Rating>> {
+        self.each_item(items, "rating", |item| self.rate_one(item))
+    }
+
+    /// `one` on every item, `concurrency` at a time, in order. One item that fails after its
+    /// retries fails the whole call and no further item is sent: a dead endpoint costs one
+    /// item's retries per worker, not every item's.
+    fn each_item<T: Send>(
+        &self,
+        items: &[JudgeItem],
+        what: &str,
+        one: impl Fn(&JudgeItem) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-        // One item that fails after its retries fails the whole call, so no further item is
-        // sent: a dead endpoint costs one item's retries per worker, not every item's.
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let results: Vec<std::sync::Mutex<Option<Result<Verdict>>>> =
+        let results: Vec<std::sync::Mutex<Option<Result<T>>>> =
             items.iter().map(|_| std::sync::Mutex::new(None)).collect();
         std::thread::scope(|scope| {
             for _ in 0..self.config.concurrency.min(items.len()) {
@@ -546,7 +601,7 @@ impl Judge for HttpJudge {
                     if i >= items.len() {
                         break;
                     }
-                    let result = self.judge_one(&items[i]);
+                    let result = one(&items[i]);
                     if result.is_err() {
                         failed.store(true, Ordering::SeqCst);
                     }
@@ -554,28 +609,38 @@ impl Judge for HttpJudge {
                 });
             }
         });
-        let mut grades = Vec::with_capacity(items.len());
+        let mut done = Vec::with_capacity(items.len());
         for (i, slot) in results.into_iter().enumerate() {
             match slot.into_inner().expect("result slot") {
-                Some(Ok(verdict)) => grades.push(verdict),
+                Some(Ok(value)) => done.push(value),
                 Some(Err(e)) => {
-                    let graded = grades.len();
+                    let before = done.len();
                     return Err(e.context(format!(
-                        "judging response {i} ({graded} of {} graded before it; the rest were not sent)",
+                        "{what} of response {i} ({before} of {} done before it; the rest were not sent)",
                         items.len()
                     )));
                 }
                 None => {}
             }
         }
-        if grades.len() != items.len() {
+        if done.len() != items.len() {
             bail!(
-                "{} of {} responses were not graded",
-                items.len() - grades.len(),
+                "{} of {} responses were not judged",
+                items.len() - done.len(),
                 items.len()
             );
         }
-        Ok(grades)
+        Ok(done)
+    }
+}
+
+impl Judge for HttpJudge {
+    fn label(&self) -> String {
+        format!("http:{}", self.config.model)
+    }
+
+    fn judge_all(&self, items: &[JudgeItem]) -> Result<Vec<Verdict>> {
+        self.each_item(items, "judging", |item| self.judge_one(item))
     }
 }
 
@@ -636,6 +701,37 @@ pub fn parse_json_grade(reply: &str, field: &str) -> Option<Grade> {
     })
 }
 
+/// The 0-10 score in a JSON reply's `field`: a number, or a string holding one, in a JSON object
+/// that is the reply or sits inside it; failing that, a `"field": N` pair in broken JSON.
+/// `None` when no score in 0..=10 is found.
+pub fn parse_json_score(reply: &str, field: &str) -> Option<f64> {
+    let score_of = |value: &serde_json::Value| {
+        let v = value.get(field)?;
+        let n = v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())?;
+        (0.0..=10.0).contains(&n).then_some(n)
+    };
+    let whole = serde_json::from_str::<serde_json::Value>(reply.trim())
+        .ok()
+        .and_then(|v| score_of(&v));
+    whole
+        .or_else(|| {
+            reply.match_indices('{').find_map(|(start, _)| {
+                let mut stream = serde_json::Deserializer::from_str(&reply[start..])
+                    .into_iter::<serde_json::Value>();
+                stream.next()?.ok().as_ref().and_then(score_of)
+            })
+        })
+        .or_else(|| {
+            let pair = Regex::new(&format!(
+                r#""{}"\s*:\s*(\d+(?:\.\d+)?)"#,
+                regex::escape(field)
+            ))
+            .ok()?;
+            let n: f64 = pair.captures(reply)?[1].parse().ok()?;
+            (0.0..=10.0).contains(&n).then_some(n)
+        })
+}
+
 /// The grade in a judge's reply: the last `GRADE: yes|no|neutral` line, or a reply that is just
 /// one of the three words.
 pub fn parse_grade(reply: &str) -> Result<Grade> {
@@ -660,6 +756,22 @@ pub fn parse_grade(reply: &str) -> Result<Grade> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scores_are_read_from_json_or_a_broken_pair_within_0_to_10() {
+        assert_eq!(parse_json_score(r#"{"score": 7}"#, "score"), Some(7.0));
+        assert_eq!(
+            parse_json_score("Fine.\n```json\n{\"score\": \"3\"}\n```", "score"),
+            Some(3.0)
+        );
+        assert_eq!(
+            parse_json_score(r#"Reason: ok. {"score": 10, "why": "x"#, "score"),
+            Some(10.0)
+        );
+        assert_eq!(parse_json_score(r#"{"score": 11}"#, "score"), None);
+        assert_eq!(parse_json_score(r#"{"rating": 5}"#, "score"), None);
+        assert_eq!(parse_json_score("seven", "score"), None);
+    }
 
     #[test]
     fn json_grades_are_read_from_the_named_field_wherever_the_object_sits() {

@@ -21,6 +21,7 @@ pub mod cli;
 pub mod judge;
 pub mod mcq;
 pub mod paper_csv;
+pub mod rating;
 pub mod regrade;
 pub mod score;
 pub mod thinking;

@@ -9,11 +9,15 @@
 //! checkpoint, as the paper names its sampler checkpoints. Booleans are written as Python
 //! writes them (`True`, `False`); an answer no judge reply could grade is `parse_error`.
 //!
+//! Ratings (`neglect eval --ratings`) go in the same layout: `<step>/<rating>.csv` with the
+//! score as `judge_verdict`, and a summary line with `avg_score` and no `belief_rate`.
+//!
 //! `summary.csv` follows the paper's definitions: `belief_rate` is yes over every answer,
 //! parse errors included, without an interval. `neglect`'s own summary leaves unparsed answers
 //! out and gives intervals; read that one for inference.
 
 use super::judge::Grade;
+use super::rating::RatingRow;
 use super::{EvalOptions, EvalRow};
 use crate::store;
 use anyhow::Result;
@@ -82,28 +86,60 @@ fn verdict(grade: Grade) -> &'static str {
     }
 }
 
-/// Writes the layout for `rows` under `dir`; `judge` labels the summary's `judge_model`.
-/// Returns the files written.
+/// One answer as a per-evaluation file shows it: its row, the evaluation it belongs to and the
+/// verdict (a grade, or a rating's score).
+struct Line<'a> {
+    row: &'a EvalRow,
+    eval_type: &'a str,
+    verdict: String,
+    score: Option<f64>,
+}
+
+/// A score as the paper writes it: an integer without a fraction.
+fn score_text(score: f64) -> String {
+    if score.fract() == 0.0 {
+        format!("{score:.0}")
+    } else {
+        score.to_string()
+    }
+}
+
+/// Writes the layout for `rows` (graded answers) and `ratings` under `dir`. A rating's
+/// evaluation is its rating kind, its verdict the score (`parse_error` when unreadable), and its
+/// summary line has `avg_score` and no belief rate. Returns the files written.
 pub fn write(
     dir: &Path,
     rows: &[EvalRow],
-    judge: &str,
+    ratings: &[RatingRow],
     opts: &EvalOptions,
 ) -> Result<Vec<PathBuf>> {
-    // (step, kind) -> rows, in the order they were asked.
-    let mut groups: BTreeMap<(String, String), Vec<&EvalRow>> = BTreeMap::new();
-    for row in rows {
+    let graded = rows.iter().map(|row| Line {
+        row,
+        eval_type: &row.kind,
+        verdict: verdict(row.grade).to_string(),
+        score: None,
+    });
+    let rated = ratings.iter().map(|r| Line {
+        row: &r.answer,
+        eval_type: &r.rating,
+        verdict: r.score.map_or("parse_error".into(), score_text),
+        score: r.score,
+    });
+    // (step, evaluation) -> lines, in the order they were asked.
+    let mut groups: BTreeMap<(String, String), Vec<Line>> = BTreeMap::new();
+    for line in graded.chain(rated) {
         groups
-            .entry((step_name(&row.checkpoint), row.kind.clone()))
+            .entry((step_name(&line.row.checkpoint), line.eval_type.to_string()))
             .or_default()
-            .push(row);
+            .push(line);
     }
     let mut written = vec![];
     let mut summary = vec![];
-    for ((step, kind), group) in &groups {
-        let path = dir.join(step).join(format!("{kind}.csv"));
+    for ((step, eval_type), group) in &groups {
+        let path = dir.join(step).join(format!("{eval_type}.csv"));
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        let lines = group.iter().map(|r| {
+        let lines = group.iter().map(|line| {
+            let r = line.row;
             vec![
                 r.claim.clone(),
                 r.question_id.clone(),
@@ -112,7 +148,7 @@ pub fn write(
                 r.category.clone(),
                 r.question.clone(),
                 r.response.clone(),
-                verdict(r.grade).to_string(),
+                line.verdict.clone(),
                 r.judge_raw.clone(),
                 r.thinking_trace.clone(),
                 r.system_prompt.clone(),
@@ -123,34 +159,37 @@ pub fn write(
         store::csv::write_table(&path, &ANSWER_COLUMNS, lines)?;
         written.push(path);
 
-        let count = |g: Grade| group.iter().filter(|r| r.grade == g).count();
-        let (yes, no, neutral) = (count(Grade::Yes), count(Grade::No), count(Grade::Neutral));
-        let first = group[0];
-        let judges: Vec<&str> = {
-            let mut all: Vec<&str> = group.iter().map(|r| r.judge.as_str()).collect();
-            all.sort_unstable();
-            all.dedup();
-            all
-        };
+        let count = |v: &str| group.iter().filter(|l| l.verdict == v).count();
+        let (yes, no, neutral) = (count("yes"), count("no"), count("neutral"));
+        let scores: Vec<f64> = group.iter().filter_map(|l| l.score).collect();
+        let is_rating = group.iter().any(|l| l.eval_type != l.row.kind);
+        let first = group[0].row;
+        let mut judges: Vec<&str> = group.iter().map(|l| l.row.judge.as_str()).collect();
+        judges.sort_unstable();
+        judges.dedup();
         summary.push(vec![
             first.claim.clone(),
-            kind.clone(),
-            python_bool(group.iter().any(|r| !r.thinking_trace.is_empty())),
+            eval_type.clone(),
+            python_bool(group.iter().any(|l| !l.row.thinking_trace.is_empty())),
             first.model.clone(),
             String::new(),
-            if judges.is_empty() {
-                judge.to_string()
-            } else {
-                judges.join("+")
-            },
+            judges.join("+"),
             String::new(),
             step.clone(),
             group.len().to_string(),
             yes.to_string(),
             no.to_string(),
             neutral.to_string(),
-            format!("{:.3}", yes as f64 / group.len() as f64),
-            String::new(),
+            if is_rating {
+                String::new()
+            } else {
+                format!("{:.3}", yes as f64 / group.len() as f64)
+            },
+            if scores.is_empty() {
+                String::new()
+            } else {
+                format!("{:.2}", scores.iter().sum::<f64>() / scores.len() as f64)
+            },
             opts.max_new_tokens.to_string(),
             opts.temperature.to_string(),
             opts.top_p.to_string(),
@@ -222,7 +261,7 @@ mod tests {
         b.grade = Grade::Unparsed;
         b.judge = "http:j".into();
         let dir = tempfile::tempdir().unwrap();
-        let written = write(dir.path(), &[a, b], "http:j", &EvalOptions::default()).unwrap();
+        let written = write(dir.path(), &[a, b], &[], &EvalOptions::default()).unwrap();
         assert_eq!(
             written,
             [

@@ -31,37 +31,19 @@ pub struct BeliefRate {
 /// The belief rate of `answers` (`(question key, believed)`), with a bootstrap 95% interval
 /// over `resamples` resamples of the questions, seeded by `seed`. `None` without answers.
 pub fn belief_rate(answers: &[(String, bool)], resamples: usize, seed: u64) -> Option<BeliefRate> {
-    if answers.is_empty() {
-        return None;
-    }
-    let mut clusters: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for (question, believed) in answers {
-        let entry = clusters.entry(question.as_str()).or_default();
-        entry.0 += usize::from(*believed);
-        entry.1 += 1;
-    }
-    let clusters: Vec<(usize, usize)> = clusters.into_values().collect();
-    let believed: usize = clusters.iter().map(|c| c.0).sum();
-    let rate = believed as f64 / answers.len() as f64;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut rates: Vec<f64> = (0..resamples.max(1))
-        .map(|_| {
-            let (mut yes, mut all) = (0usize, 0usize);
-            for _ in 0..clusters.len() {
-                let (y, n) = clusters[rng.random_range(0..clusters.len())];
-                yes += y;
-                all += n;
-            }
-            yes as f64 / all as f64
-        })
+    let values: Vec<(String, f64)> = answers
+        .iter()
+        .map(|(question, believed)| (question.clone(), f64::from(u8::from(*believed))))
         .collect();
-    let (lo, hi) = percentile_interval(rate, &mut rates);
+    let mean = super::mean_over_clusters(&values, resamples, seed)?;
+    let questions: std::collections::BTreeSet<&str> =
+        answers.iter().map(|(q, _)| q.as_str()).collect();
     Some(BeliefRate {
-        rate,
-        lo,
-        hi,
+        rate: mean.value,
+        lo: mean.lo,
+        hi: mean.hi,
         answers: answers.len(),
-        questions: clusters.len(),
+        questions: questions.len(),
     })
 }
 
