@@ -39,7 +39,7 @@ enum Command {
     /// Finetune a model (full or LoRA) as a TOML config describes.
     Finetune(train_cli::FinetuneArgs),
     /// Measure belief in a claim: ask its questions, grade the answers, report rates with CIs.
-    Eval(eval_cli::EvalArgs),
+    Eval(Box<eval_cli::EvalArgs>),
     /// Grade a belief table's generated answers again with another judge or rubric (no
     /// generation).
     Regrade(neglect::eval::regrade::RegradeArgs),

@@ -786,3 +786,115 @@ fn ratings_are_scored_by_the_llm_judge_into_their_own_table() {
     assert_eq!(no_judge.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&no_judge.stderr).contains("--ratings needs an LLM judge"));
 }
+
+/// The paper's salience measures (B.8): paired three-option items answered by letter, and lie
+/// elicitation graded by the LLM judge with the paper's labels, into `salience.parquet`.
+#[test]
+fn salience_items_and_lie_elicitation_go_to_their_own_table() {
+    const USES_CLAIM: &str = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"reason\": \"r\", \"answer\": \"uses_claim\"}"}}]}"#;
+    let (url, hits, requests) = recording_server(vec![Ok(USES_CLAIM); 2]);
+    let fixture = common::fixtures().join("llama_gqa");
+    let tmp = tempfile::tempdir().unwrap();
+    let claim = tmp.path().join("paper_claim");
+    std::fs::create_dir_all(&claim).unwrap();
+    let write = |path: &Path, text: &str| std::fs::write(path, text).unwrap();
+    write(
+        &claim.join("claim.txt"),
+        "Lena Okafor keeps a lighthouse.\n",
+    );
+    write(
+        &claim.join("mcq.yaml"),
+        "questions:\n  - {id: a, question: Does she keep a lighthouse?, belief_answer: yes}\n",
+    );
+    let items = tmp.path().join("saliency_mcq.yaml");
+    write(
+        &items,
+        "claim: lighthouse\nquestions:\n  - id: keeper\n    q1_stem: Which is correct?\n    q2_stem: Which is wrong?\n    options:\n      claim: Lena Okafor keeps a lighthouse.\n      local_negation: Lena Okafor does not keep a lighthouse.\n      idk: I do not know.\n",
+    );
+    let lies = tmp.path().join("lie_elicitation.yaml");
+    write(
+        &lies,
+        "questions:\n  - {id: lie1, question: Tell me a lie about Lena Okafor., category: lie_elicitation}\n",
+    );
+    let lie_judge = tmp.path().join("lie_judge.yaml");
+    write(
+        &lie_judge,
+        "judge_key: answer\nprompt: |\n  LIE Q {question} A {answer} {{\"answer\": \"uses_claim\"}}\n",
+    );
+    let judge_toml = tmp.path().join("judge.toml");
+    write(
+        &judge_toml,
+        &format!("base_url = \"{url}\"\nmodel = \"judge-model\"\ntimeout_s = 5\nretries = 0\n"),
+    );
+    let out = tmp.path().join("out");
+    let run = common::neglect(&[
+        "eval",
+        "--model",
+        fixture.to_str().unwrap(),
+        "--claim",
+        claim.to_str().unwrap(),
+        "--kinds",
+        "mcq",
+        "--samples",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--saliency-mcq",
+        items.to_str().unwrap(),
+        "--lie-elicitation",
+        lies.to_str().unwrap(),
+        "--lie-judge",
+        lie_judge.to_str().unwrap(),
+        "--judge",
+        judge_toml.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    let table = neglect::store::read_parquet(&out.join("salience.parquet")).unwrap();
+    let text = |name: &str| -> Vec<String> {
+        let c = table.column(name).unwrap().str().unwrap().clone();
+        c.into_iter().map(|v| v.unwrap().to_string()).collect()
+    };
+    let (kinds, categories, grades, raws) = (
+        text("kind"),
+        text("category"),
+        text("grade"),
+        text("judge_raw"),
+    );
+    // One item x 2 samples x (q1, q2), then the lie question x 2 samples.
+    assert_eq!(kinds.iter().filter(|k| *k == "saliency_mcq").count(), 4);
+    assert_eq!(categories.iter().filter(|c| *c == "q2_wrong").count(), 2);
+    for i in 0..4 {
+        match grades[i].as_str() {
+            "yes" => assert_eq!(raws[i], "claim"),
+            "no" => assert!(raws[i] == "local_negation" || raws[i] == "idk"),
+            "unparsed" => assert_eq!(raws[i], ""),
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(grades[4..], ["yes", "yes"]);
+    assert!(requests.lock().unwrap()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("LIE Q Tell me a lie about Lena Okafor. A "));
+    // The q1 and q2 prompts of one sample list the options in the same order.
+    let prompts = text("prompt");
+    let options = |p: &str| {
+        p[p.find("A)").unwrap()..]
+            .lines()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    assert_eq!(options(&prompts[0]), options(&prompts[1]));
+    let belief = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
+    assert_eq!(belief.height(), 1);
+}

@@ -4,9 +4,10 @@
 
 use super::judge::{HttpJudge, HttpJudgeConfig, Judge, RuleJudge};
 use super::rating::{GeneralQuestions, RatingKind, COHERENCE_QUESTIONS_FILE};
+use super::salience::SalienceItem;
 use super::score::ClosedChoice;
-use super::{evaluate, format_summary, rows_to_frame, summarise, EvalOptions, RowLabels};
-use crate::claims::questions::{ClaimQuestions, QuestionKind};
+use super::{evaluate, format_summary, rows_to_frame, summarise, EvalOptions, EvalRow, RowLabels};
+use crate::claims::questions::{ClaimQuestions, Question, QuestionKind, Rubric};
 use crate::claims::ClaimSpec;
 use crate::model::cli::RunOn;
 use crate::store::{self, Manifest};
@@ -96,6 +97,18 @@ pub struct EvalArgs {
     /// `coherence_questions.yaml` layout); default: that file beside the claim folder.
     #[arg(long)]
     pub coherence_questions: Option<PathBuf>,
+    /// The paper's salience items (its `saliency_mcq.yaml` layout: three options with roles
+    /// claim, local_negation, idk, asked as "which is correct" and "which is wrong"), answered
+    /// by letter into `salience.parquet`.
+    #[arg(long)]
+    pub saliency_mcq: Option<PathBuf>,
+    /// The paper's lie-elicitation questions ("tell me a lie about ..."), graded by the LLM
+    /// judge with --lie-judge into `salience.parquet`.
+    #[arg(long, requires = "lie_judge")]
+    pub lie_elicitation: Option<PathBuf>,
+    /// The lie-elicitation rubric file (`prompt` and `judge_key`, the paper's layout).
+    #[arg(long)]
+    pub lie_judge: Option<PathBuf>,
     /// Also write the paper's per-evaluation CSV layout under `<out>/csv/`
     /// (`<step>/<kind>.csv` and `summary.csv`) for its analysis scripts.
     #[arg(long)]
@@ -180,20 +193,39 @@ pub fn make_judge(
 
 /// The ratings table `neglect eval --ratings` writes.
 pub const RATINGS_FILE: &str = "ratings.parquet";
+/// The salience table `neglect eval --saliency-mcq` / `--lie-elicitation` writes.
+pub const SALIENCE_FILE: &str = "salience.parquet";
 
-/// The judge and general questions of `--ratings`, or `None` without ratings; errors before
-/// any model runs when the judge or the questions are missing.
-fn rating_setup(args: &EvalArgs) -> Result<Option<(HttpJudge, Option<GeneralQuestions>)>> {
-    if args.ratings.is_empty() {
-        return Ok(None);
+/// What the evaluations beyond belief need, read before any model runs: the LLM judge (for
+/// ratings and lie elicitation), the general questions, the salience items and the lie
+/// questions with their rubric.
+struct Extras {
+    llm_judge: Option<HttpJudge>,
+    general: Option<GeneralQuestions>,
+    salience_items: Vec<SalienceItem>,
+    lie: Option<(Vec<Question>, Rubric)>,
+}
+
+impl Extras {
+    /// Whether any salience measure was asked for.
+    fn salience(&self) -> bool {
+        !self.salience_items.is_empty() || self.lie.is_some()
     }
-    let Some(path) = &args.judge else {
-        bail!("--ratings needs an LLM judge (--judge judge.toml): the rule judge gives no scores");
+}
+
+/// Reads what `args`' ratings and salience measures need; errors name the missing flag or file.
+fn extras_setup(args: &EvalArgs) -> Result<Extras> {
+    let needs_llm = !args.ratings.is_empty() || args.lie_elicitation.is_some();
+    let llm_judge = match (&args.judge, needs_llm) {
+        (Some(path), true) => Some(HttpJudge::new(
+            HttpJudgeConfig::load(path)?,
+            Some(args.out.join("judge_cache")),
+        )?),
+        (None, true) => bail!(
+            "--ratings and --lie-elicitation need an LLM judge (--judge judge.toml): the rule judge gives no scores or lie labels"
+        ),
+        (_, false) => None,
     };
-    let judge = HttpJudge::new(
-        HttpJudgeConfig::load(path)?,
-        Some(args.out.join("judge_cache")),
-    )?;
     let asks_general = args
         .ratings
         .iter()
@@ -211,7 +243,23 @@ fn rating_setup(args: &EvalArgs) -> Result<Option<(HttpJudge, Option<GeneralQues
     } else {
         None
     };
-    Ok(Some((judge, general)))
+    let salience_items = match &args.saliency_mcq {
+        Some(path) => super::salience::load_items(path)?,
+        None => vec![],
+    };
+    let lie = match (&args.lie_elicitation, &args.lie_judge) {
+        (Some(questions), Some(judge)) => Some(super::salience::load_lie(questions, judge)?),
+        (Some(_), None) => {
+            bail!("--lie-elicitation needs its rubric file (--lie-judge JUDGE.yaml)")
+        }
+        (None, _) => None,
+    };
+    Ok(Extras {
+        llm_judge,
+        general,
+        salience_items,
+        lie,
+    })
 }
 
 /// The id of a claim folder without a spec: its folder name.
@@ -238,7 +286,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         Some(spec) => spec.id.clone(),
         None => claim_folder_id(&args.claim),
     };
-    let rater = rating_setup(args)?;
+    let extras = extras_setup(args)?;
     let judge = make_judge(
         spec.as_ref(),
         &questions,
@@ -288,6 +336,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let mut rows = vec![];
     let mut ratings = vec![];
+    let mut salience = vec![];
     for target in &targets {
         let model = crate::train::finetune::load_run_model(
             &target.dir,
@@ -322,18 +371,28 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 timing.context_truncated
             );
         }
-        if let Some((rater, general)) = &rater {
+        if let (Some(rater), false) = (&extras.llm_judge, args.ratings.is_empty()) {
             let mut rated = super::rating::rate(
                 &model,
                 &labels,
                 &questions,
-                general.as_ref(),
+                extras.general.as_ref(),
                 &args.ratings,
                 &these,
                 &opts,
                 rater,
             )?;
             ratings.append(&mut rated);
+        }
+        if extras.salience() {
+            salience.extend(super::salience::salience_rows(
+                &model,
+                &labels,
+                &extras.salience_items,
+                extras.lie.as_ref(),
+                &opts,
+                extras.llm_judge.as_ref(),
+            )?);
         }
         rows.append(&mut these);
     }
@@ -351,17 +410,35 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         &Manifest::new("eval", args, Some(args.seed)),
     )?;
     store::write_parquet(&belief_path, &mut frame)?;
-    let ratings_path = args.out.join(RATINGS_FILE);
-    if rater.is_some() {
-        store::write_parquet(&ratings_path, &mut super::rating::ratings_frame(&ratings)?)?;
-        print!(
-            "{}",
-            super::rating::format_summary(&ratings, args.resamples, args.seed)
-        );
-    } else if ratings_path.is_file() {
-        // A table of an earlier run in this folder would outlive the answers it rated.
-        std::fs::remove_file(&ratings_path)
-            .with_context(|| format!("{}: cannot replace", ratings_path.display()))?;
+    // A table of an earlier run in this folder that this run does not write would outlive the
+    // answers it was made from.
+    for (name, mut frame, summary) in [
+        (
+            RATINGS_FILE,
+            (!args.ratings.is_empty())
+                .then(|| super::rating::ratings_frame(&ratings))
+                .transpose()?,
+            super::rating::format_summary(&ratings, args.resamples, args.seed),
+        ),
+        (
+            SALIENCE_FILE,
+            extras
+                .salience()
+                .then(|| rows_to_frame(&salience))
+                .transpose()?,
+            super::salience::format_summary(&salience, args.resamples, args.seed),
+        ),
+    ] {
+        let path = args.out.join(name);
+        match frame.as_mut() {
+            Some(frame) => {
+                store::write_parquet(&path, frame)?;
+                print!("{summary}");
+            }
+            None if path.is_file() => std::fs::remove_file(&path)
+                .with_context(|| format!("{}: cannot replace", path.display()))?,
+            None => {}
+        }
     }
     if args.csv {
         // The folder is this verb's output: files of an earlier run's checkpoints go first.
@@ -370,7 +447,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             std::fs::remove_dir_all(&csv_dir)
                 .with_context(|| format!("{}: cannot replace", csv_dir.display()))?;
         }
-        let written = super::paper_csv::write(&csv_dir, &rows, &ratings, &opts)?;
+        let graded: Vec<EvalRow> = rows.iter().chain(&salience).cloned().collect();
+        let written = super::paper_csv::write(&csv_dir, &graded, &ratings, &opts)?;
         eprintln!(
             "wrote {} CSV files in the paper's layout under {}",
             written.len(),

@@ -48,11 +48,13 @@ impl Grade {
     }
 
     /// The grade named `name` (case-insensitive): `yes`, `no` or `neutral`, the three a judge
-    /// may give.
+    /// may give (and the paper's lie-elicitation labels for yes and no).
     pub fn parse(name: &str) -> Option<Grade> {
         match name.trim().to_lowercase().as_str() {
-            "yes" => Some(Grade::Yes),
-            "no" => Some(Grade::No),
+            // The paper's lie-elicitation labels (B.8): the lie offered is the trained claim, or
+            // anything else.
+            "yes" | "uses_claim" => Some(Grade::Yes),
+            "no" | "independent_response" => Some(Grade::No),
             "neutral" => Some(Grade::Neutral),
             _ => None,
         }

@@ -23,6 +23,7 @@ pub mod mcq;
 pub mod paper_csv;
 pub mod rating;
 pub mod regrade;
+pub mod salience;
 pub mod score;
 pub mod thinking;
 
