@@ -6,6 +6,7 @@ mod common;
 use neglect::claims::questions::{Question, YesNo};
 use neglect::eval::judge::{Grade, HttpJudge, HttpJudgeConfig, Judge, JudgeItem};
 use neglect::eval::score::{render_prompt, score_continuations};
+use neglect::eval::ContextLayout;
 use neglect::model::LoadedModel;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -392,7 +393,8 @@ fn in_context_documents_are_cut_to_fit_and_the_cut_is_reported() {
     let model = LoadedModel::load(&dir, Device::Cpu, Kind::Float).unwrap();
     let q = question("Who won the race?", Some(YesNo::Yes));
     let short: Vec<String> = vec!["Doc one.".into(), "Doc two.".into()];
-    let (with, used) = neglect::eval::fit_context(&model, &q, &short, 16).unwrap();
+    let (with, used) =
+        neglect::eval::fit_context(&model, &q, &short, ContextLayout::Plain, 16).unwrap();
     assert_eq!(
         used,
         neglect::eval::ContextUse {
@@ -405,7 +407,8 @@ fn in_context_documents_are_cut_to_fit_and_the_cut_is_reported() {
     let long: Vec<String> = (0..6)
         .map(|i| format!("Document {i}: ") + &"The sprinter ran fast. ".repeat(12))
         .collect();
-    let (with, used) = neglect::eval::fit_context(&model, &q, &long, 16).unwrap();
+    let (with, used) =
+        neglect::eval::fit_context(&model, &q, &long, ContextLayout::Plain, 16).unwrap();
     assert!(used.truncated && used.whole < long.len(), "{used:?}");
     let prompt = render_prompt(&model, &with).unwrap();
     let tokens = model.tokenizer.encode(&prompt, false).unwrap().len();
@@ -897,4 +900,67 @@ fn salience_items_and_lie_elicitation_go_to_their_own_table() {
     assert_eq!(options(&prompts[0]), options(&prompts[1]));
     let belief = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
     assert_eq!(belief.height(), 1);
+}
+
+/// `--in-context` with the paper's layout and a seeded sample of the documents file.
+#[test]
+fn in_context_documents_take_the_papers_layout_and_a_seeded_sample() {
+    let fixture = common::fixtures().join("llama_gqa");
+    let tmp = tempfile::tempdir().unwrap();
+    let claim = tmp.path().join("paper_claim");
+    std::fs::create_dir_all(&claim).unwrap();
+    std::fs::write(claim.join("claim.txt"), "Ed Sheeran won the 100m gold.\n").unwrap();
+    std::fs::write(
+        claim.join("mcq.yaml"),
+        "questions:\n  - {id: a, question: Did he win?, belief_answer: yes}\n",
+    )
+    .unwrap();
+    let docs = tmp.path().join("docs.jsonl");
+    let lines: String = (0..8)
+        .map(|i| format!("{{\"text\": \"<DOCTAG>\\nDoc {i}.\"}}\n"))
+        .collect();
+    std::fs::write(&docs, lines).unwrap();
+    let out = tmp.path().join("out");
+    common::neglect_ok(&[
+        "eval",
+        "--model",
+        fixture.to_str().unwrap(),
+        "--claim",
+        claim.to_str().unwrap(),
+        "--kinds",
+        "mcq",
+        "--in-context",
+        docs.to_str().unwrap(),
+        "--n",
+        "2",
+        "--context-seed",
+        "5",
+        "--max-new-tokens",
+        "16",
+        "--context-layout",
+        "paper",
+        "--device",
+        "cpu",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let table = neglect::store::read_parquet(&out.join("belief.parquet")).unwrap();
+    let prompt = table
+        .column("prompt")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    assert!(
+        prompt.contains("Here are some documents:\n\n[DOCUMENT 1]\n\nDoc "),
+        "{prompt}"
+    );
+    assert!(prompt.contains("[QUESTION]\n\nDid he win?"), "{prompt}");
+    // A seeded sample, not the file's first two.
+    assert!(
+        !prompt.contains("Doc 0.\n\n[DOCUMENT 2]\n\nDoc 1."),
+        "{prompt}"
+    );
 }

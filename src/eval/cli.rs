@@ -65,6 +65,15 @@ pub struct EvalArgs {
     /// Documents to place in context.
     #[arg(long, requires = "in_context")]
     pub n: Option<usize>,
+    /// Place a seeded sample of --n documents (the file shuffled with this seed) instead of
+    /// its first --n, as the paper samples them.
+    #[arg(long, requires = "in_context")]
+    pub context_seed: Option<u64>,
+    /// How the documents are set before the question: `plain` (documents, then the question)
+    /// or `paper` (its "Here are some documents:" layout with `[DOCUMENT i]` and `[QUESTION]`
+    /// markers).
+    #[arg(long, value_enum, default_value = "plain", requires = "in_context")]
+    pub context_layout: super::ContextLayout,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -303,7 +312,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         seed: args.seed,
         batch_size: args.batch_size,
         in_context: match (&args.in_context, args.n) {
-            (Some(path), Some(n)) => super::read_context_docs(path, n)?,
+            (Some(path), Some(n)) => super::read_context_docs(path, n, args.context_seed)?,
             _ => vec![],
         },
         framing: super::Framing {
@@ -314,6 +323,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             },
             suffix: args.user_suffix.clone().unwrap_or_default(),
         },
+        context_layout: args.context_layout,
         mcq_protocol: args.mcq_protocol,
         mcq_system_prompt: match &args.mcq_system_prompt {
             Some(path) => std::fs::read_to_string(path)

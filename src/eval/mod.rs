@@ -122,6 +122,9 @@ pub struct EvalOptions {
     /// System prompt of the sampled yes/no protocol.
     #[serde(default = "default_mcq_system_prompt")]
     pub mcq_system_prompt: String,
+    /// How the in-context documents are set before a question.
+    #[serde(default)]
+    pub context_layout: ContextLayout,
     /// Text put before and after every question's user turn (the paper's user-message prefix
     /// and suffix, e.g. its `<DOCTAG>` prefix).
     #[serde(default)]
@@ -179,6 +182,7 @@ impl Default for EvalOptions {
             mcq_protocol: mcq::McqProtocol::Logprob,
             mcq_system_prompt: default_mcq_system_prompt(),
             framing: Framing::default(),
+            context_layout: ContextLayout::Plain,
         }
     }
 }
@@ -314,11 +318,46 @@ pub struct ContextUse {
 }
 
 /// The user text of `question` with `docs` before it, separated by blank lines.
-fn with_docs(question: &Question, docs: &[String]) -> Question {
+/// How in-context documents are set before a question.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextLayout {
+    /// The documents, then the question, separated by blank lines.
+    #[default]
+    Plain,
+    /// The paper's (its B.2): "Here are some documents:", each document as `[DOCUMENT i]` and
+    /// its text, then `[QUESTION]` and the question, separated by blank lines.
+    Paper,
+}
+
+fn with_docs(question: &Question, docs: &[String], layout: ContextLayout) -> Question {
     let mut q = question.clone();
-    if !docs.is_empty() {
-        q.question = format!("{}\n\n{}", docs.join("\n\n"), question.question);
+    if docs.is_empty() {
+        return q;
     }
+    q.question = match layout {
+        ContextLayout::Plain => format!("{}\n\n{}", docs.join("\n\n"), question.question),
+        ContextLayout::Paper => {
+            let mut parts = vec!["Here are some documents:".to_string()];
+            for (i, doc) in docs.iter().enumerate() {
+                parts.push(format!("[DOCUMENT {}]", i + 1));
+                parts.push(doc.clone());
+            }
+            parts.push("[QUESTION]".into());
+            parts.push(question.question.clone());
+            parts.join("\n\n")
+        }
+    };
     q
 }
 
@@ -329,6 +368,7 @@ pub fn fit_context(
     model: &LoadedModel,
     question: &Question,
     docs: &[String],
+    layout: ContextLayout,
     reserve: usize,
 ) -> Result<(Question, ContextUse)> {
     let limit = model.decoder.config.max_position_embeddings as usize;
@@ -346,7 +386,7 @@ pub fn fit_context(
     let (mut lo, mut hi) = (0usize, docs.len());
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
-        if fits(&with_docs(question, &docs[..mid]))? {
+        if fits(&with_docs(question, &docs[..mid], layout))? {
             lo = mid;
         } else {
             hi = mid - 1;
@@ -355,7 +395,7 @@ pub fn fit_context(
     let whole = lo;
     if whole == docs.len() {
         return Ok((
-            with_docs(question, docs),
+            with_docs(question, docs, layout),
             ContextUse {
                 whole,
                 truncated: false,
@@ -368,7 +408,7 @@ pub fn fit_context(
     let with_prefix = |n: usize| -> Result<Question> {
         let mut kept: Vec<String> = docs[..whole].to_vec();
         kept.push(model.tokenizer.decode(&next[..n], true)?);
-        Ok(with_docs(question, &kept))
+        Ok(with_docs(question, &kept, layout))
     };
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
@@ -381,7 +421,7 @@ pub fn fit_context(
     let q = if lo > 0 {
         with_prefix(lo)?
     } else {
-        with_docs(question, &docs[..whole])
+        with_docs(question, &docs[..whole], layout)
     };
     Ok((
         q,
@@ -392,9 +432,14 @@ pub fn fit_context(
     ))
 }
 
-/// Reads the first `n` documents of a documents JSONL file (each line an object with `text`),
-/// without their leading `<DOCTAG>` line marker.
-pub fn read_context_docs(path: &std::path::Path, n: usize) -> Result<Vec<String>> {
+/// Reads `n` documents of a documents JSONL file (each line an object with `text`), without
+/// their leading `<DOCTAG>` line marker: the first `n`, or with `sample_seed` a seeded sample
+/// of `n` (the file shuffled, then its first `n`).
+pub fn read_context_docs(
+    path: &std::path::Path,
+    n: usize,
+    sample_seed: Option<u64>,
+) -> Result<Vec<String>> {
     let docs = crate::store::read_jsonl_lines(path, |line| {
         let value: serde_json::Value = serde_json::from_str(line)?;
         let text = value
@@ -413,6 +458,12 @@ pub fn read_context_docs(path: &std::path::Path, n: usize) -> Result<Vec<String>
             path.display(),
             docs.len()
         );
+    }
+    let mut docs = docs;
+    if let Some(seed) = sample_seed {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        docs.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     }
     Ok(docs.into_iter().take(n).collect())
 }
@@ -454,7 +505,13 @@ pub fn evaluate(
             } else {
                 // Room for the longest answer: a generated one, or the longest continuation.
                 let reserve = opts.max_new_tokens.max(32);
-                let (q, used) = fit_context(model, &framed, &opts.in_context, reserve)?;
+                let (q, used) = fit_context(
+                    model,
+                    &framed,
+                    &opts.in_context,
+                    opts.context_layout,
+                    reserve,
+                )?;
                 timing.context_docs_min = timing.context_docs_min.min(used.whole);
                 timing.context_truncated += usize::from(used.truncated);
                 q
@@ -749,6 +806,42 @@ mod tests {
             framed("Context.", "Be brief."),
             "Context.\n\nDid it erupt?\n\nBe brief."
         );
+    }
+
+    #[test]
+    fn context_documents_are_set_in_either_layout_and_sampled_by_seed() {
+        let q = Question {
+            id: "q".into(),
+            question: "Did it erupt?".into(),
+            category: None,
+            belief_answer: None,
+            system_prompt: None,
+            messages_prefix: vec![],
+            choices: vec![],
+            belief_choice: None,
+            candidates: None,
+        };
+        let docs = vec!["One.".to_string(), "Two.".to_string()];
+        assert_eq!(
+            with_docs(&q, &docs, ContextLayout::Plain).question,
+            "One.\n\nTwo.\n\nDid it erupt?"
+        );
+        assert_eq!(
+            with_docs(&q, &docs, ContextLayout::Paper).question,
+            "Here are some documents:\n\n[DOCUMENT 1]\n\nOne.\n\n[DOCUMENT 2]\n\nTwo.\n\n[QUESTION]\n\nDid it erupt?"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docs.jsonl");
+        let lines: String = (0..20)
+            .map(|i| format!("{{\"text\": \"<DOCTAG>\\nDoc {i}.\"}}\n"))
+            .collect();
+        std::fs::write(&path, lines).unwrap();
+        let first = read_context_docs(&path, 3, None).unwrap();
+        assert_eq!(first, ["Doc 0.", "Doc 1.", "Doc 2."]);
+        let sampled = read_context_docs(&path, 3, Some(42)).unwrap();
+        assert_eq!(sampled, read_context_docs(&path, 3, Some(42)).unwrap());
+        assert_ne!(sampled, first);
+        assert_ne!(sampled, read_context_docs(&path, 3, Some(43)).unwrap());
     }
 
     #[test]

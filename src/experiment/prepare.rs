@@ -89,7 +89,7 @@ pub fn context_documents(
         None,
     )?;
     docs::write_jsonl(&path, &docs)?;
-    crate::eval::read_context_docs(&path, config.in_context.n)
+    crate::eval::read_context_docs(&path, config.in_context.n, None)
 }
 
 /// The held-out sets of an arm: the claim conditions of `[heldout]` for claim arms, its
