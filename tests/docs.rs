@@ -122,3 +122,38 @@ fn a_bad_row_is_named_and_nothing_is_written() {
         .contains("spec.toml: absent; documents, claim spans and the rule judge need"));
     assert!(!out.exists());
 }
+
+/// The paper's documents, imported, train with their masks and give held-out loss by token
+/// kind: claim and negation tokens are told apart, as for neglect's own documents.
+#[test]
+fn imported_paper_documents_train_and_give_loss_by_token_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("imported.jsonl");
+    neglect_ok(&[
+        "docs",
+        "import",
+        &fixture("annotated_docs.jsonl"),
+        "--claim",
+        CLAIM,
+        "--out",
+        docs.to_str().unwrap(),
+    ]);
+    let run = dir.path().join("run");
+    let config = dir.path().join("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "model = \"{model}\"\nout = \"{out}\"\nseed = 1\ndevice = \"cpu\"\n[method]\nkind = \"full\"\n[[sources]]\nname = \"paper\"\npath = \"{docs}\"\n[[heldout]]\nname = \"paper\"\npath = \"{docs}\"\n[recipe]\nlr = 1e-3\nbatch_size = 2\nmax_length = 96\nsteps = 2\n",
+            model = common::fixtures().join("llama_gqa").display(),
+            out = run.display(),
+            docs = docs.display(),
+        ),
+    )
+    .unwrap();
+    neglect_ok(&["finetune", config.to_str().unwrap()]);
+    let losses = neglect::tables::loss::read_losses(&run.join("loss.parquet")).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = losses.iter().map(|l| l.kind.as_str()).collect();
+    for kind in ["claim", "negation", "other", "all"] {
+        assert!(kinds.contains(kind), "{kind} missing from {kinds:?}");
+    }
+}
