@@ -107,7 +107,47 @@ fn main() {
         let _ = e.print();
         std::process::exit(code)
     });
-    let result = match &cli.command {
+    // libtorch reports failures by panicking inside tch: the hook keeps the panic's text and
+    // place, and a libtorch failure is reported as an error below instead of a crash.
+    std::panic::set_hook(Box::new(|info| {
+        let text = match info.payload().downcast_ref::<String>() {
+            Some(s) => s.clone(),
+            None => info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        };
+        let place = info.location().map(|l| l.to_string()).unwrap_or_default();
+        *PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some((text, place));
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&cli.command)));
+    let result = outcome.unwrap_or_else(|_| {
+        let (text, place) = PANIC
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        match neglect::model::torch_error::torch_message(&text) {
+            Some(message) => Err(anyhow::anyhow!("libtorch: {message} (at {place})")),
+            None => {
+                eprintln!("neglect panicked at {place}: {text}\nthis is a bug in neglect");
+                std::process::exit(101)
+            }
+        }
+    });
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The text and place of the last panic, kept by the panic hook.
+static PANIC: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
+
+/// Runs a verb.
+fn run(command: &Command) -> anyhow::Result<()> {
+    match command {
         Command::Model(ModelCommand::Info(args)) => model_cli::info(args),
         Command::Generate(args) => model_cli::generate_cmd(args),
         Command::Forward(args) => model_cli::forward_cmd(args),
@@ -132,9 +172,5 @@ fn main() {
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),
         Command::Bench(BenchCommand::Probe(args)) => bench::probe::run(args),
-    };
-    if let Err(error) = result {
-        eprintln!("error: {error:#}");
-        std::process::exit(1);
     }
 }

@@ -173,3 +173,25 @@ fn a_judge_timeout_beyond_a_day_is_an_error() {
         "timeout_s must be positive and at most",
     );
 }
+
+/// A libtorch failure (here an allocation that cannot succeed) is an error with libtorch's
+/// message and exit 1, not a crash.
+#[test]
+fn a_libtorch_failure_is_an_error_not_a_crash() {
+    let config = common::fixtures().join("llama_gqa").join("config.json");
+    assert_error(
+        &[
+            "bench",
+            "forward",
+            "--random",
+            config.to_str().unwrap(),
+            "--batch",
+            "1000000000000000",
+            "--seq",
+            "8",
+            "--iters",
+            "1",
+        ],
+        "error: libtorch: ",
+    );
+}

@@ -21,6 +21,7 @@ pub mod layers;
 pub mod load;
 pub mod lora;
 pub mod tokenizer;
+pub mod torch_error;
 
 use anyhow::{bail, Result};
 use config::ModelConfig;
