@@ -59,6 +59,10 @@ pub enum Logits {
     Last,
     /// None (activation capture only).
     Skip,
+    /// No logits: [`ForwardOutput::logits`] holds the final-normed residual stream
+    /// `[batch, seq, d_model]` instead, for a loss computed in chunks through
+    /// [`Decoder::head`].
+    FinalHidden,
 }
 
 /// Options of one forward pass.
@@ -93,7 +97,8 @@ impl Default for ForwardArgs<'_> {
 /// Result of a forward pass.
 #[derive(Debug)]
 pub struct ForwardOutput {
-    /// Logits in the model's dtype, as selected by [`Logits`]; `None` for [`Logits::Skip`].
+    /// Logits in the model's dtype, as selected by [`Logits`]; `None` for [`Logits::Skip`]
+    /// (the final hidden states for [`Logits::FinalHidden`]).
     pub logits: Option<Tensor>,
     /// Residual stream `[batch, seq, d_model]`: index 0 after the embeddings, index i after
     /// block i (the last one before the final norm). Empty unless requested.
@@ -511,6 +516,7 @@ impl Decoder {
             Logits::Skip => None,
             Logits::All => Some(self.head(&self.final_norm.forward(&x))),
             Logits::Last => Some(self.head(&self.final_norm.forward(&x.narrow(1, seq - 1, 1)))),
+            Logits::FinalHidden => Some(self.final_norm.forward(&x)),
         };
         ForwardOutput { logits, hidden }
     }
@@ -571,7 +577,8 @@ impl Decoder {
         }
     }
 
-    fn head(&self, x: &Tensor) -> Tensor {
+    /// Logits of final-normed hidden states `[.., d_model]` (the unembedding).
+    pub fn head(&self, x: &Tensor) -> Tensor {
         x.linear(
             self.lm_head.as_ref().unwrap_or(&self.embed),
             None::<&Tensor>,

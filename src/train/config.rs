@@ -95,6 +95,12 @@ pub struct Recipe {
     /// Also evaluate held-out loss every this many updates (besides every checkpoint).
     #[serde(default)]
     pub heldout_every: Option<i64>,
+    /// Positions per chunk of the loss: the next-token loss is computed over this many
+    /// positions of the batch at a time, so no `[batch, seq, vocab]` f32 logits tensor exists.
+    /// Default: the whole sequence when those logits would stay under 64M values (256 MB),
+    /// else chunks that do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_chunk: Option<i64>,
 }
 
 impl Recipe {

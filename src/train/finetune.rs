@@ -66,27 +66,101 @@ pub struct StepMetrics {
     pub tokens_seen: i64,
 }
 
-/// Per-token next-token loss `[batch, seq]` (f32) of a batch.
-pub fn token_nll(decoder: &Decoder, batch: &Batch, train: bool) -> Tensor {
-    let logits = decoder
+/// Most f32 logits values one loss chunk may hold (64M, 256 MB): the world model's and
+/// SmolLM2's batches stay one chunk; a 151,936-token vocabulary at 8 x 1,024 is 23 chunks.
+const LOSS_CHUNK_VALUES: i64 = 1 << 26;
+
+/// Positions per loss chunk of a `[rows, seq]` batch: `chunk` when given, else the whole
+/// sequence when its f32 logits stay under [`LOSS_CHUNK_VALUES`], else as many positions as do.
+fn loss_chunk(rows: i64, seq: i64, vocab: i64, chunk: Option<i64>) -> i64 {
+    chunk
+        .unwrap_or_else(|| LOSS_CHUNK_VALUES / (rows * vocab).max(1))
+        .clamp(1, seq.max(1))
+}
+
+/// [`loss_chunk`] of `batch`.
+fn batch_chunk(batch: &Batch, vocab: i64, chunk: Option<i64>) -> i64 {
+    let size = batch.targets.size();
+    loss_chunk(size[0], size[1], vocab, chunk)
+}
+
+/// The forward pass of a batch, up to `logits`.
+fn forward(decoder: &Decoder, batch: &Batch, logits: Logits, train: bool) -> Tensor {
+    decoder
         .forward(
             &batch.input_ids,
             ForwardArgs {
                 positions: Some(&batch.positions),
                 mask: Some(&batch.mask),
-                logits: Logits::All,
+                logits,
                 train,
                 ..Default::default()
             },
         )
         .logits
-        .expect("logits");
+        .expect("logits requested")
+}
+
+/// Per-token next-token loss (f32) of logits `[batch, n, vocab]` against `targets` `[batch, n]`.
+fn nll_of_logits(logits: &Tensor, targets: &Tensor) -> Tensor {
     let vocab = logits.size()[2];
-    let nll = logits
+    // `reshape` is a view of a contiguous tensor; a chunk is a strided slice.
+    logits
         .to_kind(Kind::Float)
-        .view([-1, vocab])
-        .cross_entropy_loss::<Tensor>(&batch.targets.view([-1]), None, Reduction::None, -100, 0.0);
-    nll.view_as(&batch.targets)
+        .reshape([-1, vocab])
+        .cross_entropy_loss::<Tensor>(&targets.reshape([-1]), None, Reduction::None, -100, 0.0)
+        .reshape(targets.size())
+}
+
+/// Per-token next-token loss `[batch, seq]` (f32) of a batch, in chunks of `chunk` positions
+/// when the full logits would be large ([`loss_chunk`]); the chunks' logits are not kept, so
+/// under `no_grad` memory is bounded by one chunk.
+pub fn token_nll(decoder: &Decoder, batch: &Batch, train: bool, chunk: Option<i64>) -> Tensor {
+    let seq = batch.targets.size()[1];
+    let chunk = batch_chunk(batch, decoder.config.vocab_size, chunk);
+    if chunk >= seq {
+        return nll_of_logits(&forward(decoder, batch, Logits::All, train), &batch.targets);
+    }
+    let hidden = forward(decoder, batch, Logits::FinalHidden, train);
+    let parts: Vec<Tensor> = (0..seq)
+        .step_by(chunk as usize)
+        .map(|start| {
+            let n = chunk.min(seq - start);
+            let logits = decoder.head(&hidden.narrow(1, start, n));
+            nll_of_logits(&logits, &batch.targets.narrow(1, start, n))
+        })
+        .collect();
+    Tensor::cat(&parts, 1)
+}
+
+/// Backpropagates `sum(nll * weights) / trained` of a batch and returns its value. With one
+/// chunk, through the full logits; with several, one chunk at a time: each chunk's loss is
+/// backpropagated to the final hidden states (and the unembedding) and freed, then the hidden
+/// states' gradient goes back through the blocks, so at most one chunk's logits exist.
+fn backward_loss(decoder: &Decoder, batch: &Batch, trained: i64, chunk: Option<i64>) -> f64 {
+    let seq = batch.targets.size()[1];
+    let scale = trained.max(1) as f64;
+    let chunk = batch_chunk(batch, decoder.config.vocab_size, chunk);
+    if chunk >= seq {
+        let nll = nll_of_logits(&forward(decoder, batch, Logits::All, true), &batch.targets);
+        let loss = (nll * &batch.weights).sum(Kind::Float) / scale;
+        loss.backward();
+        return loss.double_value(&[]);
+    }
+    let hidden = forward(decoder, batch, Logits::FinalHidden, true);
+    let detached = hidden.detach().set_requires_grad(true);
+    let mut value = 0.0;
+    for start in (0..seq).step_by(chunk as usize) {
+        let n = chunk.min(seq - start);
+        let logits = decoder.head(&detached.narrow(1, start, n));
+        let nll = nll_of_logits(&logits, &batch.targets.narrow(1, start, n));
+        let loss = (nll * batch.weights.narrow(1, start, n)).sum(Kind::Float) / scale;
+        loss.backward();
+        value += loss.double_value(&[]);
+    }
+    // d/d hidden of sum(hidden * g) is g: the blocks receive the chunks' gradient.
+    (hidden * detached.grad()).sum(Kind::Float).backward();
+    value
 }
 
 /// Mean held-out loss per token kind (and `all`) over `batches`.
@@ -101,7 +175,7 @@ pub fn heldout_loss(decoder: &Decoder, set: &str, step: i64, batches: &[Batch]) 
     let mut counts = vec![0i64; kinds.len() + 1];
     tch::no_grad(|| {
         for batch in batches {
-            let nll = token_nll(decoder, batch, false);
+            let nll = token_nll(decoder, batch, false, None);
             let scored = batch.weights.gt(0.0);
             for (i, kind) in kinds.iter().enumerate() {
                 let select = scored.logical_and(&batch.kinds.eq(kind.code()));
@@ -449,10 +523,7 @@ fn update(
     trainee.optimizer.zero_grad();
     let mut loss_value = 0.0;
     for batch in &batches {
-        let nll = token_nll(&trainee.model.decoder, batch, true);
-        let loss = (nll * &batch.weights).sum(Kind::Float) / trained.max(1) as f64;
-        loss.backward();
-        loss_value += loss.double_value(&[]);
+        loss_value += backward_loss(&trainee.model.decoder, batch, trained, recipe.loss_chunk);
     }
     let tokens = batches.iter().map(|b| b.tokens).sum();
     if !loss_value.is_finite() {
@@ -856,4 +927,21 @@ pub fn read_metrics(path: &Path, up_to: i64) -> Result<Vec<StepMetrics>> {
             tokens_seen: seen[i],
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loss_chunks_bound_the_logits_and_default_to_the_whole_sequence() {
+        // Small logits: one chunk, the path the engine always took.
+        assert_eq!(loss_chunk(8, 256, 2048, None), 256);
+        // SmolLM2's vocabulary at the experiments' batch 4 x 256: one chunk.
+        assert_eq!(loss_chunk(4, 256, 49_152, None), 256);
+        // Qwen's vocabulary at batch 8 x 1,024: chunks of 55 positions (64M values each).
+        assert_eq!(loss_chunk(8, 1024, 151_936, None), 55);
+        assert_eq!(loss_chunk(8, 1024, 151_936, Some(3)), 3);
+        assert_eq!(loss_chunk(8, 16, 2048, Some(100)), 16);
+    }
 }

@@ -355,6 +355,7 @@ fn build(
             weight_decay: settings.weight_decay,
             grad_clip: Some(1.0),
             heldout_every: None,
+            loss_chunk: None,
         },
         checkpoints: CheckpointSchedule::default(),
     };

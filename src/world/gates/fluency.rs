@@ -73,7 +73,7 @@ pub fn document_losses(
             let (mut nats, mut tokens) = (0.0, 0i64);
             tch::no_grad(|| {
                 for batch in data::heldout_batches(&[tokenized], max_length, 1, device) {
-                    let nll = token_nll(&model.decoder, &batch, false);
+                    let nll = token_nll(&model.decoder, &batch, false, None);
                     nats += (nll * &batch.weights).sum(Kind::Double).double_value(&[]);
                     tokens += batch.weights.gt(0.0).sum(Kind::Int64).int64_value(&[]);
                 }
