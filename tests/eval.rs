@@ -787,7 +787,8 @@ fn ratings_are_scored_by_the_llm_judge_into_their_own_table() {
 
     let no_judge = eval("coherence", "open_ended", false, &tmp.path().join("x"));
     assert_eq!(no_judge.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&no_judge.stderr).contains("--ratings needs an LLM judge"));
+    assert!(String::from_utf8_lossy(&no_judge.stderr)
+        .contains("--ratings and --lie-elicitation need an LLM judge"));
 }
 
 /// The paper's salience measures (B.8): paired three-option items answered by letter, and lie
