@@ -5,11 +5,12 @@
 mod common;
 
 use common::{fixtures, max_abs_diff, neglect, neglect_ok};
+use neglect::model::checkpoints::{list_checkpoints, RunLoader};
 use neglect::model::decoder::{ForwardArgs, Logits};
 use neglect::model::lora::LoraConfig;
 use neglect::model::LoadedModel;
 use neglect::train::data::{heldout_batches, tokenize, MaskRules, Record};
-use neglect::train::finetune::{list_checkpoints, token_nll};
+use neglect::train::finetune::token_nll;
 use std::path::{Path, PathBuf};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -587,4 +588,57 @@ fn chunked_loss_trains_as_the_full_logits_do() {
         largest = largest.max(max_abs_diff(ta, &wb[name]));
     }
     assert!(largest < 1e-5, "largest weight difference {largest}");
+}
+
+/// A LoRA run's checkpoints are measured in memory: one base model, each checkpoint's adapter
+/// copied in and applied unmerged, logits equal to the merged folder's, nothing written.
+#[test]
+fn lora_checkpoints_load_in_memory_as_their_merged_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let extra = "[checkpoints]\nevery = 5";
+    finetune_ok(&write_config(dir.path(), &out, LORA, 10, 1e-2, extra));
+    let before = names_in(dir.path());
+    let mut loader = RunLoader::new(Device::Cpu, Kind::Float);
+    let base = fixtures().join("llama_gqa");
+    let tokenizer = LoadedModel::load(&base, Device::Cpu, Kind::Float)
+        .unwrap()
+        .tokenizer;
+    let ids = Tensor::from_slice(&tokenizer.encode(FACTS[1], true).unwrap()).unsqueeze(0);
+    let mut seen = vec![];
+    for step in [5, 10, 5] {
+        let checkpoint = out.join(format!("step-{step}"));
+        let in_memory = logits(loader.load(&checkpoint).unwrap(), &ids);
+        let merged = dir.path().join(format!("merged-{}", seen.len()));
+        neglect::train::finetune::merge_lora(&base, &checkpoint, &merged).unwrap();
+        let folder = logits(
+            &LoadedModel::load(&merged, Device::Cpu, Kind::Float).unwrap(),
+            &ids,
+        );
+        std::fs::remove_dir_all(&merged).unwrap();
+        let diff = max_abs_diff(&in_memory, &folder);
+        assert!(
+            diff < 1e-5,
+            "step {step}: in-memory logits differ by {diff:e}"
+        );
+        seen.push(in_memory);
+    }
+    // Each checkpoint replaces the last one's adapter; loading step 5 again gives step 5.
+    assert!(max_abs_diff(&seen[0], &seen[1]) > 1e-4);
+    assert!(seen[0].equal(&seen[2]));
+    assert_eq!(names_in(dir.path()), before, "measuring wrote files");
+}
+
+/// Names in `dir`, recursively, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        found.push(path.display().to_string());
+        if path.is_dir() {
+            found.extend(names_in(&path));
+        }
+    }
+    found.sort();
+    found
 }

@@ -9,6 +9,7 @@ use super::score::ClosedChoice;
 use super::{evaluate, format_summary, rows_to_frame, summarise, EvalOptions, EvalRow, RowLabels};
 use crate::claims::questions::{ClaimQuestions, Question, QuestionKind, Rubric};
 use crate::claims::ClaimSpec;
+use crate::model::checkpoints::RunLoader;
 use crate::model::cli::RunOn;
 use crate::store::{self, Manifest};
 use anyhow::{bail, Context, Result};
@@ -134,9 +135,9 @@ struct Target {
     dir: PathBuf,
 }
 
-/// Every model of a run ([`crate::train::finetune::run_models`]), labelled `step-N`.
+/// Every model of a run ([`crate::model::checkpoints::run_models`]), labelled `step-N`.
 fn run_targets(run: &Path) -> Result<Vec<Target>> {
-    Ok(crate::train::finetune::run_models(run)?
+    Ok(crate::model::checkpoints::run_models(run)?
         .into_iter()
         .map(|(step, dir)| Target {
             model: run.display().to_string(),
@@ -344,22 +345,18 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let mut loader = RunLoader::new(args.run_on.device.resolve()?, args.run_on.dtype.kind());
     let mut rows = vec![];
     let mut ratings = vec![];
     let mut salience = vec![];
     for target in &targets {
-        let model = crate::train::finetune::load_run_model(
-            &target.dir,
-            args.run_on.device.resolve()?,
-            args.run_on.dtype.kind(),
-            &args.out,
-        )?;
+        let model = loader.load(&target.dir)?;
         let labels = RowLabels {
             model: target.model.clone(),
             checkpoint: target.checkpoint.clone(),
             claim: claim_id.clone(),
         };
-        let (mut these, timing) = evaluate(&model, &labels, &questions, &opts, judge.as_ref())
+        let (mut these, timing) = evaluate(model, &labels, &questions, &opts, judge.as_ref())
             .with_context(|| format!("evaluating {}", target.dir.display()))?;
         eprintln!(
             "{} {}: scored {} closed questions in {:.1}s ({:.2} questions/s); generated {} answers in {:.1}s ({:.2} answers/s); judged in {:.1}s",
@@ -383,7 +380,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         if let (Some(rater), false) = (&extras.llm_judge, args.ratings.is_empty()) {
             let mut rated = super::rating::rate(
-                &model,
+                model,
                 &labels,
                 &questions,
                 extras.general.as_ref(),
@@ -396,7 +393,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         if extras.salience() {
             salience.extend(super::salience::salience_rows(
-                &model,
+                model,
                 &labels,
                 &extras.salience_items,
                 extras.lie.as_ref(),

@@ -27,6 +27,7 @@ use crate::docs::behaviours::{BehaviourEval, CATCHPHRASE};
 use crate::eval::behaviour::{evaluate_behaviour, BehaviourOptions};
 use crate::eval::judge::Judge;
 use crate::eval::{EvalOptions, EvalRow, RowLabels};
+use crate::model::checkpoints::RunLoader;
 use crate::model::LoadedModel;
 use crate::probe::probes::ProbeSet;
 use crate::probe::readout::{ReadoutRow, StatementKind};
@@ -195,6 +196,9 @@ struct Session<'a> {
     claims: HashMap<String, ClaimTools>,
     probes: Option<Probing>,
     memo: HashMap<(PathBuf, String), Measured>,
+    /// Loads checkpoints, holding a base model with adapters between LoRA checkpoints (taken
+    /// out while a measurement borrows its model).
+    loader: Option<RunLoader>,
 }
 
 impl<'a> Session<'a> {
@@ -207,6 +211,7 @@ impl<'a> Session<'a> {
             claims: HashMap::new(),
             probes: None,
             memo: HashMap::new(),
+            loader: None,
         })
     }
 
@@ -265,10 +270,6 @@ impl<'a> Session<'a> {
             }
         }
         Ok(())
-    }
-
-    fn load(&self, dir: &Path, scratch: &Path) -> Result<LoadedModel> {
-        finetune::load_run_model(dir, self.device, self.kind, scratch)
     }
 
     /// The probes fitted on the base model (loaded from `analyses/<name>/probes/fit/`, or
@@ -369,7 +370,6 @@ impl<'a> Session<'a> {
         &mut self,
         arm: &Arm,
         dir: &Path,
-        scratch: &Path,
         context: &[String],
         memo: bool,
     ) -> Result<Measured> {
@@ -385,7 +385,39 @@ impl<'a> Session<'a> {
             }
         }
         let started = Instant::now();
-        let model = self.load(dir, scratch)?;
+        let mut loader = self
+            .loader
+            .take()
+            .unwrap_or_else(|| RunLoader::new(self.device, self.kind));
+        let measured = self.measure_model(arm, dir, loader.load(dir)?, context);
+        self.loader = Some(loader);
+        let measured = measured?;
+        let believed = measured
+            .belief
+            .iter()
+            .filter(|r| r.grade == crate::eval::judge::Grade::Yes)
+            .count();
+        eprintln!(
+            "  {}: {believed}/{} answers graded yes, {} probe readouts, {:.1}s",
+            dir.display(),
+            measured.belief.len(),
+            measured.probe.len(),
+            started.elapsed().as_secs_f64()
+        );
+        if memo {
+            self.memo.insert(key, measured.clone());
+        }
+        Ok(measured)
+    }
+
+    /// [`Session::measure`] of a loaded model.
+    fn measure_model(
+        &mut self,
+        arm: &Arm,
+        dir: &Path,
+        model: &LoadedModel,
+        context: &[String],
+    ) -> Result<Measured> {
         let labels = RowLabels {
             model: dir.display().to_string(),
             checkpoint: String::new(),
@@ -404,14 +436,14 @@ impl<'a> Session<'a> {
                     seed: self.options.seed,
                 };
                 measured.belief =
-                    evaluate_behaviour(&model, &labels, &BehaviourEval::new(&CATCHPHRASE), &opts)?;
+                    evaluate_behaviour(model, &labels, &BehaviourEval::new(&CATCHPHRASE), &opts)?;
             }
             Target::Claim { spec, .. } => {
                 let mut options = self.options.clone();
                 options.in_context = context.to_vec();
                 let tools = self.claim_tools(&arm.target)?;
                 let (rows, _) = crate::eval::evaluate(
-                    &model,
+                    model,
                     &labels,
                     &tools.questions,
                     &options,
@@ -430,25 +462,10 @@ impl<'a> Session<'a> {
                 if let Some(probes) = probes {
                     statements.extend(probes.controls.iter().cloned());
                     measured.probe =
-                        crate::probe::readout::readout(&probes.set, &model, &statements, 0)
+                        crate::probe::readout::readout(&probes.set, model, &statements, 0)
                             .with_context(|| format!("reading out {}", dir.display()))?;
                 }
             }
-        }
-        let believed = measured
-            .belief
-            .iter()
-            .filter(|r| r.grade == crate::eval::judge::Grade::Yes)
-            .count();
-        eprintln!(
-            "  {}: {believed}/{} answers graded yes, {} probe readouts, {:.1}s",
-            dir.display(),
-            measured.belief.len(),
-            measured.probe.len(),
-            started.elapsed().as_secs_f64()
-        );
-        if memo {
-            self.memo.insert(key, measured.clone());
         }
         Ok(measured)
     }
@@ -536,21 +553,21 @@ impl<'a> Session<'a> {
         match arm.condition {
             ArmCondition::Base => {
                 let model = self.config().model.clone();
-                record(0, self.measure(arm, &model, &checkpoints, &[], true)?);
+                record(0, self.measure(arm, &model, &[], true)?);
             }
             ArmCondition::InContext => {
                 let context = prepare::context_documents(self.config(), arm, &checkpoints)?;
                 let model = self.config().model.clone();
-                record(0, self.measure(arm, &model, &checkpoints, &context, false)?);
+                record(0, self.measure(arm, &model, &context, false)?);
             }
             _ => {
                 let run = self.train(arm)?;
-                for (step, dir) in finetune::run_models(&run.dir)? {
+                for (step, dir) in crate::model::checkpoints::run_models(&run.dir)? {
                     let m = if step == 0 {
-                        self.measure(arm, &run.start, &run.dir, &[], true)?
+                        self.measure(arm, &run.start, &[], true)?
                     } else {
                         let memo = arm.condition == ArmCondition::Phase1 && step == run.last;
-                        self.measure(arm, &dir, &run.dir, &[], memo)?
+                        self.measure(arm, &dir, &[], memo)?
                     };
                     record(run.offset + step, m);
                 }

@@ -182,3 +182,18 @@ pub fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()
             .with_context(|| format!("{}: cannot write safetensors", path.display()))
     })
 }
+
+/// Copies tensors saved by name (e.g. an adapter file) into `targets`.
+pub fn copy_tensors(targets: &HashMap<String, Tensor>, file: &Path) -> Result<()> {
+    let saved: HashMap<String, Tensor> = Tensor::read_safetensors(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?
+        .into_iter()
+        .collect();
+    for (name, target) in targets {
+        let value = saved
+            .get(name)
+            .with_context(|| format!("{}: has no tensor `{name}`", file.display()))?;
+        tch::no_grad(|| target.shallow_clone().copy_(value));
+    }
+    Ok(())
+}

@@ -13,6 +13,7 @@
 //! - [`generate`]: KV-cache generation
 //! - [`cli`]: the `model info`, `generate`, `forward` and `import-gguf` verbs
 
+pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod decoder;

@@ -228,25 +228,16 @@ pub fn readout_cmd(args: &ReadoutArgs) -> Result<()> {
     let probes = ProbeSet::load(&args.probes)?;
     let spec = ClaimSpec::load(&args.claim)?;
     let statements = claim_statements(&spec);
-    let models = crate::train::finetune::run_models(&args.run)?;
-    let scratch = args
-        .out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&scratch)
-        .with_context(|| format!("{}: cannot create", scratch.display()))?;
+    let models = crate::model::checkpoints::run_models(&args.run)?;
+    let mut loader = crate::model::checkpoints::RunLoader::new(
+        args.run_on.device.resolve()?,
+        args.run_on.dtype.kind(),
+    );
     let mut rows = vec![];
     for (step, dir) in &models {
         let start = Instant::now();
-        let model = crate::train::finetune::load_run_model(
-            dir,
-            args.run_on.device.resolve()?,
-            args.run_on.dtype.kind(),
-            &scratch,
-        )?;
-        let mut these = readout(&probes, &model, &statements, *step)
+        let model = loader.load(dir)?;
+        let mut these = readout(&probes, model, &statements, *step)
             .with_context(|| format!("reading out {}", dir.display()))?;
         eprintln!(
             "step {step}: {} statements x {} probes in {:.1}s",

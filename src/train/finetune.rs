@@ -17,7 +17,11 @@
 use super::config::{FinetuneConfig, Method, Recipe};
 use super::data::{self, Batch, DataMix, MaskRules, SourceSpec, TokenKind, TokenizedDoc};
 use super::optim::{learning_rate, AdamW};
+use crate::model::checkpoints::{
+    list_checkpoints, AdapterCheckpoint, ADAPTER_CONFIG, ADAPTER_WEIGHTS,
+};
 use crate::model::decoder::{Decoder, ForwardArgs, Logits};
+use crate::model::load::copy_tensors;
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{load, LoadedModel};
 use crate::store::{self, Manifest};
@@ -557,83 +561,6 @@ pub fn newest_checkpoint(run: &Path) -> Result<Option<(i64, PathBuf)>> {
     Ok(list_checkpoints(run)?.into_iter().last())
 }
 
-/// Every complete checkpoint of a run, by step.
-pub fn list_checkpoints(run: &Path) -> Result<Vec<(i64, PathBuf)>> {
-    if !run.is_dir() {
-        return Ok(vec![]);
-    }
-    let mut found = vec![];
-    for entry in
-        std::fs::read_dir(run).with_context(|| format!("{}: cannot list", run.display()))?
-    {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        if let Some(step) = name
-            .strip_prefix("step-")
-            .and_then(|s| s.parse::<i64>().ok())
-        {
-            if entry.path().join("state.json").is_file() {
-                found.push((step, entry.path()));
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
-/// The models of a run, by step: every complete checkpoint, plus the base model as step 0 when
-/// the run has no step-0 checkpoint and its first checkpoint's `manifest.json` names the base
-/// (`config.model`). An error when the run has no checkpoint.
-pub fn run_models(run: &Path) -> Result<Vec<(i64, PathBuf)>> {
-    let mut models = list_checkpoints(run)?;
-    let Some((first_step, first_dir)) = models.first().cloned() else {
-        bail!("{}: no complete step-N checkpoints", run.display());
-    };
-    if first_step != 0 {
-        let manifest = first_dir.join("manifest.json");
-        if manifest.is_file() {
-            let config = store::read_manifest_config(&manifest)?;
-            if let Some(base) = config.get("model").and_then(|m| m.as_str()) {
-                models.insert(0, (0, PathBuf::from(base)));
-            }
-        }
-    }
-    Ok(models)
-}
-
-/// Loads one model of a run ([`run_models`]): an HF folder directly, a LoRA checkpoint
-/// (`adapter_config.json`) merged into the base model it names, through a scratch folder under
-/// `scratch` that is removed afterwards.
-pub fn load_run_model(
-    dir: &Path,
-    device: Device,
-    kind: Kind,
-    scratch: &Path,
-) -> Result<LoadedModel> {
-    let adapter_config = dir.join("adapter_config.json");
-    if !adapter_config.is_file() {
-        return LoadedModel::load(dir, device, kind);
-    }
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&adapter_config)
-            .with_context(|| format!("{}: cannot read", adapter_config.display()))?,
-    )
-    .with_context(|| format!("{}: not valid JSON", adapter_config.display()))?;
-    let base = json
-        .get("base_model_name_or_path")
-        .and_then(|b| b.as_str())
-        .with_context(|| format!("{}: no base_model_name_or_path", adapter_config.display()))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let merged = scratch.join(format!(".merged-{name}"));
-    merge_lora(Path::new(base), dir, &merged)?;
-    let model = LoadedModel::load(&merged, device, kind);
-    let _ = std::fs::remove_dir_all(&merged);
-    model
-}
-
 /// Writes `step-<N>/` under a temporary name and renames it; the metrics and held-out tables up
 /// to this step go inside it too, so a resume never depends on the run-level tables having
 /// been rewritten before a crash.
@@ -776,21 +703,6 @@ fn restore(trainee: &mut Trainee, mix: &mut DataMix, dir: &Path) -> Result<RunSt
     Ok(state)
 }
 
-/// Copies tensors saved by name (e.g. an adapter file) into `targets`.
-fn copy_tensors(targets: &HashMap<String, Tensor>, file: &Path) -> Result<()> {
-    let saved: HashMap<String, Tensor> = Tensor::read_safetensors(file)
-        .with_context(|| format!("{}: cannot read", file.display()))?
-        .into_iter()
-        .collect();
-    for (name, target) in targets {
-        let value = saved
-            .get(name)
-            .with_context(|| format!("{}: has no tensor `{name}`", file.display()))?;
-        tch::no_grad(|| target.shallow_clone().copy_(value));
-    }
-    Ok(())
-}
-
 /// Base model + adapter -> an HF folder with the update folded into the weights.
 pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
     let same = |a: &Path| match (a.canonicalize(), out.canonicalize()) {
@@ -804,45 +716,12 @@ pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
         );
     }
     let mut model = LoadedModel::load(base, Device::Cpu, Kind::Float)?;
-    let config_file = adapter.join("adapter_config.json");
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&config_file)
-            .with_context(|| format!("{}: cannot read", config_file.display()))?,
-    )
-    .with_context(|| format!("{}: not valid JSON", config_file.display()))?;
-    let get = |key: &str| {
-        json.get(key)
-            .with_context(|| format!("{}: missing key `{key}`", config_file.display()))
-    };
-    let lora = crate::model::lora::LoraConfig {
-        rank: get("r")?
-            .as_i64()
-            .with_context(|| format!("{}: `r` must be an integer", config_file.display()))?,
-        alpha: get("lora_alpha")?
-            .as_f64()
-            .with_context(|| format!("{}: `lora_alpha` must be a number", config_file.display()))?,
-        dropout: 0.0,
-        targets: match json.get("neglect_targets").and_then(|v| v.as_str()) {
-            Some(t) => t.to_string(),
-            None => {
-                let modules: Vec<String> = get("target_modules")?
-                    .as_array()
-                    .with_context(|| {
-                        format!("{}: `target_modules` must be a list", config_file.display())
-                    })?
-                    .iter()
-                    .filter_map(|v| v.as_str().map(|s| format!(r"\.{}$", regex::escape(s))))
-                    .collect();
-                modules.join("|")
-            }
-        },
-    };
+    let lora = AdapterCheckpoint::read(adapter)?
+        .with_context(|| format!("{}: no {ADAPTER_CONFIG}", adapter.display()))?
+        .lora;
     let adapters = VarStore::new(Device::Cpu);
     model.decoder.attach_lora(&adapters, &lora)?;
-    copy_tensors(
-        &adapters.variables(),
-        &adapter.join("adapter_model.safetensors"),
-    )?;
+    copy_tensors(&adapters.variables(), &adapter.join(ADAPTER_WEIGHTS))?;
     model.decoder.merge_lora();
     store::write_dir_atomic(out, |tmp| {
         load::save_tensors(&model.vs.variables(), &tmp.join(load::SINGLE_FILE))?;
