@@ -446,3 +446,46 @@ fn cuda_logits_match_the_cpu() {
         assert!(diff < tolerance, "{dtype}: logits differ by {diff}");
     }
 }
+
+/// Batched generation gives every row exactly the tokens that its prompt and sampling give
+/// alone: left padding masked out, positions per row, greedy and sampled rows, mixed prompt
+/// lengths, and a row that stops early while the others go on.
+#[test]
+fn batched_generation_matches_one_prompt_at_a_time() {
+    use neglect::model::generate::generate_batch;
+    for arch in ["llama_gqa", "gpt2", "qwen3_tied"] {
+        let model = LoadedModel::load(&fixtures().join(arch), Device::Cpu, Kind::Float).unwrap();
+        let prompts: Vec<Vec<i64>> = [
+            "The weather today",
+            "Once upon a time in a land far away there lived",
+            "A",
+            "Numbers: one two three",
+        ]
+        .iter()
+        .map(|t| model.tokenizer.encode(t, false).unwrap())
+        .collect();
+        let samplings: Vec<Sampling> = (0..prompts.len())
+            .map(|i| {
+                if i % 2 == 0 {
+                    Sampling::Greedy
+                } else {
+                    Sampling::TopP {
+                        temperature: 0.9,
+                        top_p: 0.95,
+                        seed: 11 + i as u64,
+                    }
+                }
+            })
+            .collect();
+        // The first greedy token of prompt 0 is a stop token: that row ends after one token.
+        let first = generate(&model.decoder, &prompts[0], 1, Sampling::Greedy, &[]).unwrap()[0];
+        let stop = [first];
+        let batched = generate_batch(&model.decoder, &prompts, 12, &samplings, &stop).unwrap();
+        assert_eq!(batched[0], [first], "{arch}");
+        for (i, prompt) in prompts.iter().enumerate() {
+            let alone = generate(&model.decoder, prompt, 12, samplings[i], &stop).unwrap();
+            assert_eq!(batched[i], alone, "{arch}: row {i}");
+        }
+        assert!(batched[1..].iter().any(|r| r.len() > 1), "{arch}");
+    }
+}

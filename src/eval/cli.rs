@@ -50,7 +50,8 @@ pub struct EvalArgs {
     /// Seed of sampling and of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Sequences per scoring forward pass.
+    /// Sequences per forward pass: closed questions scored, and generated answers sampled
+    /// together (each with its own seeded sampler, so the answers do not depend on it).
     #[arg(long, default_value_t = EvalOptions::default().batch_size)]
     pub batch_size: usize,
     /// Bootstrap resamples of the confidence interval.

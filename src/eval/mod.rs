@@ -28,7 +28,7 @@ pub mod score;
 pub mod thinking;
 
 use crate::claims::questions::{ClaimQuestions, Question, QuestionKind};
-use crate::model::generate::{generate, Sampling};
+use crate::model::generate::{generate_many, Sampling};
 use crate::model::LoadedModel;
 use crate::stats::belief::{belief_rate, BeliefRate};
 use anyhow::{bail, Context, Result};
@@ -77,22 +77,41 @@ pub fn sample_answers(
     seed: u64,
 ) -> Result<Vec<(usize, String)>> {
     let stop = model.stop_ids();
-    let mut out = vec![];
+    let mut asked = vec![];
     for (qi, q) in questions.iter().enumerate() {
         let prompt = score::render_prompt(model, q)?;
         let ids = model.tokenizer.encode(&prompt, false)?;
         for sample in 0..samples {
-            let sampling = answer_sampling(temperature, top_p, seed, qi, sample);
-            let new = generate(&model.decoder, &ids, max_new_tokens, sampling, &stop)
-                .with_context(|| format!("question `{}`", q.id))?;
-            let answer = model.tokenizer.decode(&new, true)?.trim().to_string();
-            if !answer.is_empty() {
-                out.push((qi, answer));
-            }
+            asked.push((
+                qi,
+                ids.clone(),
+                answer_sampling(temperature, top_p, seed, qi, sample),
+            ));
+        }
+    }
+    let prompts: Vec<Vec<i64>> = asked.iter().map(|a| a.1.clone()).collect();
+    let samplings: Vec<Sampling> = asked.iter().map(|a| a.2).collect();
+    let answers = generate_many(
+        &model.decoder,
+        &prompts,
+        max_new_tokens,
+        &samplings,
+        &stop,
+        GENERATION_BATCH,
+    )
+    .context("sampling answers")?;
+    let mut out = vec![];
+    for ((qi, _, _), new) in asked.into_iter().zip(answers) {
+        let answer = model.tokenizer.decode(&new, true)?.trim().to_string();
+        if !answer.is_empty() {
+            out.push((qi, answer));
         }
     }
     Ok(out)
 }
+
+/// Prompts answered together by [`sample_answers`].
+const GENERATION_BATCH: usize = 16;
 
 /// How to run an evaluation.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -570,28 +589,42 @@ pub fn evaluate(
     // Generated answers, then one judging call for all of them.
     let start = Instant::now();
     let stop = model.stop_ids();
-    let mut pending = vec![];
+    // Every (question, sample) answered in batches; each keeps its own sampling stream.
+    let mut asked = vec![];
     for (qi, (kind, q, prompt)) in open.iter().enumerate() {
-        let original = file_question(*kind, &q.id);
         let ids = model.tokenizer.encode(prompt, false)?;
         for sample in 0..opts.samples {
             let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
-            let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
-                .with_context(|| format!("question `{}`", q.id))?;
-            let mut r = row(*kind, original, sample as i64, prompt)?;
-            r.set_generated(&model.tokenizer.decode(&new, true)?);
-            r.judge = judge.label();
-            let rubric = questions.rubric(*kind).unwrap_or_default();
-            pending.push((
-                r,
-                JudgeItem {
-                    rubric,
-                    question: original.user_text(),
-                    response: String::new(),
-                },
-            ));
-            timing.generated += 1;
+            asked.push((*kind, q, prompt, sample, ids.clone(), sampling));
         }
+    }
+    let prompts: Vec<Vec<i64>> = asked.iter().map(|a| a.4.clone()).collect();
+    let samplings: Vec<Sampling> = asked.iter().map(|a| a.5).collect();
+    let answers = generate_many(
+        &model.decoder,
+        &prompts,
+        opts.max_new_tokens,
+        &samplings,
+        &stop,
+        opts.batch_size,
+    )
+    .context("generating answers")?;
+    let mut pending = vec![];
+    for ((kind, q, prompt, sample, _, _), new) in asked.into_iter().zip(answers) {
+        let original = file_question(kind, &q.id);
+        let mut r = row(kind, original, sample as i64, prompt)?;
+        r.set_generated(&model.tokenizer.decode(&new, true)?);
+        r.judge = judge.label();
+        let rubric = questions.rubric(kind).unwrap_or_default();
+        pending.push((
+            r,
+            JudgeItem {
+                rubric,
+                question: original.user_text(),
+                response: String::new(),
+            },
+        ));
+        timing.generated += 1;
     }
     timing.generate_s += start.elapsed().as_secs_f64();
     let start = Instant::now();

@@ -143,6 +143,159 @@ pub fn generate(
     Ok(output)
 }
 
+/// Completes every prompt at once: the prompts left-padded into one batch with one KV cache,
+/// each row drawn by its own sampler (`samplings[i]` for `prompts[i]`) and finishing on its own
+/// at a stop token or after `max_new_tokens`. Returns each row's new tokens, as [`generate`]
+/// returns them for that prompt and sampling alone (padding is masked out of attention and
+/// positions count from each prompt's first token).
+pub fn generate_batch(
+    model: &Decoder,
+    prompts: &[Vec<i64>],
+    max_new_tokens: usize,
+    samplings: &[Sampling],
+    stop_ids: &[i64],
+) -> Result<Vec<Vec<i64>>> {
+    if prompts.len() != samplings.len() {
+        bail!(
+            "{} prompts but {} samplings",
+            prompts.len(),
+            samplings.len()
+        );
+    }
+    if prompts.is_empty() {
+        return Ok(vec![]);
+    }
+    if prompts.iter().any(Vec::is_empty) {
+        bail!("cannot generate from an empty prompt");
+    }
+    let width = prompts.iter().map(Vec::len).max().expect("non-empty") as i64;
+    model.config.check_positions_sum(
+        width as usize,
+        max_new_tokens,
+        &format!("longest prompt ({width} tokens) plus {max_new_tokens} new tokens"),
+    )?;
+    let mut samplers: Vec<Sampler> = samplings
+        .iter()
+        .map(|s| Sampler::new(*s))
+        .collect::<Result<_>>()?;
+    let device = model.device();
+    let rows = prompts.len() as i64;
+    let pads: Vec<i64> = prompts.iter().map(|p| width - p.len() as i64).collect();
+    // Left padding (token 0, never attended to), prompts flush right.
+    let mut ids = vec![0i64; (rows * width) as usize];
+    for (r, prompt) in prompts.iter().enumerate() {
+        let start = r * width as usize + pads[r] as usize;
+        ids[start..start + prompt.len()].copy_from_slice(prompt);
+    }
+    let input = Tensor::from_slice(&ids)
+        .view([rows, width])
+        .to_device(device);
+    let pad_counts = Tensor::from_slice(&pads).to_device(device).unsqueeze(1); // [rows, 1]
+    let columns = Tensor::arange(width, (Kind::Int64, device)).unsqueeze(0); // [1, width]
+    let real = columns.ge_tensor(&pad_counts); // [rows, width]: true on prompt tokens
+    let positions = (&columns - &pad_counts).clamp_min(0);
+    // Query i sees keys j <= i that are prompt tokens; a padding query sees itself only, so no
+    // row of the mask is empty (an empty row would make NaNs that reach other rows' values).
+    let causal = columns.transpose(0, 1).ge_tensor(&columns).unsqueeze(0); // [1, w, w]
+    let diagonal = Tensor::eye(width, (Kind::Bool, device)).unsqueeze(0);
+    let mask = causal
+        .logical_and(&real.unsqueeze(1))
+        .logical_or(&diagonal)
+        .unsqueeze(1); // [rows, 1, w, w]
+
+    let mut outputs: Vec<Vec<i64>> = vec![Vec::with_capacity(max_new_tokens); prompts.len()];
+    let mut done = vec![false; prompts.len()];
+    let mut cache = KvCache::default();
+    tch::no_grad(|| -> Result<()> {
+        let mut logits = model
+            .forward(
+                &input,
+                ForwardArgs {
+                    positions: Some(&positions),
+                    mask: Some(&mask),
+                    cache: Some(&mut cache),
+                    logits: Logits::Last,
+                    ..Default::default()
+                },
+            )
+            .logits
+            .expect("last-position logits");
+        // Keys a new token may see: the prompt tokens, then every generated position.
+        let mut visible = real.shallow_clone();
+        for step in 0..max_new_tokens as i64 {
+            let mut next = vec![0i64; prompts.len()];
+            for (r, sampler) in samplers.iter_mut().enumerate() {
+                if done[r] {
+                    continue;
+                }
+                let token = sampler.next(&logits.get(r as i64).view([-1]));
+                outputs[r].push(token);
+                next[r] = token;
+                done[r] = stop_ids.contains(&token) || outputs[r].len() == max_new_tokens;
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+            visible = Tensor::cat(
+                &[&visible, &Tensor::ones([rows, 1], (Kind::Bool, device))],
+                1,
+            );
+            let step_positions =
+                (Tensor::from_slice(&prompts.iter().map(|p| p.len() as i64).collect::<Vec<_>>())
+                    .to_device(device)
+                    + step)
+                    .unsqueeze(1);
+            logits = model
+                .forward(
+                    &Tensor::from_slice(&next).view([rows, 1]).to_device(device),
+                    ForwardArgs {
+                        positions: Some(&step_positions),
+                        mask: Some(&visible.view([rows, 1, 1, -1])),
+                        cache: Some(&mut cache),
+                        logits: Logits::Last,
+                        ..Default::default()
+                    },
+                )
+                .logits
+                .expect("last-position logits");
+        }
+        Ok(())
+    })?;
+    Ok(outputs)
+}
+
+/// [`generate_batch`] over any number of prompts, `batch` at a time, prompts of similar
+/// length together (less padding); the results are in the prompts' order and each is what its
+/// prompt and sampling give alone.
+pub fn generate_many(
+    model: &Decoder,
+    prompts: &[Vec<i64>],
+    max_new_tokens: usize,
+    samplings: &[Sampling],
+    stop_ids: &[i64],
+    batch: usize,
+) -> Result<Vec<Vec<i64>>> {
+    if prompts.len() != samplings.len() {
+        bail!(
+            "{} prompts but {} samplings",
+            prompts.len(),
+            samplings.len()
+        );
+    }
+    let mut order: Vec<usize> = (0..prompts.len()).collect();
+    order.sort_by_key(|&i| prompts[i].len());
+    let mut outputs: Vec<Vec<i64>> = vec![vec![]; prompts.len()];
+    for chunk in order.chunks(batch.max(1)) {
+        let these: Vec<Vec<i64>> = chunk.iter().map(|&i| prompts[i].clone()).collect();
+        let sampled: Vec<Sampling> = chunk.iter().map(|&i| samplings[i]).collect();
+        let done = generate_batch(model, &these, max_new_tokens, &sampled, stop_ids)?;
+        for (&i, tokens) in chunk.iter().zip(done) {
+            outputs[i] = tokens;
+        }
+    }
+    Ok(outputs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
