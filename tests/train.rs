@@ -249,6 +249,27 @@ fn lora_merge_verb_writes_a_folder_equal_to_base_plus_adapter() {
         diff < 1e-5,
         "merged folder differs from base + adapter by {diff:e}"
     );
+    // Merged in bf16: saved in bf16, and as close as bf16 weights allow.
+    let merged_bf16 = dir.path().join("merged-bf16");
+    neglect_ok(&[
+        "lora",
+        "merge",
+        "--base",
+        base.to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--out",
+        merged_bf16.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--dtype",
+        "bf16",
+    ]);
+    let saved = common::read_tensors(&merged_bf16.join("model.safetensors"));
+    assert!(saved.values().all(|t| t.kind() == Kind::BFloat16));
+    let bf16_model = LoadedModel::load(&merged_bf16, Device::Cpu, Kind::Float).unwrap();
+    let diff = max_abs_diff(&logits(&bf16_model, &ids), &adapter_logits);
+    assert!(diff < 0.1, "bf16 merge differs by {diff:e}");
 }
 
 #[test]
@@ -610,7 +631,8 @@ fn lora_checkpoints_load_in_memory_as_their_merged_folders() {
         let checkpoint = out.join(format!("step-{step}"));
         let in_memory = logits(loader.load(&checkpoint).unwrap(), &ids);
         let merged = dir.path().join(format!("merged-{}", seen.len()));
-        neglect::train::finetune::merge_lora(&base, &checkpoint, &merged).unwrap();
+        neglect::train::finetune::merge_lora(&base, &checkpoint, &merged, Device::Cpu, Kind::Float)
+            .unwrap();
         let folder = logits(
             &LoadedModel::load(&merged, Device::Cpu, Kind::Float).unwrap(),
             &ids,

@@ -618,7 +618,7 @@ fn phase1_final_model(base: &Path, phase1: &TrainedRun) -> Result<PathBuf> {
     }
     let merged = phase1.dir.join("final-merged");
     if !merged.join("config.json").is_file() {
-        finetune::merge_lora(base, &last, &merged)?;
+        finetune::merge_lora(base, &last, &merged, tch::Device::Cpu, tch::Kind::Float)?;
     }
     Ok(merged)
 }

@@ -36,11 +36,20 @@ pub struct MergeArgs {
     /// Output HF model directory.
     #[arg(long)]
     pub out: PathBuf,
+    /// Device and dtype of the merge (the merged weights are saved in that dtype).
+    #[command(flatten)]
+    pub run_on: crate::model::cli::RunOn,
 }
 
 /// Folds an adapter into its base and writes an HF folder.
 pub fn merge(args: &MergeArgs) -> Result<()> {
-    merge_lora(&args.base, &args.adapter, &args.out)?;
+    merge_lora(
+        &args.base,
+        &args.adapter,
+        &args.out,
+        args.run_on.device.resolve()?,
+        args.run_on.dtype.kind(),
+    )?;
     println!("{}", args.out.display());
     Ok(())
 }

@@ -703,8 +703,15 @@ fn restore(trainee: &mut Trainee, mix: &mut DataMix, dir: &Path) -> Result<RunSt
     Ok(state)
 }
 
-/// Base model + adapter -> an HF folder with the update folded into the weights.
-pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
+/// Base model + adapter -> an HF folder with the update folded into the weights, merged on
+/// `device` in `kind` (the weights are saved in `kind`).
+pub fn merge_lora(
+    base: &Path,
+    adapter: &Path,
+    out: &Path,
+    device: Device,
+    kind: Kind,
+) -> Result<()> {
     let same = |a: &Path| match (a.canonicalize(), out.canonicalize()) {
         (Ok(a), Ok(o)) => a == o,
         _ => false,
@@ -715,11 +722,11 @@ pub fn merge_lora(base: &Path, adapter: &Path, out: &Path) -> Result<()> {
             out.display()
         );
     }
-    let mut model = LoadedModel::load(base, Device::Cpu, Kind::Float)?;
+    let mut model = LoadedModel::load(base, device, kind)?;
     let lora = AdapterCheckpoint::read(adapter)?
         .with_context(|| format!("{}: no {ADAPTER_CONFIG}", adapter.display()))?
         .lora;
-    let adapters = VarStore::new(Device::Cpu);
+    let adapters = VarStore::new(device);
     model.decoder.attach_lora(&adapters, &lora)?;
     copy_tensors(&adapters.variables(), &adapter.join(ADAPTER_WEIGHTS))?;
     model.decoder.merge_lora();
