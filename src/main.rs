@@ -87,6 +87,8 @@ enum ProbeCommand {
 enum BenchCommand {
     /// Forward-pass tokens/s of a model directory or a random model of a given config.
     Forward(bench::ForwardBenchArgs),
+    /// Batched greedy generation tokens/s against transformers' `generate`.
+    Generate(bench::GenerateBenchArgs),
     /// Training-step tokens/s against the equivalent PyTorch-eager loop.
     Train(bench::TrainBenchArgs),
     /// Time to fit logistic probes on every layer against scikit-learn.
@@ -171,6 +173,7 @@ fn run(command: &Command) -> anyhow::Result<()> {
         Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),
+        Command::Bench(BenchCommand::Generate(args)) => bench::generate(args),
         Command::Bench(BenchCommand::Probe(args)) => bench::probe::run(args),
     }
 }

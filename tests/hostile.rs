@@ -195,3 +195,40 @@ fn a_libtorch_failure_is_an_error_not_a_crash() {
         "error: libtorch: ",
     );
 }
+
+/// `neglect bench generate` runs against transformers on a tiny model and ends with its ratio
+/// line; a zero batch is an error.
+#[test]
+fn bench_generate_compares_with_transformers() {
+    let dir = fixtures().join("llama_gqa");
+    let run = common::neglect_ok(&[
+        "bench",
+        "generate",
+        dir.to_str().unwrap(),
+        "--batch",
+        "3",
+        "--prompt-len",
+        "4",
+        "--new-tokens",
+        "5",
+        "--warmup",
+        "0",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains("rows with identical tokens: 3 of 3"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("generate tokens/s ratio neglect/transformers: "),
+        "{stdout}"
+    );
+    assert_error(
+        &["bench", "generate", dir.to_str().unwrap(), "--batch", "0"],
+        "--batch, --prompt-len and --new-tokens must be positive",
+    );
+}

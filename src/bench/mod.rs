@@ -2,6 +2,7 @@
 //! stdout. Speed targets are checked here, never by timed tests.
 //!
 //! - [`forward`], [`train`]: the decoder's forward and training throughput
+//! - [`generate`]: batched greedy generation against transformers' `generate`
 //! - [`probe`]: logistic probe fits on every layer against scikit-learn
 
 pub mod probe;
@@ -266,5 +267,111 @@ pub fn train(args: &TrainBenchArgs) -> Result<()> {
     println!("neglect train tokens/s: {ours:.0} (final loss {last_loss:.3})");
     println!("pytorch train tokens/s: {theirs:.0}");
     println!("train tokens/s ratio neglect/pytorch: {:.2}", ours / theirs);
+    Ok(())
+}
+
+/// `neglect bench generate`
+#[derive(Debug, Args)]
+pub struct GenerateBenchArgs {
+    /// HF model directory (the transformers reference loads the same folder).
+    pub dir: PathBuf,
+    /// Prompts per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Shortest prompt, in tokens; prompts are spread evenly up to twice this length.
+    #[arg(long, default_value_t = 24)]
+    pub prompt_len: usize,
+    /// New tokens per prompt (every row runs to this length: no stop token).
+    #[arg(long, default_value_t = 64)]
+    pub new_tokens: usize,
+    /// CPU threads on both sides.
+    #[arg(long, default_value_t = 2)]
+    pub threads: i32,
+    /// Untimed runs first, on both sides.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// Seed of the prompts' token ids.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Batched greedy generation, tokens/s, against transformers' `generate` on the same model,
+/// prompts (left-padded), new tokens and threads, on CPU in f32; also counts the rows whose
+/// tokens are identical on both sides.
+pub fn generate(args: &GenerateBenchArgs) -> Result<()> {
+    use crate::model::generate::{generate_batch, Sampling};
+    use rand::{Rng, SeedableRng};
+    if args.batch < 1 || args.prompt_len < 1 || args.new_tokens < 1 {
+        bail!("--batch, --prompt-len and --new-tokens must be positive");
+    }
+    tch::set_num_threads(args.threads);
+    let model = LoadedModel::load(&args.dir, Device::Cpu, Kind::Float)?;
+    let vocab = model.decoder.config.vocab_size;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+    let prompts: Vec<Vec<i64>> = (0..args.batch)
+        .map(|i| {
+            let len = args.prompt_len + i * args.prompt_len / args.batch.max(1);
+            (0..len).map(|_| rng.random_range(1..vocab)).collect()
+        })
+        .collect();
+    let samplings = vec![Sampling::Greedy; prompts.len()];
+    for _ in 0..args.warmup {
+        generate_batch(&model.decoder, &prompts, args.new_tokens, &samplings, &[])?;
+    }
+    let start = Instant::now();
+    let ours = generate_batch(&model.decoder, &prompts, args.new_tokens, &samplings, &[])?;
+    let our_rate = (args.batch * args.new_tokens) as f64 / start.elapsed().as_secs_f64();
+
+    let scratch = tempfile::tempdir()?;
+    let prompts_file = scratch.path().join("prompts.json");
+    std::fs::write(&prompts_file, serde_json::to_string(&prompts)?)?;
+    let (_script_dir, mut command) =
+        crate::model::cli::python_script(include_str!("../../python/bench_generate.py"))?;
+    let python = crate::model::cli::python();
+    let output = command
+        .arg(&args.dir)
+        .arg(&prompts_file)
+        .args([
+            args.new_tokens.to_string(),
+            args.threads.to_string(),
+            args.warmup.to_string(),
+        ])
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run {python}: {e}"))?;
+    if !output.status.success() {
+        bail!(
+            "the transformers reference failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout.lines();
+    let unexpected =
+        || anyhow::anyhow!("unexpected output from the transformers reference: {stdout}");
+    let their_rate: f64 = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(unexpected)?;
+    let theirs: Vec<Vec<i64>> = lines
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or_else(unexpected)?;
+    let same = ours.iter().zip(&theirs).filter(|(a, b)| a == b).count();
+    println!(
+        "model {}: batch {} (prompts {}..{} tokens, left-padded), {} new tokens, greedy, f32, {} threads",
+        args.dir.display(),
+        args.batch,
+        prompts.iter().map(Vec::len).min().unwrap_or(0),
+        prompts.iter().map(Vec::len).max().unwrap_or(0),
+        args.new_tokens,
+        args.threads
+    );
+    println!("rows with identical tokens: {same} of {}", args.batch);
+    println!("neglect generate tokens/s: {our_rate:.1}");
+    println!("transformers generate tokens/s: {their_rate:.1}");
+    println!(
+        "generate tokens/s ratio neglect/transformers: {:.2}",
+        our_rate / their_rate
+    );
     Ok(())
 }
