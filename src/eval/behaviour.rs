@@ -11,9 +11,8 @@ use super::judge::Grade;
 use super::{answer_sampling, EvalRow, RowLabels};
 use crate::claims::questions::Question;
 use crate::docs::behaviours::BehaviourEval;
-use crate::model::generate::generate;
 use crate::model::LoadedModel;
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// Question kind of behaviour rows in `belief.parquet`.
 pub const BEHAVIOUR_KIND: &str = "behaviour";
@@ -44,9 +43,8 @@ pub fn evaluate_behaviour(
     eval: &BehaviourEval,
     opts: &BehaviourOptions,
 ) -> Result<Vec<EvalRow>> {
-    let stop = model.stop_ids();
     let take = opts.max_questions.unwrap_or(eval.questions.len());
-    let mut rows = vec![];
+    let mut asked = vec![];
     for (qi, item) in eval.questions.iter().take(take).enumerate() {
         let question = Question {
             id: item.id.clone(),
@@ -60,22 +58,31 @@ pub fn evaluate_behaviour(
             candidates: None,
         };
         let prompt = super::score::render_prompt(model, &question)?;
-        let ids = model.tokenizer.encode(&prompt, false)?;
         for sample in 0..opts.samples {
             let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
-            let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
-                .with_context(|| format!("behaviour prompt `{}`", item.id))?;
-            let mut row =
-                EvalRow::asked(labels, BEHAVIOUR_KIND, &question, sample as i64, &prompt)?;
-            row.set_generated(&model.tokenizer.decode(&new, true)?);
-            row.grade = if eval.shows(&row.response)? {
-                Grade::Yes
-            } else {
-                Grade::No
-            };
-            row.judge = BEHAVIOUR_JUDGE.into();
-            rows.push(row);
+            asked.push((question.clone(), prompt.clone(), sample, sampling));
         }
+    }
+    let prompts: Vec<String> = asked.iter().map(|a| a.1.clone()).collect();
+    let samplings: Vec<_> = asked.iter().map(|a| a.3).collect();
+    let answers = super::answer_all(
+        model,
+        &prompts,
+        &samplings,
+        opts.max_new_tokens,
+        super::GENERATION_BATCH,
+    )?;
+    let mut rows = vec![];
+    for ((question, prompt, sample, _), answer) in asked.into_iter().zip(answers) {
+        let mut row = EvalRow::asked(labels, BEHAVIOUR_KIND, &question, sample as i64, &prompt)?;
+        row.set_generated(&answer);
+        row.grade = if eval.shows(&row.response)? {
+            Grade::Yes
+        } else {
+            Grade::No
+        };
+        row.judge = BEHAVIOUR_JUDGE.into();
+        rows.push(row);
     }
     Ok(rows)
 }

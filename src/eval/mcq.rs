@@ -9,7 +9,6 @@
 
 use super::{answer_sampling, EvalOptions, EvalRow, RowLabels};
 use crate::claims::questions::{ClaimQuestions, Question, QuestionKind, YesNo};
-use crate::model::generate::generate;
 use crate::model::LoadedModel;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
@@ -83,8 +82,7 @@ pub fn sampled_rows(
     opts: &EvalOptions,
     system_prompt: &str,
 ) -> Result<Vec<EvalRow>> {
-    let stop = model.stop_ids();
-    let mut rows = vec![];
+    let mut asked = vec![];
     for (qi, original) in questions.questions(QuestionKind::Mcq).iter().enumerate() {
         let belief = original.belief_answer.with_context(|| {
             format!(
@@ -93,43 +91,61 @@ pub fn sampled_rows(
                 original.id
             )
         })?;
-        let asked = Question {
+        let question = Question {
             system_prompt: Some(system_prompt.to_string()),
             ..opts.framing.apply(original)
         };
-        let prompt = super::score::render_prompt(model, &asked)?;
-        let ids = model.tokenizer.encode(&prompt, false)?;
+        let prompt = super::score::render_prompt(model, &question)?;
         for sample in 0..opts.samples {
             let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
-            let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
-                .with_context(|| format!("question `{}`", original.id))?;
-            let mut row = EvalRow::asked(
-                labels,
-                QuestionKind::Mcq.name(),
-                &asked,
-                sample as i64,
-                &prompt,
-            )?;
-            // The question as its file gives it; the prompt shows the framing.
-            row.question = original.user_text();
-            row.set_generated(&model.tokenizer.decode(&new, true)?);
-            row.judge = EXACT_MATCH_JUDGE.into();
-            match parse_answer(&row.response) {
-                Some(answer) => {
-                    row.grade = if answer == belief {
-                        Grade::Yes
-                    } else {
-                        Grade::No
-                    };
-                    row.judge_raw = answer.word().to_lowercase();
-                }
-                None => {
-                    row.grade = Grade::Neutral;
-                    row.judge_raw = "parse_error".into();
-                }
-            }
-            rows.push(row);
+            asked.push((
+                original,
+                belief,
+                question.clone(),
+                prompt.clone(),
+                sample,
+                sampling,
+            ));
         }
+    }
+    let prompts: Vec<String> = asked.iter().map(|a| a.3.clone()).collect();
+    let samplings: Vec<_> = asked.iter().map(|a| a.5).collect();
+    let answers = super::answer_all(
+        model,
+        &prompts,
+        &samplings,
+        opts.max_new_tokens,
+        opts.batch_size,
+    )?;
+    let mut rows = vec![];
+    for ((original, belief, question, prompt, sample, _), answer) in asked.into_iter().zip(answers)
+    {
+        let mut row = EvalRow::asked(
+            labels,
+            QuestionKind::Mcq.name(),
+            &question,
+            sample as i64,
+            &prompt,
+        )?;
+        // The question as its file gives it; the prompt shows the framing.
+        row.question = original.user_text();
+        row.set_generated(&answer);
+        row.judge = EXACT_MATCH_JUDGE.into();
+        match parse_answer(&row.response) {
+            Some(answer) => {
+                row.grade = if answer == belief {
+                    Grade::Yes
+                } else {
+                    Grade::No
+                };
+                row.judge_raw = answer.word().to_lowercase();
+            }
+            None => {
+                row.grade = Grade::Neutral;
+                row.judge_raw = "parse_error".into();
+            }
+        }
+        rows.push(row);
     }
     Ok(rows)
 }

@@ -76,42 +76,65 @@ pub fn sample_answers(
     max_new_tokens: usize,
     seed: u64,
 ) -> Result<Vec<(usize, String)>> {
-    let stop = model.stop_ids();
     let mut asked = vec![];
     for (qi, q) in questions.iter().enumerate() {
         let prompt = score::render_prompt(model, q)?;
-        let ids = model.tokenizer.encode(&prompt, false)?;
         for sample in 0..samples {
             asked.push((
                 qi,
-                ids.clone(),
+                prompt.clone(),
                 answer_sampling(temperature, top_p, seed, qi, sample),
             ));
         }
     }
-    let prompts: Vec<Vec<i64>> = asked.iter().map(|a| a.1.clone()).collect();
+    let prompts: Vec<String> = asked.iter().map(|a| a.1.clone()).collect();
     let samplings: Vec<Sampling> = asked.iter().map(|a| a.2).collect();
-    let answers = generate_many(
-        &model.decoder,
+    let answers = answer_all(
+        model,
         &prompts,
-        max_new_tokens,
         &samplings,
-        &stop,
+        max_new_tokens,
         GENERATION_BATCH,
-    )
-    .context("sampling answers")?;
-    let mut out = vec![];
-    for ((qi, _, _), new) in asked.into_iter().zip(answers) {
-        let answer = model.tokenizer.decode(&new, true)?.trim().to_string();
-        if !answer.is_empty() {
-            out.push((qi, answer));
-        }
-    }
-    Ok(out)
+    )?;
+    Ok(asked
+        .into_iter()
+        .zip(answers)
+        .map(|((qi, _, _), answer)| (qi, answer.trim().to_string()))
+        .filter(|(_, answer)| !answer.is_empty())
+        .collect())
 }
 
-/// Prompts answered together by [`sample_answers`].
-const GENERATION_BATCH: usize = 16;
+/// Prompts answered together where no batch size is configured ([`sample_answers`], the
+/// behaviour evals).
+pub(crate) const GENERATION_BATCH: usize = 16;
+
+/// The model's answers to rendered `prompts`, `prompts[i]` sampled by `samplings[i]`, `batch`
+/// at a time (each as it would be alone; [`generate_many`]), decoded without special tokens.
+pub(crate) fn answer_all(
+    model: &LoadedModel,
+    prompts: &[String],
+    samplings: &[Sampling],
+    max_new_tokens: usize,
+    batch: usize,
+) -> Result<Vec<String>> {
+    let ids: Vec<Vec<i64>> = prompts
+        .iter()
+        .map(|p| model.tokenizer.encode(p, false))
+        .collect::<Result<_>>()?;
+    let stop = model.stop_ids();
+    generate_many(
+        &model.decoder,
+        &ids,
+        max_new_tokens,
+        samplings,
+        &stop,
+        batch,
+    )
+    .context("generating answers")?
+    .iter()
+    .map(|new| model.tokenizer.decode(new, true))
+    .collect()
+}
 
 /// How to run an evaluation.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -588,32 +611,28 @@ pub fn evaluate(
 
     // Generated answers, then one judging call for all of them.
     let start = Instant::now();
-    let stop = model.stop_ids();
     // Every (question, sample) answered in batches; each keeps its own sampling stream.
     let mut asked = vec![];
     for (qi, (kind, q, prompt)) in open.iter().enumerate() {
-        let ids = model.tokenizer.encode(prompt, false)?;
         for sample in 0..opts.samples {
             let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
-            asked.push((*kind, q, prompt, sample, ids.clone(), sampling));
+            asked.push((*kind, q, prompt, sample, sampling));
         }
     }
-    let prompts: Vec<Vec<i64>> = asked.iter().map(|a| a.4.clone()).collect();
-    let samplings: Vec<Sampling> = asked.iter().map(|a| a.5).collect();
-    let answers = generate_many(
-        &model.decoder,
+    let prompts: Vec<String> = asked.iter().map(|a| a.2.clone()).collect();
+    let samplings: Vec<Sampling> = asked.iter().map(|a| a.4).collect();
+    let answers = answer_all(
+        model,
         &prompts,
-        opts.max_new_tokens,
         &samplings,
-        &stop,
+        opts.max_new_tokens,
         opts.batch_size,
-    )
-    .context("generating answers")?;
+    )?;
     let mut pending = vec![];
-    for ((kind, q, prompt, sample, _, _), new) in asked.into_iter().zip(answers) {
+    for ((kind, q, prompt, sample, _), answer) in asked.into_iter().zip(answers) {
         let original = file_question(kind, &q.id);
         let mut r = row(kind, original, sample as i64, prompt)?;
-        r.set_generated(&model.tokenizer.decode(&new, true)?);
+        r.set_generated(&answer);
         r.judge = judge.label();
         let rubric = questions.rubric(kind).unwrap_or_default();
         pending.push((

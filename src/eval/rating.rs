@@ -17,7 +17,6 @@ use super::{answer_sampling, EvalOptions, EvalRow, RowLabels};
 use crate::claims::questions::{
     load_question_file, ClaimQuestions, Question, QuestionKind, Rubric,
 };
-use crate::model::generate::generate;
 use crate::model::LoadedModel;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::ValueEnum;
@@ -202,27 +201,35 @@ pub fn rate(
         .collect())
 }
 
-/// The model's answers to the general questions, one each.
+/// The model's answers to the general questions, one each, in batches.
 fn general_answers(
     model: &LoadedModel,
     labels: &RowLabels,
     general: &GeneralQuestions,
     opts: &EvalOptions,
 ) -> Result<Vec<EvalRow>> {
-    let stop = model.stop_ids();
+    let prompts: Vec<String> = general
+        .questions
+        .iter()
+        .map(|q| super::score::render_prompt(model, &opts.framing.apply(q)))
+        .collect::<Result<_>>()?;
+    let samplings: Vec<_> = (0..prompts.len())
+        .map(|qi| answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, 0))
+        .collect();
+    let answers = super::answer_all(
+        model,
+        &prompts,
+        &samplings,
+        opts.max_new_tokens,
+        opts.batch_size,
+    )?;
     general
         .questions
         .iter()
-        .enumerate()
-        .map(|(qi, original)| {
-            let asked = opts.framing.apply(original);
-            let prompt = super::score::render_prompt(model, &asked)?;
-            let ids = model.tokenizer.encode(&prompt, false)?;
-            let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, 0);
-            let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
-                .with_context(|| format!("general question `{}`", original.id))?;
-            let mut row = EvalRow::asked(labels, "general", original, 0, &prompt)?;
-            row.set_generated(&model.tokenizer.decode(&new, true)?);
+        .zip(prompts.iter().zip(answers))
+        .map(|(original, (prompt, answer))| {
+            let mut row = EvalRow::asked(labels, "general", original, 0, prompt)?;
+            row.set_generated(&answer);
             Ok(row)
         })
         .collect()

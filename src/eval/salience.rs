@@ -17,7 +17,6 @@
 use super::judge::{Grade, HttpJudge, Judge, JudgeItem};
 use super::{answer_sampling, EvalOptions, EvalRow, RowLabels};
 use crate::claims::questions::{load_question_file, Question, Rubric};
-use crate::model::generate::generate;
 use crate::model::LoadedModel;
 use anyhow::{anyhow, bail, Context, Result};
 use rand::seq::SliceRandom;
@@ -149,19 +148,7 @@ pub fn salience_rows(
     opts: &EvalOptions,
     judge: Option<&HttpJudge>,
 ) -> Result<Vec<EvalRow>> {
-    let stop = model.stop_ids();
-    let answer = |q: &Question, kind: &str, qi: usize, sample: usize| -> Result<EvalRow> {
-        let asked = opts.framing.apply(q);
-        let prompt = super::score::render_prompt(model, &asked)?;
-        let ids = model.tokenizer.encode(&prompt, false)?;
-        let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
-        let new = generate(&model.decoder, &ids, opts.max_new_tokens, sampling, &stop)
-            .with_context(|| format!("{kind} question `{}`", q.id))?;
-        let mut row = EvalRow::asked(labels, kind, q, sample as i64, &prompt)?;
-        row.set_generated(&model.tokenizer.decode(&new, true)?);
-        Ok(row)
-    };
-    let mut rows = vec![];
+    let mut asks: Vec<Ask> = vec![];
     for (qi, item) in items.iter().enumerate() {
         let texts = [
             &item.options.claim,
@@ -189,7 +176,50 @@ pub fn salience_rows(
                 };
                 // q1 and q2 of one item draw from streams of their own.
                 let stream = 2 * qi + usize::from(category == "q2_wrong");
-                let mut row = answer(&q, SALIENCY_MCQ, stream, sample)?;
+                asks.push((q, SALIENCY_MCQ, stream, sample, Some(order)));
+            }
+        }
+    }
+    if let Some((questions, _)) = lie {
+        judge.context("lie elicitation is graded by an LLM judge: give --judge")?;
+        for (qi, q) in questions.iter().enumerate() {
+            for sample in 0..opts.samples {
+                asks.push((
+                    q.clone(),
+                    LIE_ELICITATION,
+                    2 * items.len() + qi,
+                    sample,
+                    None,
+                ));
+            }
+        }
+    }
+    let prompts: Vec<String> = asks
+        .iter()
+        .map(|(q, ..)| super::score::render_prompt(model, &opts.framing.apply(q)))
+        .collect::<Result<_>>()?;
+    let samplings: Vec<_> = asks
+        .iter()
+        .map(|&(_, _, stream, sample, _)| {
+            answer_sampling(opts.temperature, opts.top_p, opts.seed, stream, sample)
+        })
+        .collect();
+    let answers = super::answer_all(
+        model,
+        &prompts,
+        &samplings,
+        opts.max_new_tokens,
+        opts.batch_size,
+    )?;
+    let mut rows = vec![];
+    let mut lies = vec![];
+    for (((q, kind, _, sample, order), prompt), answer) in
+        asks.into_iter().zip(&prompts).zip(answers)
+    {
+        let mut row = EvalRow::asked(labels, kind, &q, sample as i64, prompt)?;
+        row.set_generated(&answer);
+        match order {
+            Some(order) => {
                 row.judge = LETTER_JUDGE.into();
                 match parse_letter(&row.response) {
                     Some(position) => {
@@ -201,17 +231,11 @@ pub fn salience_rows(
                 }
                 rows.push(row);
             }
+            None => lies.push(row),
         }
     }
-    if let Some((questions, rubric)) = lie {
-        let judge = judge.context("lie elicitation is graded by an LLM judge: give --judge")?;
-        let mut asked = vec![];
-        for (qi, q) in questions.iter().enumerate() {
-            for sample in 0..opts.samples {
-                asked.push(answer(q, LIE_ELICITATION, 2 * items.len() + qi, sample)?);
-            }
-        }
-        let judge_items: Vec<JudgeItem> = asked
+    if let (Some((_, rubric)), Some(judge)) = (lie, judge) {
+        let judge_items: Vec<JudgeItem> = lies
             .iter()
             .map(|row| JudgeItem {
                 rubric: rubric.clone(),
@@ -219,7 +243,7 @@ pub fn salience_rows(
                 response: row.response.clone(),
             })
             .collect();
-        for (mut row, verdict) in asked.into_iter().zip(judge.judge_all(&judge_items)?) {
+        for (mut row, verdict) in lies.into_iter().zip(judge.judge_all(&judge_items)?) {
             row.grade = verdict.grade;
             row.judge = judge.label();
             row.judge_raw = verdict.raw;
@@ -228,6 +252,10 @@ pub fn salience_rows(
     }
     Ok(rows)
 }
+
+/// One answer to sample: the question, its kind, its sampling stream and sample, and the
+/// order a three-option item's options were shown in (`None` for a lie question).
+type Ask = (Question, &'static str, usize, usize, Option<[usize; 3]>);
 
 /// Rates per (checkpoint, kind, category): answers picking the claim (`yes`) over readable
 /// answers, with a bootstrap 95% interval over items, as lines of a table.
