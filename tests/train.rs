@@ -584,31 +584,51 @@ fn epochs_become_steps_over_the_training_documents() {
     );
 }
 
-/// The loss in chunks of positions (`loss_chunk`) trains the same model as the full logits:
-/// the weights after 10 full-finetuning updates agree to float rounding.
+/// The loss in chunks of positions (`loss_chunk`) and activation checkpointing (blocks
+/// recomputed in the backward pass) train the same model as the plain pass: after 10 updates,
+/// full and LoRA, the trained weights agree to float rounding.
 #[test]
-fn chunked_loss_trains_as_the_full_logits_do() {
+fn chunked_loss_and_checkpointed_activations_train_as_the_plain_pass_does() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |name: &str, extra: &str| {
+    let run = |name: &str, method: &str, extra: &str| {
         let sub = dir.path().join(name);
         std::fs::create_dir_all(&sub).unwrap();
         let out = sub.join("run");
-        finetune_ok(&write_config(&sub, &out, FULL, 10, 1e-3, extra));
+        finetune_ok(&write_config(&sub, &out, method, 10, 1e-3, extra));
         out
     };
-    let full = run("full", "");
-    let chunked = run("chunked", "loss_chunk = 3");
-    let (a, b) = (train_losses(&full), train_losses(&chunked));
-    for (x, y) in a.iter().zip(&b) {
-        assert!((x - y).abs() < 1e-5, "{a:?} vs {b:?}");
+    for (method, file) in [
+        (FULL, "model.safetensors"),
+        (LORA, "adapter_model.safetensors"),
+    ] {
+        let tag = if method == FULL { "full" } else { "lora" };
+        let plain = run(&format!("{tag}-plain"), method, "");
+        for extra in [
+            "loss_chunk = 3",
+            "checkpoint_activations = true",
+            "checkpoint_activations = true\nloss_chunk = 5",
+        ] {
+            let other = run(
+                &format!("{tag}-{}", extra.replace([' ', '\n', '='], "")),
+                method,
+                extra,
+            );
+            let (a, b) = (train_losses(&plain), train_losses(&other));
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 1e-5, "{tag} {extra}: {a:?} vs {b:?}");
+            }
+            let weights = |run: &Path| common::read_tensors(&run.join("step-10").join(file));
+            let (wa, wb) = (weights(&plain), weights(&other));
+            let mut largest: f64 = 0.0;
+            for (name, ta) in &wa {
+                largest = largest.max(max_abs_diff(ta, &wb[name]));
+            }
+            assert!(
+                largest < 1e-5,
+                "{tag} {extra}: largest weight difference {largest}"
+            );
+        }
     }
-    let weights = |run: &Path| common::read_tensors(&run.join("step-10/model.safetensors"));
-    let (wa, wb) = (weights(&full), weights(&chunked));
-    let mut largest: f64 = 0.0;
-    for (name, ta) in &wa {
-        largest = largest.max(max_abs_diff(ta, &wb[name]));
-    }
-    assert!(largest < 1e-5, "largest weight difference {largest}");
 }
 
 /// A LoRA run's checkpoints are measured in memory: one base model, each checkpoint's adapter

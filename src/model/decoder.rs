@@ -309,6 +309,21 @@ struct Block {
 }
 
 impl Block {
+    /// Attention and MLP, each a residual update of `x`.
+    fn forward(
+        &self,
+        x: &Tensor,
+        rope: Option<&(Tensor, Tensor)>,
+        mask: &AttentionMask,
+        slot: Option<&mut Option<(Tensor, Tensor)>>,
+        train: bool,
+    ) -> Tensor {
+        let h = x + self
+            .attn
+            .forward(&self.norm1.forward(x), rope, mask, slot, train);
+        self.mlp.forward(&self.norm2.forward(&h), train) + h
+    }
+
     fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
         let norm = |name: &str| {
             NormLayer::new(
@@ -345,6 +360,45 @@ enum AttentionMask {
     None,
     /// An explicit boolean mask, true where allowed.
     Explicit(Tensor),
+}
+
+/// A forward pass that kept only the blocks' inputs ([`Decoder::forward_checkpointed`]).
+pub struct Checkpointed<'a> {
+    decoder: &'a Decoder,
+    input_ids: Tensor,
+    positions: Tensor,
+    mask: AttentionMask,
+    rope: Option<(Tensor, Tensor)>,
+    seed: i64,
+    inputs: Vec<Tensor>,
+    last: Tensor,
+    /// The final-normed hidden states `[batch, seq, d_model]`, with a graph back to the last
+    /// block's output (and the final norm's weight).
+    pub hidden: Tensor,
+}
+
+impl Checkpointed<'_> {
+    /// Carries the gradient that has reached the last block's output (after a backward pass
+    /// through [`Checkpointed::hidden`]) back through every block, recomputed one at a time,
+    /// and into the embeddings.
+    pub fn backward_blocks(self) {
+        let mut grad = self.last.grad();
+        if !grad.defined() {
+            return;
+        }
+        let decoder = self.decoder;
+        for (i, block) in decoder.blocks.iter().enumerate().rev() {
+            let input = self.inputs[i].detach().set_requires_grad(true);
+            tch::manual_seed(self.seed.wrapping_add(i as i64));
+            let output = block.forward(&input, self.rope.as_ref(), &self.mask, None, true);
+            (output * &grad).sum(Kind::Float).backward();
+            grad = input.grad();
+        }
+        let embedded = decoder.embed_input(&self.input_ids, &self.positions);
+        if embedded.requires_grad() {
+            (embedded * grad).sum(Kind::Float).backward();
+        }
+    }
 }
 
 /// The decoder: embeddings, blocks, final norm, LM head.
@@ -484,11 +538,7 @@ impl Decoder {
             }
         };
 
-        let tokens = Tensor::embedding(&self.embed, input_ids, -1, false, false);
-        let mut x = match &self.position_embed {
-            Some(wpe) => tokens + Tensor::embedding(wpe, &positions, -1, false, false),
-            None => tokens,
-        };
+        let mut x = self.embed_input(input_ids, &positions);
         let rope = self
             .rotary
             .as_ref()
@@ -499,15 +549,7 @@ impl Decoder {
         }
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let attn = block.attn.forward(
-                &block.norm1.forward(&x),
-                rope.as_ref(),
-                &attention_mask,
-                slot,
-                train,
-            );
-            let h = x + attn;
-            x = block.mlp.forward(&block.norm2.forward(&h), train) + h;
+            x = block.forward(&x, rope.as_ref(), &attention_mask, slot, train);
             if capture_hidden {
                 hidden.push(x.shallow_clone());
             }
@@ -519,6 +561,55 @@ impl Decoder {
             Logits::FinalHidden => Some(self.final_norm.forward(&x)),
         };
         ForwardOutput { logits, hidden }
+    }
+
+    /// Token (and learned position) embeddings of `input_ids`.
+    fn embed_input(&self, input_ids: &Tensor, positions: &Tensor) -> Tensor {
+        let tokens = Tensor::embedding(&self.embed, input_ids, -1, false, false);
+        match &self.position_embed {
+            Some(wpe) => tokens + Tensor::embedding(wpe, positions, -1, false, false),
+            None => tokens,
+        }
+    }
+
+    /// A training forward pass with activation checkpointing: only each block's input is kept
+    /// (no activations inside the blocks), and [`Checkpointed::hidden`] holds the final-normed
+    /// hidden states. Once a loss has been backpropagated into them,
+    /// [`Checkpointed::backward_blocks`] recomputes each block, last first, and carries the
+    /// gradient through it into every parameter. Adapter dropout draws from libtorch's
+    /// generator seeded per block from `seed`, the same in both passes.
+    pub fn forward_checkpointed(
+        &self,
+        input_ids: &Tensor,
+        positions: &Tensor,
+        mask: &Tensor,
+        seed: i64,
+    ) -> Checkpointed<'_> {
+        let mask = AttentionMask::Explicit(mask.shallow_clone());
+        let rope = self.rotary.as_ref().map(|r| r.tables(positions, self.kind));
+        let mut inputs = Vec::with_capacity(self.blocks.len());
+        let last = tch::no_grad(|| {
+            let mut x = self.embed_input(input_ids, positions);
+            for (i, block) in self.blocks.iter().enumerate() {
+                inputs.push(x.shallow_clone());
+                tch::manual_seed(seed.wrapping_add(i as i64));
+                x = block.forward(&x, rope.as_ref(), &mask, None, true);
+            }
+            x
+        })
+        .set_requires_grad(true);
+        let hidden = self.final_norm.forward(&last);
+        Checkpointed {
+            decoder: self,
+            input_ids: input_ids.shallow_clone(),
+            positions: positions.shallow_clone(),
+            mask,
+            rope,
+            seed,
+            inputs,
+            last,
+            hidden,
+        }
     }
 
     /// Every linear layer of the blocks, in order.

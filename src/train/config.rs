@@ -101,6 +101,11 @@ pub struct Recipe {
     /// else chunks that do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_chunk: Option<i64>,
+    /// Activation checkpointing: keep only each block's input in the forward pass and
+    /// recompute the block in the backward pass (less memory, about one more forward pass of
+    /// time). Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checkpoint_activations: bool,
 }
 
 impl Recipe {

@@ -138,20 +138,35 @@ pub fn token_nll(decoder: &Decoder, batch: &Batch, train: bool, chunk: Option<i6
 }
 
 /// Backpropagates `sum(nll * weights) / trained` of a batch and returns its value. With one
-/// chunk, through the full logits; with several, one chunk at a time: each chunk's loss is
-/// backpropagated to the final hidden states (and the unembedding) and freed, then the hidden
-/// states' gradient goes back through the blocks, so at most one chunk's logits exist.
-fn backward_loss(decoder: &Decoder, batch: &Batch, trained: i64, chunk: Option<i64>) -> f64 {
+/// chunk and no activation checkpointing, through the full logits; otherwise one chunk at a
+/// time: each chunk's loss is backpropagated to the final hidden states (and the unembedding)
+/// and freed, then the hidden states' gradient goes back through the blocks (recomputed one at
+/// a time under `checkpoint`, adapter dropout seeded from `seed`), so at most one chunk's
+/// logits exist.
+fn backward_loss(
+    decoder: &Decoder,
+    batch: &Batch,
+    trained: i64,
+    chunk: Option<i64>,
+    checkpoint: bool,
+    seed: i64,
+) -> f64 {
     let seq = batch.targets.size()[1];
     let scale = trained.max(1) as f64;
     let chunk = batch_chunk(batch, decoder.config.vocab_size, chunk);
-    if chunk >= seq {
+    if chunk >= seq && !checkpoint {
         let nll = nll_of_logits(&forward(decoder, batch, Logits::All, true), &batch.targets);
         let loss = (nll * &batch.weights).sum(Kind::Float) / scale;
         loss.backward();
         return loss.double_value(&[]);
     }
-    let hidden = forward(decoder, batch, Logits::FinalHidden, true);
+    let checkpointed = checkpoint.then(|| {
+        decoder.forward_checkpointed(&batch.input_ids, &batch.positions, &batch.mask, seed)
+    });
+    let hidden = match &checkpointed {
+        Some(c) => c.hidden.shallow_clone(),
+        None => forward(decoder, batch, Logits::FinalHidden, true),
+    };
     let detached = hidden.detach().set_requires_grad(true);
     let mut value = 0.0;
     for start in (0..seq).step_by(chunk as usize) {
@@ -164,6 +179,9 @@ fn backward_loss(decoder: &Decoder, batch: &Batch, trained: i64, chunk: Option<i
     }
     // d/d hidden of sum(hidden * g) is g: the blocks receive the chunks' gradient.
     (hidden * detached.grad()).sum(Kind::Float).backward();
+    if let Some(checkpointed) = checkpointed {
+        checkpointed.backward_blocks();
+    }
     value
 }
 
@@ -516,7 +534,8 @@ fn update(
     let recipe = &config.recipe;
     let device = trainee.model.decoder.device();
     // Dropout draws from libtorch's generator: seed it per step so resuming repeats it.
-    tch::manual_seed(config.seed as i64 ^ (step + 1).wrapping_mul(0x9E37_79B9));
+    let dropout_seed = config.seed as i64 ^ (step + 1).wrapping_mul(0x9E37_79B9);
+    tch::manual_seed(dropout_seed);
     let batches: Vec<Batch> = (0..recipe.grad_accum)
         .map(|_| mix.next_batch(recipe.batch_size, device))
         .collect();
@@ -526,8 +545,15 @@ fn update(
         .sum();
     trainee.optimizer.zero_grad();
     let mut loss_value = 0.0;
-    for batch in &batches {
-        loss_value += backward_loss(&trainee.model.decoder, batch, trained, recipe.loss_chunk);
+    for (b, batch) in batches.iter().enumerate() {
+        loss_value += backward_loss(
+            &trainee.model.decoder,
+            batch,
+            trained,
+            recipe.loss_chunk,
+            recipe.checkpoint_activations,
+            dropout_seed.wrapping_add((b as i64) << 16),
+        );
     }
     let tokens = batches.iter().map(|b| b.tokens).sum();
     if !loss_value.is_finite() {

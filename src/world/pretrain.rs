@@ -356,6 +356,7 @@ fn build(
             grad_clip: Some(1.0),
             heldout_every: None,
             loss_chunk: None,
+            checkpoint_activations: false,
         },
         checkpoints: CheckpointSchedule::default(),
     };
