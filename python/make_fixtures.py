@@ -19,6 +19,11 @@ OUT/texts.json       {"forward": FORWARD_TEXT, "generate": GENERATE_TEXT, "paris
 OUT/tokenizers.json        [{"model": dir, "text": ..., "ids": [...]}]
 OUT/chat.json              [{"model": dir, "messages": [...], "add_generation_prompt": b, "text": ...}]
 OUT/smollm2.safetensors    input_ids, logits for SMOLLM2_DIR on PARIS_PROMPT
+OUT/peft_<case>/           an adapter as HF peft saves it (adapter_config.json,
+    adapter_model.safetensors) on a base model folder above, with reference.safetensors:
+    input_ids, logits (f32) of base + adapter computed by peft; cases cover target_modules as a
+    list and as a regex, use_rslora, rank_pattern and alpha_pattern, on llama_gqa and qwen3_tied;
+    peft_dora is a DoRA adapter (not supported: neglect must refuse it)
 """
 
 import copy
@@ -209,6 +214,43 @@ def adamw_reference(path: Path) -> None:
     save_file({"start": start, "grads": grads, "lrs": lrs, "end": p.detach().clone()}, str(path))
 
 
+PEFT_CASES = {
+    # name: (base fixture, LoraConfig keyword arguments)
+    "peft_llama_list": ("llama_gqa", dict(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"])),
+    "peft_llama_patterns": ("llama_gqa", dict(
+        r=4, lora_alpha=8, use_rslora=True,
+        target_modules=r".*\.(q_proj|o_proj|up_proj)",
+        rank_pattern={"o_proj": 2}, alpha_pattern={"up_proj": 16})),
+    "peft_qwen3": ("qwen3_tied", dict(r=8, lora_alpha=4, target_modules="all-linear")),
+    "peft_dora": ("llama_gqa", dict(r=4, lora_alpha=8, target_modules=["q_proj"], use_dora=True)),
+}
+
+
+def peft_references(tmp: Path, out: Path) -> None:
+    """Adapters saved by peft on the base fixtures (in `tmp`, renamed to `out` when done), with
+    peft's logits of base + adapter."""
+    from peft import LoraConfig, get_peft_model
+
+    for name, (base, options) in PEFT_CASES.items():
+        torch.manual_seed(SEED)
+        model = AutoModelForCausalLM.from_pretrained(tmp / base, dtype=torch.float32).eval()
+        peft_model = get_peft_model(model, LoraConfig(init_lora_weights=False, **options))
+        folder = tmp / name
+        peft_model.save_pretrained(folder)
+        # The base the adapter names, as a path neglect can open from the fixture folder.
+        config_file = folder / "adapter_config.json"
+        config = json.loads(config_file.read_text())
+        config["base_model_name_or_path"] = str(out / base)
+        config_file.write_text(json.dumps(config, indent=2))
+        tokenizer = AutoTokenizer.from_pretrained(tmp / base)
+        ids = tokenizer(FORWARD_TEXT)["input_ids"]
+        with torch.no_grad():
+            logits = peft_model(torch.tensor([ids])).logits[0]
+        save_file({"input_ids": torch.tensor(ids, dtype=torch.int64),
+                   "logits": logits.contiguous()}, str(folder / "reference.safetensors"))
+        print(f"fixture {name}", file=sys.stderr)
+
+
 def main() -> int:
     if len(sys.argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
@@ -260,6 +302,7 @@ def main() -> int:
 
     adamw_reference(tmp / "adamw.safetensors")
     print("fixture adamw", file=sys.stderr)
+    peft_references(tmp, out)
 
     if smol:
         tokenizer = AutoTokenizer.from_pretrained(smol)

@@ -489,3 +489,83 @@ fn batched_generation_matches_one_prompt_at_a_time() {
         assert!(batched[1..].iter().any(|r| r.len() > 1), "{arch}");
     }
 }
+
+/// Adapters saved by HF peft (target_modules as a list, a regex or `all-linear`, rank-stabilised
+/// scaling, per-layer rank and alpha) load in memory onto their base model with logits equal to
+/// peft's within 1e-4 (f32); a DoRA adapter is refused, naming the key.
+#[test]
+fn peft_adapters_load_with_peft_logits() {
+    use neglect::model::checkpoints::RunLoader;
+    for case in ["peft_llama_list", "peft_llama_patterns", "peft_qwen3"] {
+        let dir = fixtures().join(case);
+        let reference = read_tensors(&dir.join("reference.safetensors"));
+        let mut loader = RunLoader::new(Device::Cpu, Kind::Float);
+        let model = loader.load(&dir).unwrap();
+        let ids = reference["input_ids"].unsqueeze(0);
+        let logits = tch::no_grad(|| {
+            model
+                .decoder
+                .forward(&ids, neglect::model::decoder::ForwardArgs::default())
+        })
+        .logits
+        .unwrap()
+        .squeeze_dim(0);
+        let diff = max_abs_diff(&logits, &reference["logits"]);
+        assert!(diff < 1e-4, "{case}: logits differ from peft's by {diff:e}");
+    }
+    let mut loader = RunLoader::new(Device::Cpu, Kind::Float);
+    let error = format!(
+        "{:#}",
+        loader.load(&fixtures().join("peft_dora")).err().unwrap()
+    );
+    assert!(
+        error.contains("use_dora: DoRA adapters are not supported"),
+        "{error}"
+    );
+
+    // `--adapter` on a verb: forward with the adapter gives peft's logits.
+    let case = fixtures().join("peft_llama_patterns");
+    let reference = read_tensors(&case.join("reference.safetensors"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("forward.safetensors");
+    let text = texts()["forward"].as_str().unwrap().to_string();
+    let run = neglect(&[
+        "forward",
+        fixtures().join("llama_gqa").to_str().unwrap(),
+        "--adapter",
+        case.to_str().unwrap(),
+        "--text",
+        &text,
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let ours = read_tensors(&out);
+    assert!(ours["input_ids"].equal(&reference["input_ids"]));
+    let diff = max_abs_diff(&ours["logits"], &reference["logits"]);
+    assert!(
+        diff < 1e-4,
+        "forward --adapter differs from peft by {diff:e}"
+    );
+
+    // A Trainer run: `checkpoint-<N>/` folders, complete once they hold trainer_state.json.
+    let run_dir = tmp.path().join("trainer");
+    for (step, complete) in [(5, true), (10, false)] {
+        let checkpoint = run_dir.join(format!("checkpoint-{step}"));
+        std::fs::create_dir_all(&checkpoint).unwrap();
+        for name in ["adapter_config.json", "adapter_model.safetensors"] {
+            std::fs::copy(case.join(name), checkpoint.join(name)).unwrap();
+        }
+        if complete {
+            std::fs::write(checkpoint.join("trainer_state.json"), "{}").unwrap();
+        }
+    }
+    let models = neglect::model::checkpoints::run_models(&run_dir).unwrap();
+    assert_eq!(models, [(5, run_dir.join("checkpoint-5"))]);
+}

@@ -169,6 +169,7 @@ fn fresh_lora_is_the_identity_and_merging_matches_the_adapter() {
         alpha: 8.0,
         dropout: 0.0,
         targets: "q_proj|down_proj".into(),
+        rslora: false,
     };
     let names = model.decoder.attach_lora(&adapters, &config).unwrap();
     assert_eq!(names.len(), 2 * 4, "q_proj and down_proj in 4 layers");
@@ -223,6 +224,7 @@ fn lora_merge_verb_writes_a_folder_equal_to_base_plus_adapter() {
         alpha: 8.0,
         dropout: 0.0,
         targets: "q_proj|v_proj|down_proj".into(),
+        rslora: false,
     };
     model.decoder.attach_lora(&adapters, &lora).unwrap();
     let saved: std::collections::HashMap<String, Tensor> =

@@ -22,9 +22,13 @@ pub struct EvalArgs {
     /// HF model directory to evaluate.
     #[arg(long, conflicts_with = "run", required_unless_present = "run")]
     pub model: Option<PathBuf>,
-    /// A finetuning run (`checkpoints/<exp>/<arm>`): evaluate every `step-N` checkpoint.
+    /// A finetuning run (`checkpoints/<exp>/<arm>`): evaluate every `step-N` checkpoint (or
+    /// every `checkpoint-N` of an HF Trainer run).
     #[arg(long)]
     pub run: Option<PathBuf>,
+    /// A LoRA adapter to attach to --model (a folder as neglect or HF peft writes one).
+    #[arg(long, requires = "model")]
+    pub adapter: Option<PathBuf>,
     /// Claim folder in the paper's layout.
     #[arg(long)]
     pub claim: PathBuf,
@@ -351,7 +355,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let mut ratings = vec![];
     let mut salience = vec![];
     for target in &targets {
-        let model = loader.load(&target.dir)?;
+        let adapted;
+        let model = match &args.adapter {
+            Some(adapter) => {
+                adapted = crate::model::checkpoints::load_adapted(
+                    &target.dir,
+                    adapter,
+                    args.run_on.device.resolve()?,
+                    args.run_on.dtype.kind(),
+                )?;
+                &adapted
+            }
+            None => loader.load(&target.dir)?,
+        };
         let labels = RowLabels {
             model: target.model.clone(),
             checkpoint: target.checkpoint.clone(),

@@ -24,7 +24,16 @@ pub struct RunOn {
 impl RunOn {
     /// Loads the model in `dir` as requested.
     pub fn load(&self, dir: &std::path::Path) -> Result<LoadedModel> {
-        LoadedModel::load(dir, self.device.resolve()?, self.dtype.kind())
+        self.load_with(dir, None)
+    }
+
+    /// Loads the model in `dir`, with `adapter` attached when given, as requested.
+    pub fn load_with(
+        &self,
+        dir: &std::path::Path,
+        adapter: Option<&std::path::Path>,
+    ) -> Result<LoadedModel> {
+        super::checkpoints::load_model(dir, adapter, self.device.resolve()?, self.dtype.kind())
     }
 }
 
@@ -94,13 +103,17 @@ pub struct GenerateArgs {
     /// Sampler seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// A LoRA adapter to attach to the model (a folder as neglect or HF peft writes one:
+    /// adapter_config.json + adapter_model.safetensors).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     #[command(flatten)]
     pub run_on: RunOn,
 }
 
 /// Prints the completion of a prompt.
 pub fn generate_cmd(args: &GenerateArgs) -> Result<()> {
-    let model = args.run_on.load(&args.dir)?;
+    let model = args.run_on.load_with(&args.dir, args.adapter.as_deref())?;
     let prompt_ids = if args.chat {
         let mut messages = Vec::new();
         if let Some(system) = &args.system {
@@ -145,6 +158,10 @@ pub struct ForwardCmdArgs {
     /// Output safetensors file.
     #[arg(long)]
     pub out: PathBuf,
+    /// A LoRA adapter to attach to the model (a folder as neglect or HF peft writes one:
+    /// adapter_config.json + adapter_model.safetensors).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     #[command(flatten)]
     pub run_on: RunOn,
 }
@@ -153,7 +170,7 @@ pub struct ForwardCmdArgs {
 /// (f32) for i = 0..=n_layers: the residual stream after i blocks, `hidden.0` being the
 /// embeddings and the last one taken before the final norm.
 pub fn forward_cmd(args: &ForwardCmdArgs) -> Result<()> {
-    let model = args.run_on.load(&args.dir)?;
+    let model = args.run_on.load_with(&args.dir, args.adapter.as_deref())?;
     let ids = model.tokenizer.encode(&args.text, true)?;
     if ids.is_empty() {
         bail!("--text produced no tokens");

@@ -638,6 +638,19 @@ impl Decoder {
         config: &LoraConfig,
     ) -> Result<Vec<String>> {
         let targets = config.target_regex()?;
+        self.attach_lora_each(adapters, &targets, &|_| config.clone())
+            .map_err(|_| anyhow::anyhow!("lora targets `{}` match no layer", config.targets))
+    }
+
+    /// Attaches a fresh LoRA adapter to every linear layer whose name `targets` matches, each
+    /// with its own settings (`config_for(name)`: PEFT's per-layer rank and alpha); returns the
+    /// adapted layer names.
+    pub fn attach_lora_each(
+        &mut self,
+        adapters: &nn::VarStore,
+        targets: &regex::Regex,
+        config_for: &dyn Fn(&str) -> LoraConfig,
+    ) -> Result<Vec<String>> {
         let kind = self.kind;
         let root = adapters.root();
         let mut names = Vec::new();
@@ -652,11 +665,12 @@ impl Decoder {
                 }
             }
             let (in_dim, out_dim) = linear.dims();
-            linear.lora = Some(LoraAdapter::new(&path, in_dim, out_dim, config, kind));
+            let config = config_for(&linear.name);
+            linear.lora = Some(LoraAdapter::new(&path, in_dim, out_dim, &config, kind));
             names.push(linear.name.clone());
         }
         if names.is_empty() {
-            bail!("lora targets `{}` match no layer", config.targets);
+            bail!("lora targets `{}` match no layer", targets.as_str());
         }
         Ok(names)
     }

@@ -26,12 +26,19 @@ pub struct LoraConfig {
     pub dropout: f64,
     /// Regex over layer names choosing the adapted layers, e.g. `q_proj|v_proj`.
     pub targets: String,
+    /// Rank-stabilised scaling (PEFT's `use_rslora`): `alpha / sqrt(rank)`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rslora: bool,
 }
 
 impl LoraConfig {
-    /// `alpha / rank`.
+    /// `alpha / rank`, or `alpha / sqrt(rank)` with rank-stabilised scaling.
     pub fn scale(&self) -> f64 {
-        self.alpha / self.rank as f64
+        if self.rslora {
+            self.alpha / (self.rank as f64).sqrt()
+        } else {
+            self.alpha / self.rank as f64
+        }
     }
 
     /// Checks rank, alpha and dropout and compiles the target pattern.
@@ -60,6 +67,7 @@ impl LoraConfig {
             "r": self.rank,
             "lora_alpha": self.alpha,
             "lora_dropout": self.dropout,
+            "use_rslora": self.rslora,
             "target_modules": modules,
             "bias": "none",
             "task_type": "CAUSAL_LM",
@@ -75,7 +83,7 @@ pub struct LoraAdapter {
     pub a: Tensor,
     /// Up projection `[out, rank]`, zero at creation.
     pub b: Tensor,
-    /// `alpha / rank`.
+    /// The update's scale ([`LoraConfig::scale`]).
     pub scale: f64,
     /// Input dropout probability (training only).
     pub dropout: f64,

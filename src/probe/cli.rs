@@ -9,7 +9,7 @@ use super::readout::{claim_statements, readout, readout_frame};
 use super::statements::{builtin, read_csv, write_csv};
 use crate::claims::ClaimSpec;
 use crate::model::cli::RunOn;
-use crate::model::{DeviceChoice, DtypeChoice, LoadedModel};
+use crate::model::{DeviceChoice, DtypeChoice};
 use crate::store::{self, Manifest};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -56,6 +56,10 @@ pub struct CacheArgs {
     /// HF model directory.
     #[arg(long)]
     pub model: PathBuf,
+    /// A LoRA adapter to attach to the model (a folder as neglect or HF peft writes one:
+    /// adapter_config.json + adapter_model.safetensors).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     /// CSV of labelled statements (`statement,label`).
     #[arg(long)]
     pub statements: PathBuf,
@@ -85,7 +89,12 @@ pub struct CacheArgs {
 /// Caches the activations of a statements file.
 pub fn cache_cmd(args: &CacheArgs) -> Result<()> {
     let statements = read_csv(&args.statements)?;
-    let model = LoadedModel::load(&args.model, args.device.resolve()?, args.model_dtype.kind())?;
+    let model = crate::model::checkpoints::load_model(
+        &args.model,
+        args.adapter.as_deref(),
+        args.device.resolve()?,
+        args.model_dtype.kind(),
+    )?;
     let options = CacheOptions {
         layers: parse_layers(&args.layers)?
             .unwrap_or_else(|| (0..=model.decoder.config.num_layers as usize).collect()),

@@ -749,11 +749,10 @@ pub fn merge_lora(
         );
     }
     let mut model = LoadedModel::load(base, device, kind)?;
-    let lora = AdapterCheckpoint::read(adapter)?
-        .with_context(|| format!("{}: no {ADAPTER_CONFIG}", adapter.display()))?
-        .lora;
+    let checkpoint = AdapterCheckpoint::read(adapter)?
+        .with_context(|| format!("{}: no {ADAPTER_CONFIG}", adapter.display()))?;
     let adapters = VarStore::new(device);
-    model.decoder.attach_lora(&adapters, &lora)?;
+    checkpoint.attach(&mut model.decoder, &adapters)?;
     copy_tensors(&adapters.variables(), &adapter.join(ADAPTER_WEIGHTS))?;
     model.decoder.merge_lora();
     store::write_dir_atomic(out, |tmp| {
