@@ -138,6 +138,10 @@ pub fn parse_letter(reply: &str) -> Option<usize> {
     "ABC".find(&letter)
 }
 
+/// One answer to sample: the question, its kind, its sampling stream and sample, and the
+/// order a three-option item's options were shown in (`None` for a lie question).
+type Ask = (Question, &'static str, usize, usize, Option<[usize; 3]>);
+
 /// The rows of both salience measures that were asked for: `items` sampled and read by letter,
 /// `lie` sampled and graded by `judge`.
 pub fn salience_rows(
@@ -252,10 +256,6 @@ pub fn salience_rows(
     }
     Ok(rows)
 }
-
-/// One answer to sample: the question, its kind, its sampling stream and sample, and the
-/// order a three-option item's options were shown in (`None` for a lie question).
-type Ask = (Question, &'static str, usize, usize, Option<[usize; 3]>);
 
 /// Rates per (checkpoint, kind, category): answers picking the claim (`yes`) over readable
 /// answers, with a bootstrap 95% interval over items, as lines of a table.
