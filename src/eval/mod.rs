@@ -219,7 +219,7 @@ impl Default for EvalOptions {
             top_p: 0.8,
             max_new_tokens: 256,
             seed: 0,
-            batch_size: 8,
+            batch_size: 32,
             in_context: vec![],
             mcq_protocol: mcq::McqProtocol::Logprob,
             mcq_system_prompt: default_mcq_system_prompt(),
