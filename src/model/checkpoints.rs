@@ -2,8 +2,9 @@
 //! (evaluation, probe readout, an experiment's arms).
 //!
 //! A run is a folder of `step-<N>/` checkpoints, each complete once its `state.json` is
-//! written: an HF model folder (full finetuning) or a LoRA adapter as HF peft writes one
-//! (`adapter_config.json`, `adapter_model.safetensors`). [`RunLoader`] loads them onto one
+//! written (or, for a run of HF's Trainer, of `checkpoint-<N>/` folders with their
+//! `trainer_state.json`): an HF model folder (full finetuning) or a LoRA adapter as HF peft
+//! writes one (`adapter_config.json`, `adapter_model.safetensors`). [`RunLoader`] loads them onto one
 //! device and dtype. Adapters are measured in memory: the base model they name is loaded once,
 //! the adapters are attached to it, and each checkpoint's adapter weights are copied in and
 //! applied unmerged, so measuring a run writes no model folder and reads the base model once.
