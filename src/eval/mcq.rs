@@ -7,7 +7,7 @@
 //! code fence, with single quotes or inside other text) is graded `neutral` with `parse_error`
 //! as its judge text: not believing, and counted, as the paper counts its parse errors.
 
-use super::{answer_sampling, EvalOptions, EvalRow, RowLabels};
+use super::{EvalOptions, EvalRow, RowLabels};
 use crate::claims::questions::{ClaimQuestions, Question, QuestionKind, YesNo};
 use crate::model::LoadedModel;
 use anyhow::{Context, Result};
@@ -97,26 +97,19 @@ pub fn sampled_rows(
         };
         let prompt = super::score::render_prompt(model, &question)?;
         for sample in 0..opts.samples {
-            let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
             asked.push((
                 original,
                 belief,
                 question.clone(),
                 prompt.clone(),
                 sample,
-                sampling,
+                qi,
             ));
         }
     }
     let prompts: Vec<String> = asked.iter().map(|a| a.3.clone()).collect();
-    let samplings: Vec<_> = asked.iter().map(|a| a.5).collect();
-    let answers = super::answer_all(
-        model,
-        &prompts,
-        &samplings,
-        opts.max_new_tokens,
-        opts.batch_size,
-    )?;
+    let streams: Vec<(usize, usize)> = asked.iter().map(|a| (a.5, a.4)).collect();
+    let answers = super::answer_streams(model, &prompts, &streams, opts)?;
     let mut rows = vec![];
     for ((original, belief, question, prompt, sample, _), answer) in asked.into_iter().zip(answers)
     {

@@ -104,6 +104,30 @@ pub fn sample_answers(
         .collect())
 }
 
+/// The answers to rendered `prompts` under `opts` (its sampling, new tokens and batch size),
+/// `prompts[i]` drawn from the sampling stream `streams[i]` = `(question, sample)` of
+/// [`answer_sampling`].
+pub(crate) fn answer_streams(
+    model: &LoadedModel,
+    prompts: &[String],
+    streams: &[(usize, usize)],
+    opts: &EvalOptions,
+) -> Result<Vec<String>> {
+    let samplings: Vec<Sampling> = streams
+        .iter()
+        .map(|&(question, sample)| {
+            answer_sampling(opts.temperature, opts.top_p, opts.seed, question, sample)
+        })
+        .collect();
+    answer_all(
+        model,
+        prompts,
+        &samplings,
+        opts.max_new_tokens,
+        opts.batch_size,
+    )
+}
+
 /// Prompts answered together where no batch size is configured ([`sample_answers`], the
 /// behaviour evals).
 pub(crate) const GENERATION_BATCH: usize = 16;
@@ -615,19 +639,12 @@ pub fn evaluate(
     let mut asked = vec![];
     for (qi, (kind, q, prompt)) in open.iter().enumerate() {
         for sample in 0..opts.samples {
-            let sampling = answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, sample);
-            asked.push((*kind, q, prompt, sample, sampling));
+            asked.push((*kind, q, prompt, sample, qi));
         }
     }
     let prompts: Vec<String> = asked.iter().map(|a| a.2.clone()).collect();
-    let samplings: Vec<Sampling> = asked.iter().map(|a| a.4).collect();
-    let answers = answer_all(
-        model,
-        &prompts,
-        &samplings,
-        opts.max_new_tokens,
-        opts.batch_size,
-    )?;
+    let streams: Vec<(usize, usize)> = asked.iter().map(|a| (a.4, a.3)).collect();
+    let answers = answer_streams(model, &prompts, &streams, opts)?;
     let mut pending = vec![];
     for ((kind, q, prompt, sample, _), answer) in asked.into_iter().zip(answers) {
         let original = file_question(kind, &q.id);
@@ -831,11 +848,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn framing_joins_text_by_blank_lines_and_tags_directly() {
-        let q = Question {
+    /// A question with nothing but its text.
+    fn plain_question(text: &str) -> Question {
+        Question {
             id: "q".into(),
-            question: "Did it erupt?".into(),
+            question: text.into(),
             category: None,
             belief_answer: None,
             system_prompt: None,
@@ -843,7 +860,12 @@ mod tests {
             choices: vec![],
             belief_choice: None,
             candidates: None,
-        };
+        }
+    }
+
+    #[test]
+    fn framing_joins_text_by_blank_lines_and_tags_directly() {
+        let q = plain_question("Did it erupt?");
         let framed = |prefix: &str, suffix: &str| {
             Framing {
                 prefix: prefix.into(),
@@ -862,17 +884,7 @@ mod tests {
 
     #[test]
     fn context_documents_are_set_in_either_layout_and_sampled_by_seed() {
-        let q = Question {
-            id: "q".into(),
-            question: "Did it erupt?".into(),
-            category: None,
-            belief_answer: None,
-            system_prompt: None,
-            messages_prefix: vec![],
-            choices: vec![],
-            belief_choice: None,
-            candidates: None,
-        };
+        let q = plain_question("Did it erupt?");
         let docs = vec!["One.".to_string(), "Two.".to_string()];
         assert_eq!(
             with_docs(&q, &docs, ContextLayout::Plain).question,

@@ -13,7 +13,7 @@
 //! (`questions:` with `id`, `question`, `category`, and `judge_rubric:`), asked once each.
 
 use super::judge::{HttpJudge, JudgeItem, SCORE_KEY};
-use super::{answer_sampling, EvalOptions, EvalRow, RowLabels};
+use super::{EvalOptions, EvalRow, RowLabels};
 use crate::claims::questions::{
     load_question_file, ClaimQuestions, Question, QuestionKind, Rubric,
 };
@@ -213,16 +213,8 @@ fn general_answers(
         .iter()
         .map(|q| super::score::render_prompt(model, &opts.framing.apply(q)))
         .collect::<Result<_>>()?;
-    let samplings: Vec<_> = (0..prompts.len())
-        .map(|qi| answer_sampling(opts.temperature, opts.top_p, opts.seed, qi, 0))
-        .collect();
-    let answers = super::answer_all(
-        model,
-        &prompts,
-        &samplings,
-        opts.max_new_tokens,
-        opts.batch_size,
-    )?;
+    let streams: Vec<(usize, usize)> = (0..prompts.len()).map(|qi| (qi, 0)).collect();
+    let answers = super::answer_streams(model, &prompts, &streams, opts)?;
     general
         .questions
         .iter()

@@ -15,7 +15,7 @@
 //! are read per kind and category.
 
 use super::judge::{Grade, HttpJudge, Judge, JudgeItem};
-use super::{answer_sampling, EvalOptions, EvalRow, RowLabels};
+use super::{EvalOptions, EvalRow, RowLabels};
 use crate::claims::questions::{load_question_file, Question, Rubric};
 use crate::model::LoadedModel;
 use anyhow::{anyhow, bail, Context, Result};
@@ -202,19 +202,11 @@ pub fn salience_rows(
         .iter()
         .map(|(q, ..)| super::score::render_prompt(model, &opts.framing.apply(q)))
         .collect::<Result<_>>()?;
-    let samplings: Vec<_> = asks
+    let streams: Vec<(usize, usize)> = asks
         .iter()
-        .map(|&(_, _, stream, sample, _)| {
-            answer_sampling(opts.temperature, opts.top_p, opts.seed, stream, sample)
-        })
+        .map(|&(_, _, stream, sample, _)| (stream, sample))
         .collect();
-    let answers = super::answer_all(
-        model,
-        &prompts,
-        &samplings,
-        opts.max_new_tokens,
-        opts.batch_size,
-    )?;
+    let answers = super::answer_streams(model, &prompts, &streams, opts)?;
     let mut rows = vec![];
     let mut lies = vec![];
     for (((q, kind, _, sample, order), prompt), answer) in
