@@ -4,6 +4,7 @@
 #                does not match the corpus), run analyses/demo.toml, draw
 #                its figures and print a summary (make demo QUICK=1: the two-minute version)
 #   make test    build and run the whole test suite (Rust + Python reference fixtures)
+#   make gpu-check  on a CUDA machine: GPU parity tests and the device self-check
 #
 # Both bootstrap a fresh machine: a Python venv holding torch==2.11.0 (the libtorch that
 # tch 0.24 links against) and the reference packages. Heavy things are cached outside the
@@ -44,7 +45,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 BIN := $(CARGO_TARGET_DIR)/release/neglect
 
-.PHONY: venv build test demo world fixtures smollm2 lint clean-cache
+.PHONY: venv build test demo world fixtures smollm2 lint gpu-check clean-cache
 
 ## venv: the project venv (.venv -> cached venv), created once per requirements key.
 venv: $(VENV_STAMP)
@@ -112,6 +113,15 @@ demo: world
 	$(BIN) figures analyses/$(DEMO).toml > /dev/null
 	@$(BIN) summary analyses/$(DEMO).toml
 	@echo "figures: figures/$(DEMO)/   tables: analyses/$(DEMO)/" >&2
+
+## gpu-check: on a machine with a CUDA GPU: the CUDA parity tests against transformers'
+## fixtures (f32 and bf16), then `neglect bench device` on a random Qwen3-0.6B-shaped model
+## (parity with the CPU, a 20-step LoRA finetune with resume, batched generation, an evaluation;
+## forward, training and generation tokens/s, training MFU). `make test` runs neither: CI has no
+## GPU (the CPU side of each is in the suite).
+gpu-check: fixtures
+	NEGLECT_FIXTURES=$(FIXTURES) NEGLECT_SMOLLM2=$(abspath $(SMOLLM2)) cargo test --release --test model -- --ignored cuda
+	$(BIN) bench device --device cuda --random bench/qwen3-0.6b.json
 
 ## lint: formatting and clippy, as CI reviewers run them.
 lint: venv

@@ -93,6 +93,9 @@ enum BenchCommand {
     Train(bench::TrainBenchArgs),
     /// Time to fit logistic probes on every layer against scikit-learn.
     Probe(bench::probe::ProbeBenchArgs),
+    /// Self-check of a device (a GPU): parity with the CPU, LoRA training with resume, batched
+    /// generation and evaluation on a random model, with tokens/s and MFU.
+    Device(bench::device::DeviceCheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,5 +178,6 @@ fn run(command: &Command) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),
         Command::Bench(BenchCommand::Generate(args)) => bench::generate(args),
         Command::Bench(BenchCommand::Probe(args)) => bench::probe::run(args),
+        Command::Bench(BenchCommand::Device(args)) => bench::device::run(args),
     }
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{fixtures, forward_on, max_abs_diff, neglect, read_tensors, smollm2};
+use common::{fixtures, forward_on, max_abs_diff, neglect, neglect_ok, read_tensors, smollm2};
 use neglect::model::generate::{generate, Sampling};
 use neglect::model::tokenizer::ChatMessage;
 use neglect::model::LoadedModel;
@@ -429,6 +429,81 @@ fn cuda_runs_or_is_a_clear_error() {
             "{stderr}"
         );
     }
+}
+
+/// `neglect bench device` (the GPU self-check) on the CPU with a tiny Qwen3-shaped model:
+/// every check runs and passes (parity, LoRA training, bit-identical resume, batched
+/// generation, evaluation of every checkpoint); a config too small for the tokenizer is a
+/// clear error.
+#[test]
+fn device_self_check_runs_on_the_cpu() {
+    let scratch = tempfile::tempdir().unwrap();
+    let config = scratch.path().join("tiny.json");
+    let write = |vocab: i64| {
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"model_type":"qwen3","vocab_size":{vocab},"hidden_size":64,"intermediate_size":128,
+                "num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":16,
+                "max_position_embeddings":512,"rms_norm_eps":1e-6,"rope_theta":10000,
+                "tie_word_embeddings":true,"hidden_act":"silu","attention_bias":false}}"#
+            ),
+        )
+        .unwrap()
+    };
+    let args = |keep: &str| {
+        vec![
+            "bench".to_string(),
+            "device".into(),
+            "--random".into(),
+            config.to_str().unwrap().into(),
+            "--device".into(),
+            "cpu".into(),
+            "--steps".into(),
+            "6".into(),
+            "--batch".into(),
+            "2".into(),
+            "--seq".into(),
+            "64".into(),
+            "--gen-batch".into(),
+            "4".into(),
+            "--new-tokens".into(),
+            "8".into(),
+            "--keep".into(),
+            keep.into(),
+        ]
+    };
+    write(4096);
+    let keep = scratch.path().join("work");
+    let argv = args(keep.to_str().unwrap());
+    let run = neglect_ok(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    for line in [
+        "parity f32",
+        "parity bf16",
+        "forward bf16",
+        "train lora bf16",
+        "train tokens/s",
+        "resume from step 3: adapter at step 6 max |diff| 0.00e0 vs a straight run (bit-identical",
+        "generate bf16 greedy",
+        "batched rows equal to their prompt alone (greedy and sampled, 16 tokens): 4 of 4: ok",
+        "eval bf16: 3 checkpoints x 50 questions",
+        "device check: 6 of 6 checks passed",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
+    }
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    assert!(keep.join("run/step-6/adapter_model.safetensors").is_file());
+
+    write(64);
+    let argv = args(scratch.path().join("small").to_str().unwrap());
+    let run = neglect(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("tokens do not fit the 64 rows") && stderr.contains("tiny.json"),
+        "{stderr}"
+    );
 }
 
 /// The GPU check (README, "Running on a GPU"): logits on CUDA equal the CPU's within f32

@@ -4,7 +4,9 @@
 //! - [`forward`], [`train`]: the decoder's forward and training throughput
 //! - [`generate`]: batched greedy generation against transformers' `generate`
 //! - [`probe`]: logistic probe fits on every layer against scikit-learn
+//! - [`device`]: the GPU self-check (parity, training with resume, generation, evaluation)
 
+pub mod device;
 pub mod probe;
 
 use crate::model::cli::RunOn;
