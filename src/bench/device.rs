@@ -133,7 +133,7 @@ pub fn run(args: &DeviceCheckArgs) -> Result<()> {
         "device check: {} ({}), libtorch {}, {} threads; model: random {} ({:.1}M parameters, {} layers)",
         device_label(device),
         gpu_name(device).unwrap_or_else(|| "no GPU name".into()),
-        torch_version(),
+        crate::store::TORCH_VERSION,
         tch::get_num_threads(),
         args.random.display(),
         config.parameter_count() as f64 / 1e6,
@@ -169,13 +169,6 @@ fn device_label(device: Device) -> String {
         Device::Cuda(i) => format!("cuda:{i}"),
         _ => "cpu".into(),
     }
-}
-
-/// The torch version libtorch reports (via its build's `TORCH_VERSION` when set).
-fn torch_version() -> String {
-    option_env!("TORCH_VERSION")
-        .unwrap_or("2.11 (tch 0.24)")
-        .to_string()
 }
 
 /// The GPU's name as nvidia-smi gives it, when there is a GPU and nvidia-smi.
