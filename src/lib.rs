@@ -15,6 +15,7 @@ pub mod claims;
 pub mod docs;
 pub mod eval;
 pub mod experiment;
+pub mod intervene;
 pub mod model;
 pub mod plot;
 pub mod probe;

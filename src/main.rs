@@ -59,6 +59,14 @@ enum Command {
     /// Linear truth probes: statement sets, fits per layer, readouts of a claim.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Steer the residual stream along a truth probe's direction (against random directions of
+    /// the same norm) and measure belief and held-out loss, per layer and checkpoint.
+    Steer(Box<neglect::intervene::cli::SteerArgs>),
+    /// Patch the residual stream of one layer from a source model into a target and measure
+    /// the change in belief, per layer and checkpoint.
+    Patch(Box<neglect::intervene::cli::PatchArgs>),
+    /// Logit lens: belief read from every layer's residual stream, per checkpoint.
+    Lens(neglect::intervene::cli::LensArgs),
     /// LoRA adapters.
     #[command(subcommand)]
     Lora(LoraCommand),
@@ -178,6 +186,9 @@ fn run(command: &Command) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),
         Command::Bench(BenchCommand::Generate(args)) => bench::generate(args),
         Command::Bench(BenchCommand::Probe(args)) => bench::probe::run(args),
+        Command::Steer(args) => neglect::intervene::cli::steer_cmd(args),
+        Command::Patch(args) => neglect::intervene::cli::patch_cmd(args),
+        Command::Lens(args) => neglect::intervene::cli::lens_cmd(args),
         Command::Bench(BenchCommand::Device(args)) => bench::device::run(args),
     }
 }

@@ -6,6 +6,7 @@
 //! and the same store is what the training engine optimises.
 
 use super::config::{Arch, ModelConfig, Positions};
+use super::edit::{EditGuard, EditSlot, ResidualEdit};
 use super::layers::{
     activate, apply_rotary, variable, Fill, Init, Linear, NormLayer, Rotary, WeightLayout,
 };
@@ -414,6 +415,7 @@ pub struct Decoder {
     lm_head: Option<Tensor>,
     kind: Kind,
     device: Device,
+    edit: EditSlot,
 }
 
 impl Decoder {
@@ -482,6 +484,7 @@ impl Decoder {
             lm_head,
             kind,
             device: vs.device(),
+            edit: EditSlot::default(),
         }
     }
 
@@ -538,7 +541,13 @@ impl Decoder {
             }
         };
 
-        let mut x = self.embed_input(input_ids, &positions);
+        let edit = self.edit.current();
+        let edited =
+            |site: usize, x: Tensor| match edit.as_ref().and_then(|e| e.edit(site, &x, past)) {
+                Some(y) => y,
+                None => x,
+            };
+        let mut x = edited(0, self.embed_input(input_ids, &positions));
         let rope = self
             .rotary
             .as_ref()
@@ -549,15 +558,18 @@ impl Decoder {
         }
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            x = block.forward(&x, rope.as_ref(), &attention_mask, slot, train);
+            x = edited(
+                i + 1,
+                block.forward(&x, rope.as_ref(), &attention_mask, slot, train),
+            );
             if capture_hidden {
                 hidden.push(x.shallow_clone());
             }
         }
         let logits = match logits {
             Logits::Skip => None,
-            Logits::All => Some(self.head(&self.final_norm.forward(&x))),
-            Logits::Last => Some(self.head(&self.final_norm.forward(&x.narrow(1, seq - 1, 1)))),
+            Logits::All => Some(self.lens(&x)),
+            Logits::Last => Some(self.lens(&x.narrow(1, seq - 1, 1))),
             Logits::FinalHidden => Some(self.final_norm.forward(&x)),
         };
         ForwardOutput { logits, hidden }
@@ -680,6 +692,18 @@ impl Decoder {
         for linear in self.linears_mut() {
             linear.merge_lora();
         }
+    }
+
+    /// Installs a residual-stream edit for every forward pass until the guard is dropped
+    /// ([`super::edit`]); an error when one is installed already.
+    pub fn install_edit(&self, edit: std::sync::Arc<dyn ResidualEdit>) -> Result<EditGuard<'_>> {
+        self.edit.install(edit)
+    }
+
+    /// The logit lens: logits of a residual stream `[.., d_model]` read at any site, through the
+    /// final norm and the unembedding (at the last site, the model's own logits).
+    pub fn lens(&self, x: &Tensor) -> Tensor {
+        self.head(&self.final_norm.forward(x))
     }
 
     /// Logits of final-normed hidden states `[.., d_model]` (the unembedding).

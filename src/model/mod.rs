@@ -7,6 +7,7 @@
 //!
 //! - [`config`]: config.json -> [`config::ModelConfig`]
 //! - [`layers`], [`decoder`]: the network
+//! - [`edit`]: interventions on the residual stream (steering, patching)
 //! - [`load`]: safetensors in and out
 //! - [`lora`]: low-rank adapters
 //! - [`tokenizer`]: tokenizer and chat template
@@ -17,6 +18,7 @@ pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod decoder;
+pub mod edit;
 pub mod generate;
 pub mod layers;
 pub mod load;

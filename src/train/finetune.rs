@@ -427,18 +427,37 @@ fn heldout_sets(
         .heldout
         .iter()
         .map(|set| -> Result<(String, Vec<Batch>)> {
-            let records = data::read_records(&set.path)?;
-            let docs: Vec<TokenizedDoc> = records
-                .iter()
-                .map(|r| data::tokenize(tokenizer, r, &MaskRules::default()))
-                .collect::<Result<_>>()
-                .with_context(|| format!("{}", set.path.display()))?;
             Ok((
                 set.name.clone(),
-                data::heldout_batches(&docs, recipe.max_length, recipe.batch_size, device),
+                heldout_batches(
+                    &set.path,
+                    tokenizer,
+                    recipe.max_length,
+                    recipe.batch_size,
+                    device,
+                )?,
             ))
         })
         .collect()
+}
+
+/// The documents of a held-out JSONL file (with spans, as `neglect docs` writes them),
+/// tokenized with `<DOCTAG>` masked and no word masks, in batches of `batch_size` rows of at
+/// most `max_length` tokens, for [`heldout_loss`].
+pub fn heldout_batches(
+    path: &Path,
+    tokenizer: &TextTokenizer,
+    max_length: usize,
+    batch_size: usize,
+    device: Device,
+) -> Result<Vec<Batch>> {
+    let records = data::read_records(path)?;
+    let docs: Vec<TokenizedDoc> = records
+        .iter()
+        .map(|r| data::tokenize(tokenizer, r, &MaskRules::default()))
+        .collect::<Result<_>>()
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(data::heldout_batches(&docs, max_length, batch_size, device))
 }
 
 /// Where a run stands: its last step, tokens trained, and its two tables so far.
