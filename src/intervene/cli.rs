@@ -1,8 +1,8 @@
 //! The `steer`, `patch` and `lens` verbs.
 
-use super::lens::{lens, lens_frame, LENS_FILE};
-use super::patch::{patch, patch_frame, record_source, PATCH_FILE};
-use super::steer::{probe_directions, steer, steer_frame, SteerOptions, STEER_FILE};
+use super::lens::lens;
+use super::patch::{patch, record_source};
+use super::steer::{probe_directions, steer, SteerOptions};
 use super::{closed_questions, parse_sites};
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::model::checkpoints::{run_models, RunLoader};
@@ -10,6 +10,8 @@ use crate::model::cli::RunOn;
 use crate::model::LoadedModel;
 use crate::probe::probes::{Method, ProbeSet};
 use crate::store::{self, Manifest};
+use crate::tables::intervene::{lens_frame, patch_frame, steer_frame};
+use crate::tables::{LENS_FILE, PATCH_FILE, STEER_FILE};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use polars::prelude::DataFrame;

@@ -9,13 +9,10 @@
 use super::{ClosedQuestion, POOLED};
 use crate::model::decoder::{padded_causal_mask, ForwardArgs, Logits};
 use crate::model::LoadedModel;
+use crate::tables::LensRow;
 use anyhow::Result;
-use polars::prelude::{Column, DataFrame};
 use std::collections::{BTreeMap, BTreeSet};
 use tch::{Device, Kind, Tensor};
-
-/// File of the lens table.
-pub const LENS_FILE: &str = "lens.parquet";
 
 /// The first tokens of a question's believing continuations and of its other ones.
 struct FirstTokens {
@@ -129,23 +126,6 @@ pub fn lens_beliefs(
     Ok((out, closed.len() - readable.len()))
 }
 
-/// One (checkpoint, site, measure) of the lens.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LensRow {
-    /// Checkpoint label.
-    pub checkpoint: String,
-    /// Site read.
-    pub site: usize,
-    /// `belief:<kind>` or `belief:closed`.
-    pub measure: String,
-    /// Mean lens belief over the readable questions.
-    pub value: f64,
-    /// Readable questions.
-    pub n: usize,
-    /// Questions left out (shared first tokens).
-    pub skipped: usize,
-}
-
 /// The lens of `model` at every site, per question kind and pooled.
 pub fn lens(
     model: &LoadedModel,
@@ -178,36 +158,4 @@ pub fn lens(
         }
     }
     Ok(rows)
-}
-
-/// `lens.parquet`: checkpoint, site, measure, value, n, skipped.
-pub fn lens_frame(rows: &[LensRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new(vec![
-        Column::new(
-            "checkpoint".into(),
-            rows.iter()
-                .map(|r| r.checkpoint.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "site".into(),
-            rows.iter().map(|r| r.site as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "measure".into(),
-            rows.iter().map(|r| r.measure.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "value".into(),
-            rows.iter().map(|r| r.value).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "n".into(),
-            rows.iter().map(|r| r.n as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "skipped".into(),
-            rows.iter().map(|r| r.skipped as i64).collect::<Vec<_>>(),
-        ),
-    ])?)
 }

@@ -11,38 +11,12 @@
 
 use super::{by_kind, closed_beliefs, ClosedQuestion, Recorder, Replay};
 use crate::model::LoadedModel;
+use crate::tables::PatchRow;
 use anyhow::{Context, Result};
-use polars::prelude::{Column, DataFrame};
 use std::sync::Arc;
 
-/// File of the patching table.
-pub const PATCH_FILE: &str = "patch.parquet";
 /// Smallest |source - target| belief difference for which the restored share is reported.
 pub const MIN_GAP: f64 = 0.02;
-
-/// One (target, site, measure) of a patching sweep.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PatchRow {
-    /// Label of the source model.
-    pub source: String,
-    /// Checkpoint label of the target.
-    pub checkpoint: String,
-    /// Site patched.
-    pub site: usize,
-    /// `belief:<kind>` or `belief:closed`.
-    pub measure: String,
-    /// The source's belief.
-    pub source_value: f64,
-    /// The target's belief, unpatched.
-    pub target_value: f64,
-    /// The target's belief with the site patched from the source.
-    pub patched_value: f64,
-    /// `(patched - target) / (source - target)`: the share of the gap the patch closes; `None`
-    /// when the gap is under [`MIN_GAP`].
-    pub restored: Option<f64>,
-    /// Questions.
-    pub n: usize,
-}
 
 /// Records the source's streams at `sites` while it scores `closed`; returns its beliefs and
 /// the recorder.
@@ -103,43 +77,6 @@ pub fn patch(
         }
     }
     Ok(rows)
-}
-
-/// `patch.parquet`: source, checkpoint, site, measure, source_value, target_value,
-/// patched_value, restored, n.
-pub fn patch_frame(rows: &[PatchRow]) -> Result<DataFrame> {
-    let f = |get: fn(&PatchRow) -> f64| rows.iter().map(get).collect::<Vec<f64>>();
-    Ok(DataFrame::new(vec![
-        Column::new(
-            "source".into(),
-            rows.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "checkpoint".into(),
-            rows.iter()
-                .map(|r| r.checkpoint.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "site".into(),
-            rows.iter().map(|r| r.site as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "measure".into(),
-            rows.iter().map(|r| r.measure.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new("source_value".into(), f(|r| r.source_value)),
-        Column::new("target_value".into(), f(|r| r.target_value)),
-        Column::new("patched_value".into(), f(|r| r.patched_value)),
-        Column::new(
-            "restored".into(),
-            rows.iter().map(|r| r.restored).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "n".into(),
-            rows.iter().map(|r| r.n as i64).collect::<Vec<_>>(),
-        ),
-    ])?)
 }
 
 /// The table `neglect patch` prints: pooled closed belief per target and site.

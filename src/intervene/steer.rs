@@ -13,18 +13,16 @@
 use super::{by_kind, closed_beliefs, AddVector, ClosedQuestion, POOLED};
 use crate::model::LoadedModel;
 use crate::probe::probes::{Method, ProbeSet};
+use crate::tables::SteerRow;
 use crate::train::data::Batch;
 use crate::train::finetune::heldout_loss;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use polars::prelude::{Column, DataFrame};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use tch::{Device, Kind, Tensor};
 
-/// File of the steering table.
-pub const STEER_FILE: &str = "steer.parquet";
 /// Direction label of the unsteered measurement (alpha 0).
 pub const UNSTEERED: &str = "none";
 /// Direction label of the probe's direction.
@@ -183,32 +181,6 @@ pub fn mean_residual_norms(
         .collect())
 }
 
-/// One measurement of one steering setting.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SteerRow {
-    /// Checkpoint label (`-` for a model folder).
-    pub checkpoint: String,
-    /// Site steered.
-    pub site: usize,
-    /// [`PROBE`], [`RANDOM`] or [`UNSTEERED`].
-    pub direction: String,
-    /// Which random direction (0 for the probe and unsteered).
-    pub direction_id: usize,
-    /// Push in units of the site's mean residual norm.
-    pub alpha: f64,
-    /// Push as the length of the added vector.
-    pub alpha_raw: f64,
-    /// `belief:<kind>` (mean belief probability; `belief:closed` pools every closed question)
-    /// or `loss:<token kind>` (mean held-out loss, nats per token).
-    pub measure: String,
-    /// The value.
-    pub value: f64,
-    /// Questions or tokens it is over.
-    pub n: usize,
-    /// The probe's held-out accuracy at this site, when known.
-    pub probe_accuracy: Option<f64>,
-}
-
 /// Every measure of `model` as it stands (edits installed or not).
 fn measure(
     model: &LoadedModel,
@@ -298,59 +270,6 @@ pub fn steer(
     }
     progress.finish_and_clear();
     Ok(rows)
-}
-
-/// `steer.parquet`: checkpoint, site, direction, direction_id, alpha, alpha_raw, measure,
-/// value, n, probe_accuracy.
-pub fn steer_frame(rows: &[SteerRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new(vec![
-        Column::new(
-            "checkpoint".into(),
-            rows.iter()
-                .map(|r| r.checkpoint.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "site".into(),
-            rows.iter().map(|r| r.site as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "direction".into(),
-            rows.iter()
-                .map(|r| r.direction.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "direction_id".into(),
-            rows.iter()
-                .map(|r| r.direction_id as i64)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "alpha".into(),
-            rows.iter().map(|r| r.alpha).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "alpha_raw".into(),
-            rows.iter().map(|r| r.alpha_raw).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "measure".into(),
-            rows.iter().map(|r| r.measure.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "value".into(),
-            rows.iter().map(|r| r.value).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "n".into(),
-            rows.iter().map(|r| r.n as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "probe_accuracy".into(),
-            rows.iter().map(|r| r.probe_accuracy).collect::<Vec<_>>(),
-        ),
-    ])?)
 }
 
 /// The probe's effect on one measure at one (checkpoint, site, alpha), against the null.

@@ -17,18 +17,22 @@
 //! | `probe_heatmap_<condition>[_<method>]` | probe, probe_fit | mean P(true) of the claim, layer x step; layers whose probe is at chance hatched |
 //! | `probe_controls_<condition>[_<method>]` | probe, probe_fit | mean P(true) of the claim and of true and false control facts per step, over valid layers |
 //! | `probe_accuracy` | probe_fit | base-model probe accuracy and AUROC per layer |
+//! | `steer[_step<N>]` | steer | belief against the push along the probe and random directions (null band), a panel per site |
+//! | `patch_heatmap` | patch | share of the source-target belief gap closed by patching each site, site x checkpoint |
+//! | `lens_heatmap` | lens | logit-lens belief, site x checkpoint |
 //!
 //! Each figure is built by a pure `*_data` function (tables in, [`Figure`] out: every number
 //! drawn), then drawn by the one renderer, [`render()`]; tests check the data, not pixels.
 //!
 //! - [`figure`]: the figure data types and their CSV form
-//! - [`belief`], [`loss`], [`probe`]: the `*_data` functions
+//! - [`belief`], [`loss`], [`probe`], [`intervene`]: the `*_data` functions
 //! - [`paper`]: the paper's reported belief per condition, the reference beside measured belief
 //! - [`mod@render`]: PNG + SVG + CSV with plotters
 //! - the `figures` verb that calls [`render_all`] on an experiment is [`crate::experiment::figures`]
 
 pub mod belief;
 pub mod figure;
+pub mod intervene;
 pub mod loss;
 pub mod paper;
 pub mod probe;
@@ -36,6 +40,7 @@ pub mod render;
 
 pub use belief::{belief_by_condition_data, belief_vs_step_data, phases_data, pink_elephant_data};
 pub use figure::Figure;
+pub use intervene::{lens_heatmap_data, patch_heatmap_data, steer_data};
 pub use loss::loss_by_kind_data;
 pub use probe::{probe_accuracy_data, probe_controls_data, probe_heatmap_data};
 pub use render::render;
@@ -132,6 +137,24 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
             );
         }
         figures.extend(controls);
+    }
+    // The causal dissection's tables, when the folder has them (no line when absent: most
+    // experiments do not dissect).
+    let present = |name: &str| tables_dir.join(name).is_file();
+    if present(tables::STEER_FILE) {
+        figures.extend(steer_data(&tables::read_steer(
+            &tables_dir.join(tables::STEER_FILE),
+        )?));
+    }
+    if present(tables::PATCH_FILE) {
+        figures.extend(patch_heatmap_data(&tables::read_patch(
+            &tables_dir.join(tables::PATCH_FILE),
+        )?));
+    }
+    if present(tables::LENS_FILE) {
+        figures.extend(lens_heatmap_data(&tables::read_lens(
+            &tables_dir.join(tables::LENS_FILE),
+        )?));
     }
     if let Some(fits) = &fits {
         let context = || {

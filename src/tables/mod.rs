@@ -18,15 +18,21 @@
 //! - `probe.parquet`: arm, condition, claim, seed, step, layer, method, statement,
 //!   statement_kind, score
 //! - `probe_fit.parquet`: layer, method, accuracy(_lo, _hi), auroc(_lo, _hi), n_train, n_test
+//! - `steer.parquet`, `patch.parquet`, `lens.parquet`: the causal dissection ([`intervene`])
 //!
 //! Readers check that every column they need is there with a usable type and no nulls and name
 //! the file and the column in errors; columns a reader does not use are not required.
 
 pub mod belief;
+pub mod intervene;
 pub mod loss;
 pub mod probe;
 
 pub use belief::{belief_of, final_answers, read_answers, Answer, BOOTSTRAP_SEED};
+pub use intervene::{
+    checkpoint_step, read_lens, read_patch, read_steer, LensRow, PatchRow, SteerRow, LENS_FILE,
+    PATCH_FILE, STEER_FILE,
+};
 pub use loss::{read_arm_losses, ArmLoss, LossRow};
 pub use probe::{read_probe_fits, read_probes, ProbeFit, ProbeRow};
 
@@ -161,6 +167,23 @@ impl Table {
     pub fn i64(&self, name: &str) -> Result<Vec<i64>> {
         let column = self.column(name, DataType::Int64, DataType::is_integer)?;
         Ok(column.i64()?.into_no_null_iter().collect())
+    }
+
+    /// Numeric column `name`, as f64, nulls kept as `None`.
+    pub fn f64_nullable(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let column = self.frame.column(name)?;
+        let usable = column.dtype().is_primitive_numeric() || column.dtype().is_null();
+        if !usable {
+            bail!(
+                "{}: column {name} has type {}, expected a number",
+                self.path.display(),
+                column.dtype()
+            );
+        }
+        let column = column
+            .cast(&DataType::Float64)
+            .with_context(|| format!("{}: column {name}", self.path.display()))?;
+        Ok(column.f64()?.into_iter().collect())
     }
 
     /// Numeric column `name`, as f64.
