@@ -317,6 +317,7 @@ impl<'a> Session<'a> {
                     logistic: Default::default(),
                     solver: crate::probe::probes::Solver::Batched,
                     layers: None,
+                    train_polarity: None,
                     device: self.device,
                 };
                 let (set, rows) = crate::probe::fit::fit_probes(&acts, &options)?;
