@@ -89,6 +89,8 @@ enum ProbeCommand {
     Fit(probe_cli::FitArgs),
     /// P(true) of a claim's statements at every checkpoint of a run and every probed layer.
     Readout(probe_cli::ReadoutArgs),
+    /// Fit probes on each statement family and test them on every family, per layer.
+    Generalise(probe_cli::GeneraliseArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +183,7 @@ fn run(command: &Command) -> anyhow::Result<()> {
         Command::Probe(ProbeCommand::Statements(args)) => probe_cli::statements(args),
         Command::Probe(ProbeCommand::Fit(args)) => probe_cli::fit(args),
         Command::Probe(ProbeCommand::Readout(args)) => probe_cli::readout_cmd(args),
+        Command::Probe(ProbeCommand::Generalise(args)) => probe_cli::generalise_cmd(args),
         Command::Lora(LoraCommand::Merge(args)) => train_cli::merge(args),
         Command::Bench(BenchCommand::Forward(args)) => bench::forward(args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(args),

@@ -29,6 +29,13 @@ fn claim(id: &str) -> String {
         .to_string()
 }
 
+/// The tiny experiment's causal dissection (steering needs its probes).
+const DISSECT: &str = r#"
+[dissect]
+layers = [0, 2]
+steer = { alphas = [-1.0, 1.0], null = 3, conditions = ["negated"] }
+"#;
+
 /// The tiny experiment: 2 claims x (base, negated, local), 4 steps, checkpoints at 0, 2, 4.
 fn tiny_toml(model: &str) -> String {
     format!(
@@ -58,7 +65,7 @@ n = 2
 
 [probes]
 methods = ["lr"]
-"#,
+{DISSECT}"#,
         claim("dentist"),
         claim("sprint_singer")
     )
@@ -253,6 +260,38 @@ fn tiny_experiment_runs_end_to_end() {
         .join("checkpoints/tiny/dentist/negated/seed1/step-4/model.safetensors")
         .is_file());
     assert!(tiny.resumed.contains("belief at the last checkpoint"));
+
+    // [dissect]: the lens at every site and checkpoint of every claim arm, patching from the
+    // base model at the chosen sites, steering at the last checkpoint of the negated arms.
+    let lens = table(dir, "lens.parquet");
+    assert_eq!(steps_of(&lens, "dentist/negated/seed1"), [0, 2, 4].into());
+    assert_eq!(steps_of(&lens, "dentist/base/seed1"), [0].into());
+    let patch = table(dir, "patch.parquet");
+    assert_eq!(
+        patch
+            .column("site")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect::<BTreeSet<i64>>(),
+        [0, 2].into()
+    );
+    // The base model patched into itself (every arm's step 0) changes nothing.
+    let steps = patch.column("step").unwrap().i64().unwrap();
+    let target = patch.column("target_value").unwrap().f64().unwrap();
+    let patched = patch.column("patched_value").unwrap().f64().unwrap();
+    for i in 0..patch.height() {
+        if steps.get(i) == Some(0) {
+            assert_eq!(patched.get(i), target.get(i), "row {i}");
+        }
+    }
+    let steer = table(dir, "steer.parquet");
+    assert_eq!(
+        strings(&steer, "condition"),
+        ["negated"].map(String::from).into()
+    );
+    assert_eq!(steps_of(&steer, "sprint_singer/negated/seed1"), [4].into());
 }
 
 fn probability_at(df: &DataFrame, arm: &str, step: i64) -> Vec<Option<f64>> {
@@ -396,6 +435,9 @@ fn figures_need_only_the_tables() {
         "loss_by_kind_local",
         "probe_heatmap_negated",
         "probe_accuracy",
+        "lens_heatmap_negated",
+        "patch_heatmap_local",
+        "steer_negated",
     ] {
         for ext in ["png", "svg", "csv"] {
             assert!(
@@ -417,6 +459,7 @@ fn phase_and_pink_elephant_arms_run() {
         )
         .replace(&format!(r#", "{}""#, claim("sprint_singer")), "")
         .replace("[probes]\nmethods = [\"lr\"]\n", "")
+        .replace(DISSECT, "")
         + "\n[phases]\nquestions = 2\nanswers = 2\nmax_new_tokens = 8\nphase2_steps = 2\n\n[in_context]\nn = 1\n";
     std::fs::write(dir.path().join("tiny.toml"), toml).unwrap();
     let stderr = ok(&neglect_in(dir.path(), &["run", "tiny.toml"]));

@@ -1,6 +1,7 @@
 //! Linear truth probes end to end: HDF5 activation files (read back by h5py too), caching on a
 //! transformers fixture against `neglect forward`'s hidden states, planted directions,
-//! mass-mean probes, saved probes, bad CSVs, scikit-learn parity, and readouts over a run.
+//! mass-mean probes, saved probes, bad CSVs, scikit-learn parity, readouts over a run, and
+//! polarity: TTPD against a probe of affirmative statements, generalisation matrices.
 
 mod common;
 
@@ -9,8 +10,8 @@ use neglect::probe::acts::{ActDtype, ActsFile, ActsMeta, ActsWriter, Position};
 use neglect::probe::fit::holdout_split;
 use neglect::probe::logistic::LogisticConfig;
 use neglect::probe::probes::{fit_method, Method, Probe, ProbeSet, ProbeSetConfig, Solver};
-use neglect::probe::statements::{read_csv, write_csv, Statement};
-use neglect::probe::synthetic::{synthetic, RESIDUAL_STRUCTURE};
+use neglect::probe::statements::{read_csv, write_csv, Polarity, Statement};
+use neglect::probe::synthetic::{polarised, synthetic, RESIDUAL_STRUCTURE};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -31,6 +32,7 @@ fn statements() -> Vec<Statement> {
         text: text.into(),
         label,
         family: String::new(),
+        polarity: Default::default(),
     })
     .collect()
 }
@@ -52,6 +54,7 @@ fn write_synthetic(
             text: format!("statement {i}, with a comma"),
             label,
             family: String::new(),
+            polarity: Default::default(),
         })
         .collect();
     let meta = ActsMeta {
@@ -349,7 +352,16 @@ fn probe_fit_writes_probes_and_a_table_and_mass_mean_separates() {
             "auroc_lo",
             "auroc_hi",
             "n_train",
-            "n_test"
+            "n_test",
+            "accuracy_affirmative",
+            "accuracy_affirmative_lo",
+            "accuracy_affirmative_hi",
+            "accuracy_negated",
+            "accuracy_negated_lo",
+            "accuracy_negated_hi",
+            "n_test_affirmative",
+            "n_test_negated",
+            "train_polarity"
         ]
     );
     assert_eq!(table.height(), 9);
@@ -411,6 +423,7 @@ fn saved_probes_give_identical_scores() {
                 bias: fitted.bias.double_value(&[layer]) as f32,
                 mean: fitted.mean.get(layer),
                 scale: fitted.scale.get(layer),
+                polarity_direction: None,
             });
         }
     }
@@ -423,6 +436,7 @@ fn saved_probes_give_identical_scores() {
             probes: probes.iter().map(|p| (p.method, p.layer)).collect(),
             logistic: LogisticConfig::default(),
             seed: 0,
+            train_polarity: None,
         },
         probes,
     };
@@ -533,7 +547,11 @@ fn readout_covers_every_checkpoint_layer_and_statement() {
     let dir = tempfile::tempdir().unwrap();
     // Probes fitted on the base model's activations of a few built-in statements.
     let csv = dir.path().join("s.csv");
-    write_csv(&csv, &neglect::probe::statements::builtin(40, 0).unwrap()).unwrap();
+    write_csv(
+        &csv,
+        &neglect::probe::statements::builtin(40, 0, false).unwrap(),
+    )
+    .unwrap();
     let acts = dir.path().join("acts.h5");
     common::neglect_ok(&[
         "cache",
@@ -629,4 +647,379 @@ fn readout_covers_every_checkpoint_layer_and_statement() {
     for (a, b) in first.iter().zip(&library) {
         assert!((a - b).abs() < 1e-6, "{a} {b}");
     }
+}
+
+/// Families of the polarised test sets: statement `i` is in family `(i / 4) % 3`, so each
+/// family holds both labels of both polarities.
+const FAMILIES: [&str; 3] = ["arithmetic", "capital", "order"];
+
+/// Writes a [`polarised`] set (`layers` layers of `n` statements in `d` dimensions) with
+/// families as an activation file; returns its statements.
+fn write_polarised(
+    path: &Path,
+    (layers, n, d): (i64, i64, i64),
+    sizes: (f64, f64, f64),
+) -> Vec<Statement> {
+    let set = polarised(layers, n, d, sizes, 11);
+    let statements: Vec<Statement> = (0..n as usize)
+        .map(|i| Statement {
+            text: format!("statement {i}"),
+            label: set.labels[i],
+            family: FAMILIES[(i / 4) % 3].to_string(),
+            polarity: set.polarities[i],
+        })
+        .collect();
+    write_rows(path, &set.x, &statements, &(0..n).collect::<Vec<_>>());
+    statements
+}
+
+/// Writes rows `index` of `x` `[layers, n, d]` and of `statements` as an activation file.
+fn write_rows(path: &Path, x: &Tensor, statements: &[Statement], index: &[i64]) {
+    let (layers, _, d) = x.size3().unwrap();
+    let picked: Vec<Statement> = index
+        .iter()
+        .map(|&i| statements[i as usize].clone())
+        .collect();
+    let meta = ActsMeta {
+        model: "synthetic".into(),
+        checkpoint: "synthetic".into(),
+        step: None,
+        position: Position::Last,
+        dtype: ActDtype::F32,
+        layers: (0..layers as usize).collect(),
+        d_model: d as usize,
+        statements_file: "none.csv".into(),
+    };
+    let mut writer = ActsWriter::create(path, &meta, &picked).unwrap();
+    let rows = x.index_select(1, &Tensor::from_slice(index));
+    writer
+        .append(&(0..layers).map(|l| rows.get(l)).collect::<Vec<_>>())
+        .unwrap();
+    writer.finish().unwrap();
+}
+
+/// The `column` of `fit.parquet` in `dir` for `method`, by layer.
+fn fit_column(dir: &Path, method: &str, column: &str) -> Vec<f64> {
+    let table = neglect::store::read_parquet(&dir.join("fit.parquet")).unwrap();
+    let methods: Vec<String> = table
+        .column("method")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_no_null_iter()
+        .map(String::from)
+        .collect();
+    let values = table.column(column).unwrap().f64().unwrap().clone();
+    methods
+        .iter()
+        .zip(values.into_no_null_iter())
+        .filter(|(m, _)| *m == method)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[test]
+fn families_and_polarities_survive_the_activation_file_and_old_files_read_as_affirmative() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acts.h5");
+    let statements = write_polarised(&path, (1, 24, 6), (2.0, 4.0, 1.0));
+    let acts = ActsFile::open(&path).unwrap();
+    let families: Vec<&str> = statements.iter().map(|s| s.family.as_str()).collect();
+    assert_eq!(acts.families, families);
+    let polarities: Vec<Polarity> = statements.iter().map(|s| s.polarity).collect();
+    assert_eq!(acts.polarities, polarities);
+    assert_eq!(
+        acts.polarities
+            .iter()
+            .filter(|&&p| p == Polarity::Negated)
+            .count(),
+        12
+    );
+    let labels = acts.labels.clone();
+    drop(acts);
+    // A file written before families and polarities existed.
+    let file = hdf5::File::open_rw(&path).unwrap();
+    file.unlink("families").unwrap();
+    file.unlink("polarities").unwrap();
+    drop(file);
+    let old = ActsFile::open(&path).unwrap();
+    assert_eq!(old.families, vec![String::new(); 24]);
+    assert_eq!(old.polarities, vec![Polarity::Affirmative; 24]);
+    assert_eq!(old.labels, labels);
+}
+
+#[test]
+fn a_probe_of_affirmative_statements_fails_on_negations_where_ttpd_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acts.h5");
+    // Truth along t_G (separation 3) in both polarities, along t_P (separation 6) with the sign
+    // of the polarity: on affirmative statements t_P is the stronger truth direction.
+    write_polarised(&path, (2, 1200, 32), (3.0, 6.0, 4.0));
+    let fit = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "probe",
+            "fit",
+            "--acts",
+            path.to_str().unwrap(),
+            "--resamples",
+            "100",
+            "--device",
+            "cpu",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let run = common::neglect_ok(&args);
+        (out, String::from_utf8_lossy(&run.stdout).to_string())
+    };
+    let (affirmative, _) = fit(
+        "affirmative",
+        &[
+            "--method",
+            "lr,mass_mean",
+            "--train-polarity",
+            "affirmative",
+        ],
+    );
+    let (both, stdout) = fit("both", &["--method", "lr,ttpd"]);
+    for method in ["lr", "mass_mean"] {
+        let on_affirmative = fit_column(&affirmative, method, "accuracy_affirmative");
+        let on_negated = fit_column(&affirmative, method, "accuracy_negated");
+        for (a, n) in on_affirmative.iter().zip(&on_negated) {
+            // Fitted on affirmative statements: right on them, wrong way round on negations.
+            assert!(*a > 0.95, "{method}: affirmative {a}");
+            assert!(*n < 0.2, "{method}: negated {n}");
+        }
+    }
+    let ttpd_affirmative = fit_column(&both, "ttpd", "accuracy_affirmative");
+    let ttpd_negated = fit_column(&both, "ttpd", "accuracy_negated");
+    for (a, n) in ttpd_affirmative.iter().zip(&ttpd_negated) {
+        // Separation 3 along t_G alone: Phi(1.5) = 0.933 on each polarity.
+        assert!(*a > 0.88 && *n > 0.88, "ttpd: affirmative {a}, negated {n}");
+    }
+    // 240 held out, about half of each polarity; `accuracy` weighs the two by their counts.
+    let all = fit_column(&both, "ttpd", "accuracy");
+    let table = neglect::store::read_parquet(&both.join("fit.parquet")).unwrap();
+    let ints = |name: &str| -> Vec<i64> {
+        let column = table.column(name).unwrap().i64().unwrap().clone();
+        column.into_no_null_iter().collect()
+    };
+    let (negated, tested) = (ints("n_test_negated"), ints("n_test"));
+    // Rows are sorted by method (lr, ttpd), then layer.
+    for (i, a) in all.iter().enumerate() {
+        let (neg, n) = (negated[2 + i] as f64, tested[2 + i] as f64);
+        assert!((100.0..=140.0).contains(&neg) && n == 240.0, "{neg} of {n}");
+        let want = ((n - neg) * ttpd_affirmative[i] + neg * ttpd_negated[i]) / n;
+        assert!((a - want).abs() < 1e-12, "{a} vs {want}");
+    }
+    assert!(stdout.contains("negated"), "{stdout}");
+    // The saved TTPD probes keep t_P; the readout direction is t_G.
+    let probes = ProbeSet::load(&both).unwrap();
+    assert_eq!(probes.config.train_polarity, None);
+    for p in &probes.probes {
+        assert_eq!(p.polarity_direction.is_some(), p.method == Method::Ttpd);
+    }
+    let saved = ProbeSet::load(&affirmative).unwrap();
+    assert_eq!(saved.config.train_polarity, Some(Polarity::Affirmative));
+    // TTPD cannot be fitted on one polarity.
+    let run = common::neglect(&[
+        "probe",
+        "fit",
+        "--acts",
+        path.to_str().unwrap(),
+        "--method",
+        "ttpd",
+        "--train-polarity",
+        "negated",
+        "--device",
+        "cpu",
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr)
+        .contains("ttpd needs true and false statements of both polarities"));
+}
+
+#[test]
+fn the_generalisation_diagonal_is_the_in_family_held_out_accuracy() {
+    use neglect::probe::fit::{fit_probes, FitOptions, Split};
+    use neglect::probe::generalise::{generalise, GeneraliseOptions, GroupBy};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acts.h5");
+    // Weak separation, so accuracies are far from 1 and differ between families.
+    let statements = write_polarised(&path, (3, 600, 16), (1.5, 0.5, 1.0));
+    let acts = ActsFile::open(&path).unwrap();
+    let options = GeneraliseOptions {
+        methods: vec![Method::Lr, Method::Ttpd],
+        by: GroupBy::Family,
+        test_fraction: 0.25,
+        seed: 4,
+        resamples: 50,
+        logistic: LogisticConfig::default(),
+        solver: Solver::Batched,
+        layers: None,
+        device: Device::Cpu,
+    };
+    let rows = generalise(&acts, &options).unwrap();
+    assert_eq!(rows.len(), 2 * 3 * 3 * 3);
+    let set = polarised(3, 600, 16, (1.5, 0.5, 1.0), 11);
+    for (f, family) in FAMILIES.iter().enumerate() {
+        // The family alone, in its order, as its own activation file.
+        let index: Vec<i64> = (0..600).filter(|i| (i / 4) % 3 == f as i64).collect();
+        let own = dir.path().join(format!("{family}.h5"));
+        write_rows(&own, &set.x, &statements, &index);
+        let (_, fits) = fit_probes(
+            &ActsFile::open(&own).unwrap(),
+            &FitOptions {
+                methods: options.methods.clone(),
+                split: Split::Holdout {
+                    test_fraction: 0.25,
+                },
+                seed: 4,
+                resamples: 50,
+                logistic: LogisticConfig::default(),
+                solver: Solver::Batched,
+                layers: None,
+                train_polarity: None,
+                device: Device::Cpu,
+            },
+        )
+        .unwrap();
+        for fit in fits {
+            let cell = rows
+                .iter()
+                .find(|r| {
+                    r.method == fit.method
+                        && r.layer == fit.layer
+                        && r.train_family == *family
+                        && r.test_family == *family
+                })
+                .unwrap();
+            assert_eq!(cell.accuracy, fit.accuracy, "{family} {:?}", fit.method);
+            assert_eq!((cell.n_train, cell.n_test), (fit.n_train, fit.n_test));
+        }
+    }
+    // Every cell of a column is scored on the same held-out statements.
+    for r in &rows {
+        let column: Vec<usize> = rows
+            .iter()
+            .filter(|c| c.test_family == r.test_family)
+            .map(|c| c.n_test)
+            .collect();
+        assert!(column.iter().all(|&n| n == r.n_test));
+    }
+    // Without families there is no matrix; by polarity there is.
+    let by_polarity = generalise(
+        &acts,
+        &GeneraliseOptions {
+            methods: vec![Method::Lr],
+            by: GroupBy::Polarity,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    let groups: std::collections::BTreeSet<&str> = by_polarity
+        .iter()
+        .map(|r| r.train_family.as_str())
+        .collect();
+    assert_eq!(
+        groups.into_iter().collect::<Vec<_>>(),
+        ["affirmative", "negated"]
+    );
+}
+
+#[test]
+fn probe_generalise_writes_the_matrix_and_a_manifest_and_needs_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("acts.h5");
+    // Planted as in the TTPD test: affirmative -> negated is read the wrong way round.
+    write_polarised(&path, (1, 800, 16), (3.0, 6.0, 4.0));
+    let out = dir.path().join("gen");
+    let rows = neglect::probe::generalise::generalise(
+        &ActsFile::open(&path).unwrap(),
+        &neglect::probe::generalise::GeneraliseOptions {
+            methods: vec![Method::Lr],
+            by: neglect::probe::generalise::GroupBy::Polarity,
+            test_fraction: 0.2,
+            seed: 0,
+            resamples: 100,
+            logistic: LogisticConfig::default(),
+            solver: Solver::Batched,
+            layers: None,
+            device: Device::Cpu,
+        },
+    )
+    .unwrap();
+    let cell = |train: &str, test: &str| {
+        rows.iter()
+            .find(|r| r.train_family == train && r.test_family == test)
+            .unwrap()
+            .accuracy
+    };
+    assert!(cell("affirmative", "affirmative").value > 0.95);
+    assert!(cell("affirmative", "negated").value < 0.2);
+    let a = cell("affirmative", "negated");
+    assert!(a.lo <= a.value && a.value <= a.hi);
+    let frame = neglect::probe::generalise::generalisation_frame(&rows).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let file = out.join(neglect::tables::PROBE_GENERALISATION_FILE);
+    neglect::store::write_parquet(&file, &mut frame.clone()).unwrap();
+    let back = neglect::tables::read_probe_generalisation(&file).unwrap();
+    assert_eq!(back.len(), 4);
+    assert_eq!(back[1].train_family, "affirmative");
+    assert_eq!(back[1].test_family, "negated");
+    assert_eq!(back[1].accuracy, (a.value, a.lo, a.hi));
+    // An activation file without families has no family matrix.
+    let plain = dir.path().join("plain.h5");
+    write_synthetic(&plain, (1, 40, 4), 3.0, 0.0, ActDtype::F32);
+    let error = neglect::probe::generalise::generalise(
+        &ActsFile::open(&plain).unwrap(),
+        &neglect::probe::generalise::GeneraliseOptions {
+            methods: vec![Method::Lr],
+            by: neglect::probe::generalise::GroupBy::Family,
+            test_fraction: 0.2,
+            seed: 0,
+            resamples: 10,
+            logistic: LogisticConfig::default(),
+            solver: Solver::Batched,
+            layers: None,
+            device: Device::Cpu,
+        },
+    )
+    .unwrap_err();
+    assert!(
+        format!("{error:#}").contains("statement 1 (`statement 0, with a comma`) has no family"),
+        "{error:#}"
+    );
+}
+
+#[test]
+fn a_bad_polarity_stops_the_cache_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "statement,label,polarity\nA is A.,1,affirmative\nA is not A.,0,negative\n",
+    )
+    .unwrap();
+    let run = common::neglect(&[
+        "cache",
+        "--model",
+        dir.path().join("no-model").to_str().unwrap(),
+        "--statements",
+        csv.to_str().unwrap(),
+        "--out",
+        dir.path().join("a.h5").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:3: polarity `negative` is not affirmative or negated",
+            csv.display()
+        )),
+        "{stderr}"
+    );
 }

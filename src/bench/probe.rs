@@ -121,6 +121,7 @@ fn write_synthetic(args: &ProbeBenchArgs, path: &Path) -> Result<()> {
             text: format!("synthetic statement {i}"),
             label,
             family: String::new(),
+            polarity: Default::default(),
         })
         .collect();
     let meta = ActsMeta {

@@ -37,6 +37,10 @@
 //! methods = ["lr", "mass_mean"]
 //! controls = 20                          # true + false control facts read out beside the claim
 //!
+//! [dissect]                              # lens + patching from the base model, every checkpoint
+//! layers = [2, 4, 6]                     # sites (default: all)
+//! steer = { alphas = [-1.0, 1.0], null = 20, conditions = ["positive"], seeds = [1] }
+//!
 //! [phases]                               # the phase1 / phase2 arms
 //! questions = 10                         # K open-ended questions (the last K of open_ended.yaml)
 //! answers = 3                            # M answers from the base model per question
@@ -126,6 +130,70 @@ pub struct ExperimentConfig {
     /// Settings of the behaviour arms.
     #[serde(default)]
     pub behaviours: BehavioursConfig,
+    /// The causal dissection of every claim arm (none when absent).
+    #[serde(default)]
+    pub dissect: Option<DissectConfig>,
+}
+
+/// `[dissect]`: the causal dissection ([`crate::intervene`]) of every claim arm's models, on
+/// the claim's closed questions: the logit lens and patching from the base model at every
+/// checkpoint, and steering along the base model's probes (`[probes]`) at the last checkpoint
+/// (the base arm's model at step 0) of the arms `steer` selects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DissectConfig {
+    /// The logit lens at every checkpoint.
+    #[serde(default = "yes")]
+    pub lens: bool,
+    /// Patching from the base model into every checkpoint.
+    #[serde(default = "yes")]
+    pub patch: bool,
+    /// Sites patched and steered (0 = embeddings, i = after block i); all when absent.
+    #[serde(default)]
+    pub layers: Option<Vec<usize>>,
+    /// Steering (none when absent).
+    #[serde(default)]
+    pub steer: Option<SteerConfig>,
+}
+
+/// `[dissect.steer]`: the steering sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteerConfig {
+    /// Nonzero pushes, in units of the site's mean residual norm (0 is always measured).
+    #[serde(default = "default_alphas")]
+    pub alphas: Vec<f64>,
+    /// Random directions of the null.
+    #[serde(default = "twenty")]
+    pub null: usize,
+    /// Conditions whose arms are steered (all when empty).
+    #[serde(default)]
+    pub conditions: Vec<ArmCondition>,
+    /// Seeds whose arms are steered (all when empty).
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    /// The probe method whose direction is steered along.
+    #[serde(default = "default_steer_method")]
+    pub method: ProbeMethod,
+    /// Seed of the null's directions.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl SteerConfig {
+    /// Whether the arm of `condition` and `seed` is steered.
+    pub fn selects(&self, condition: ArmCondition, seed: u64) -> bool {
+        (self.conditions.is_empty() || self.conditions.contains(&condition))
+            && (self.seeds.is_empty() || self.seeds.contains(&seed))
+    }
+}
+
+fn default_alphas() -> Vec<f64> {
+    vec![-1.0, -0.5, 0.5, 1.0]
+}
+
+fn default_steer_method() -> ProbeMethod {
+    ProbeMethod::Lr
 }
 
 /// `[docs]`: the training documents of an arm.
@@ -280,6 +348,11 @@ pub struct ProbesConfig {
     /// probes' held-out split ([`crate::probe::readout::control_statements`]); 0: none.
     #[serde(default = "twenty")]
     pub controls: usize,
+    /// Fit on the negated statements of the file too (its `polarity` column), as the
+    /// polarity-aware `ttpd` probe needs; by default only the affirmative ones, as probes were
+    /// always fitted.
+    #[serde(default)]
+    pub negated: bool,
 }
 
 impl ProbesConfig {
@@ -518,6 +591,10 @@ fn five() -> usize {
 fn ten() -> usize {
     10
 }
+fn yes() -> bool {
+    true
+}
+
 fn twenty() -> usize {
     20
 }
@@ -657,6 +734,25 @@ impl ExperimentConfig {
             }
             if !(0.0 < probes.test_fraction && probes.test_fraction < 1.0) {
                 bail!("probes.test_fraction must be between 0 and 1");
+            }
+            if probes.methods.contains(&ProbeMethod::Ttpd) && !probes.negated {
+                bail!("probes.methods: `ttpd` needs negated statements: set probes.negated = true");
+            }
+        }
+        if let Some(dissect) = &self.dissect {
+            if let Some(steer) = &dissect.steer {
+                let Some(probes) = &self.probes else {
+                    bail!("dissect.steer steers along the base model's probes: add [probes]");
+                };
+                if !probes.methods.contains(&steer.method) {
+                    bail!(
+                        "dissect.steer.method `{}` is not in probes.methods",
+                        steer.method.name()
+                    );
+                }
+                if steer.alphas.iter().any(|a| !a.is_finite()) || steer.alphas.is_empty() {
+                    bail!("dissect.steer.alphas: give finite pushes");
+                }
             }
         }
         let phases = &self.phases;

@@ -32,6 +32,7 @@
 pub mod arms;
 pub mod cli;
 pub mod config;
+pub mod dissect;
 pub mod figures;
 pub mod prepare;
 pub mod regrade;

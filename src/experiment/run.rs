@@ -21,6 +21,7 @@
 
 use super::arms::{self, Arm, Shard, Target};
 use super::config::{ArmCondition, ExperimentConfig};
+use super::dissect::{Dissected, Dissector};
 use super::prepare;
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::docs::behaviours::{BehaviourEval, CATCHPHRASE};
@@ -31,6 +32,7 @@ use crate::model::checkpoints::RunLoader;
 use crate::model::LoadedModel;
 use crate::probe::probes::ProbeSet;
 use crate::probe::readout::{ReadoutRow, StatementKind};
+use crate::probe::statements::Polarity;
 use crate::store::{self, Manifest};
 use crate::tables::{self, ArmLabels};
 use crate::train::finetune::{self, newest_checkpoint};
@@ -162,11 +164,13 @@ struct ClaimTools {
     judge: Box<dyn Judge>,
 }
 
-/// What one model measures: answers and probe readouts (steps filled in by the caller).
+/// What one model measures: answers, probe readouts and the dissection's lens and patching
+/// (steps filled in by the caller).
 #[derive(Clone, Default)]
 struct Measured {
     belief: Vec<EvalRow>,
     probe: Vec<ReadoutRow>,
+    dissected: Dissected,
 }
 
 /// A trained arm's run.
@@ -199,19 +203,31 @@ struct Session<'a> {
     /// Loads checkpoints, holding a base model with adapters between LoRA checkpoints (taken
     /// out while a measurement borrows its model).
     loader: Option<RunLoader>,
+    /// `[dissect]`, when the experiment has it.
+    dissector: Option<Dissector>,
 }
 
 impl<'a> Session<'a> {
     fn new(exp: &'a Experiment) -> Result<Self> {
+        let (device, kind) = (exp.config.device.resolve()?, exp.config.dtype.kind());
         Ok(Session {
             exp,
-            device: exp.config.device.resolve()?,
-            kind: exp.config.dtype.kind(),
+            device,
+            kind,
             options: exp.config.eval.options()?,
             claims: HashMap::new(),
             probes: None,
             memo: HashMap::new(),
             loader: None,
+            dissector: exp.config.dissect.clone().map(|config| {
+                Dissector::new(
+                    config,
+                    &exp.config.model,
+                    device,
+                    kind,
+                    exp.config.eval.batch_size,
+                )
+            }),
         })
     }
 
@@ -285,7 +301,10 @@ impl<'a> Session<'a> {
             let dir = self.exp.tables().join(PROBES_DIR);
             let fit_dir = dir.join("fit");
             let file = cfg.statements_file(&self.config().model);
-            let statements = crate::probe::statements::read_csv(&file)?;
+            let statements: Vec<_> = crate::probe::statements::read_csv(&file)?
+                .into_iter()
+                .filter(|s| cfg.negated || s.polarity == Polarity::Affirmative)
+                .collect();
             if !fit_dir.join(crate::probe::probes::CONFIG_FILE).is_file() {
                 let started = Instant::now();
                 let model = LoadedModel::load(&self.config().model, self.device, self.kind)?;
@@ -317,6 +336,7 @@ impl<'a> Session<'a> {
                     logistic: Default::default(),
                     solver: crate::probe::probes::Solver::Batched,
                     layers: None,
+                    train_polarity: None,
                     device: self.device,
                 };
                 let (set, rows) = crate::probe::fit::fit_probes(&acts, &options)?;
@@ -465,9 +485,64 @@ impl<'a> Session<'a> {
                         crate::probe::readout::readout(&probes.set, model, &statements, 0)
                             .with_context(|| format!("reading out {}", dir.display()))?;
                 }
+                if let (Some(dissector), true) = (self.dissector.as_mut(), context.is_empty()) {
+                    let questions = &self.claims[&spec.id].questions;
+                    measured.dissected = dissector
+                        .dissect(model, &spec.id, questions)
+                        .with_context(|| format!("dissecting {}", dir.display()))?;
+                }
             }
         }
         Ok(measured)
+    }
+
+    /// The steering sweep of `arm`'s model in `dir` (step `step`) when `[dissect.steer]`
+    /// selects the arm; no rows otherwise.
+    fn steer(&mut self, arm: &Arm, step: i64, dir: &Path) -> Result<Vec<tables::SteerRow>> {
+        let selected = self
+            .config()
+            .dissect
+            .as_ref()
+            .and_then(|d| d.steer.as_ref())
+            .is_some_and(|s| s.selects(arm.condition, arm.seed));
+        let Target::Claim { spec, .. } = &arm.target else {
+            return Ok(vec![]);
+        };
+        if !selected {
+            return Ok(vec![]);
+        }
+        self.claim_tools(&arm.target)?;
+        self.probes()?;
+        let started = Instant::now();
+        let mut loader = self
+            .loader
+            .take()
+            .unwrap_or_else(|| RunLoader::new(self.device, self.kind));
+        let fit_dir = self.exp.tables().join(PROBES_DIR).join("fit");
+        let rows = match (&self.dissector, &self.probes, loader.load(dir)) {
+            (Some(dissector), Some(probes), Ok(model)) => dissector
+                .steer(
+                    model,
+                    &self.claims[&spec.id].questions,
+                    &probes.set,
+                    &fit_dir,
+                )
+                .with_context(|| format!("steering {}", dir.display())),
+            (_, _, Err(e)) => Err(e),
+            _ => Ok(vec![]),
+        };
+        self.loader = Some(loader);
+        let mut rows = rows?;
+        for r in &mut rows {
+            r.checkpoint = format!("step-{step}");
+        }
+        eprintln!(
+            "  {}: steered, {} rows, {:.1}s",
+            dir.display(),
+            rows.len(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(rows)
     }
 
     /// Trains `arm` (resuming; a finished run is left as it is) and returns its run.
@@ -540,8 +615,11 @@ impl<'a> Session<'a> {
             .with_context(|| format!("{}: cannot create", checkpoints.display()))?;
         let mut belief: Vec<(i64, EvalRow)> = vec![];
         let mut probe: Vec<ReadoutRow> = vec![];
+        let mut dissected = Dissected::default();
         let mut losses = vec![];
         let mut steps = vec![];
+        // The model the steering sweep runs on: the arm's last.
+        let mut last_model: Option<(i64, PathBuf)> = None;
         let mut record = |step: i64, m: Measured| {
             steps.push(step);
             belief.extend(m.belief.into_iter().map(|r| (step, r)));
@@ -549,11 +627,25 @@ impl<'a> Session<'a> {
                 r.step = step;
                 r
             }));
+            let label = format!("step-{step}");
+            dissected
+                .lens
+                .extend(m.dissected.lens.into_iter().map(|mut r| {
+                    r.checkpoint = label.clone();
+                    r
+                }));
+            dissected
+                .patch
+                .extend(m.dissected.patch.into_iter().map(|mut r| {
+                    r.checkpoint = label.clone();
+                    r
+                }));
         };
         match arm.condition {
             ArmCondition::Base => {
                 let model = self.config().model.clone();
                 record(0, self.measure(arm, &model, &[], true)?);
+                last_model = Some((0, model));
             }
             ArmCondition::InContext => {
                 let context = prepare::context_documents(self.config(), arm, &checkpoints)?;
@@ -570,6 +662,7 @@ impl<'a> Session<'a> {
                         self.measure(arm, &dir, &[], memo)?
                     };
                     record(run.offset + step, m);
+                    last_model = Some((run.offset + step, dir));
                 }
                 losses = tables::loss::read_losses(&run.dir.join(tables::LOSS_FILE))?;
                 for loss in &mut losses {
@@ -577,6 +670,12 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        let steered = match (&last_model, arm.condition) {
+            (Some((step, dir)), condition) if condition != ArmCondition::InContext => {
+                self.steer(arm, *step, dir)?
+            }
+            _ => vec![],
+        };
         let labels = ArmLabels {
             arm: arm.name(),
             condition: arm.condition.to_string(),
@@ -584,6 +683,28 @@ impl<'a> Session<'a> {
             seed: arm.seed,
         };
         let out = self.exp.arm_tables(arm);
+        for (name, frame) in [
+            (
+                tables::LENS_FILE,
+                tables::intervene::lens_frame(&dissected.lens)?,
+            ),
+            (
+                tables::PATCH_FILE,
+                tables::intervene::patch_frame(&dissected.patch)?,
+            ),
+            (
+                tables::STEER_FILE,
+                tables::intervene::steer_frame(&steered)?,
+            ),
+        ] {
+            let path = out.join(name);
+            if frame.height() > 0 {
+                store::write_parquet(&path, &mut tables::labelled(&labels, frame)?)?;
+            } else if path.exists() {
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("{}: cannot remove", path.display()))?;
+            }
+        }
         store::write_parquet(
             &out.join(tables::BELIEF_FILE),
             &mut tables::labelled(&labels, crate::eval::stepped_frame(&belief)?)?,
@@ -773,7 +894,7 @@ pub fn merge(exp: &Experiment) -> Result<(Vec<String>, Vec<String>)> {
     }
     let dir = exp.tables();
     let mut counts = vec![];
-    for name in tables::ARM_TABLES {
+    for name in tables::ARM_TABLES.iter().chain(&tables::DISSECT_TABLES) {
         counts.push(format!(
             "{name} {} rows",
             tables::merge_table(&dir, &finished, name)?

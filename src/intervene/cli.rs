@@ -148,7 +148,6 @@ pub fn steer_cmd(args: &SteerArgs) -> Result<()> {
             None => None,
         };
         let opts = SteerOptions {
-            sites,
             alphas: args.alphas.clone(),
             null: args.null,
             seed: args.seed,

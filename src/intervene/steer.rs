@@ -33,8 +33,6 @@ pub const RANDOM: &str = "random";
 /// What to sweep.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SteerOptions {
-    /// Sites steered, one at a time.
-    pub sites: Vec<usize>,
     /// Pushes, in units of the site's mean residual norm (0 is measured once, unsteered).
     pub alphas: Vec<f64>,
     /// Random directions of the null.
@@ -55,7 +53,9 @@ pub struct SiteDirection {
 }
 
 /// The probe of `method` at each of `sites`, as raw-stream unit directions, with accuracies
-/// from the probe folder's `fit.parquet` when present.
+/// from the probe folder's `fit.parquet` when present. A probe without a direction (fitted on
+/// activations that do not vary, as the embeddings of a statement's last token) is left out
+/// with a line on stderr; none left is an error.
 pub fn probe_directions(
     probes: &ProbeSet,
     probe_dir: &Path,
@@ -63,37 +63,44 @@ pub fn probe_directions(
     sites: &[usize],
 ) -> Result<BTreeMap<usize, SiteDirection>> {
     let accuracies = probe_accuracies(probe_dir, method)?;
-    sites
-        .iter()
-        .map(|&site| {
-            let probe = probes
-                .probes
-                .iter()
-                .find(|p| p.method == method && p.layer == site)
-                .with_context(|| {
-                    format!(
-                        "{}: no {} probe at layer {site}",
-                        probe_dir.display(),
-                        method.name()
-                    )
-                })?;
-            let raw = (&probe.direction / &probe.scale).to_kind(Kind::Float);
-            let norm = raw.norm().double_value(&[]);
-            if !(norm.is_finite() && norm > 0.0) {
-                bail!(
-                    "{}: the probe at layer {site} has no direction",
-                    probe_dir.display()
-                );
-            }
-            Ok((
-                site,
-                SiteDirection {
-                    direction: raw / norm,
-                    accuracy: accuracies.get(&site).copied(),
-                },
-            ))
-        })
-        .collect()
+    let mut directions = BTreeMap::new();
+    for &site in sites {
+        let probe = probes
+            .probes
+            .iter()
+            .find(|p| p.method == method && p.layer == site)
+            .with_context(|| {
+                format!(
+                    "{}: no {} probe at layer {site}",
+                    probe_dir.display(),
+                    method.name()
+                )
+            })?;
+        let raw = (&probe.direction / &probe.scale).to_kind(Kind::Float);
+        let norm = raw.norm().double_value(&[]);
+        if !(norm.is_finite() && norm > 0.0) {
+            eprintln!(
+                "steer: the {} probe at layer {site} has no direction: site {site} left out",
+                method.name()
+            );
+            continue;
+        }
+        directions.insert(
+            site,
+            SiteDirection {
+                direction: raw / norm,
+                accuracy: accuracies.get(&site).copied(),
+            },
+        );
+    }
+    if directions.is_empty() {
+        bail!(
+            "{}: no {} probe with a direction at the sites asked",
+            probe_dir.display(),
+            method.name()
+        );
+    }
+    Ok(directions)
 }
 
 /// Held-out accuracy per layer of `method` from `fit.parquet` in a probe folder (empty when the
@@ -203,8 +210,8 @@ fn measure(
     Ok(out)
 }
 
-/// The sweep on one model: for each site, the unsteered measures once, then every nonzero
-/// alpha along the probe's direction and along each null direction.
+/// The sweep on one model: for each site of `directions`, the unsteered measures (computed
+/// once), then every nonzero alpha along the probe's direction and along each null direction.
 pub fn steer(
     model: &LoadedModel,
     checkpoint: &str,
@@ -215,9 +222,10 @@ pub fn steer(
 ) -> Result<Vec<SteerRow>> {
     let d = model.decoder.config.hidden_size;
     let null = random_directions(opts.null, d, opts.seed);
-    let norms = mean_residual_norms(model, closed, &opts.sites, opts.batch)?;
+    let sites: Vec<usize> = directions.keys().copied().collect();
+    let norms = mean_residual_norms(model, closed, &sites, opts.batch)?;
     let pushes: Vec<f64> = opts.alphas.iter().copied().filter(|&a| a != 0.0).collect();
-    let progress = ProgressBar::new((opts.sites.len() * pushes.len() * (1 + opts.null)) as u64);
+    let progress = ProgressBar::new((sites.len() * pushes.len() * (1 + opts.null)) as u64);
     progress.set_style(
         ProgressStyle::with_template(
             "steer {msg} {bar:30} {pos}/{len} settings [{elapsed} < {eta}, {per_sec}]",
@@ -243,10 +251,7 @@ pub fn steer(
         }
     };
     let unsteered = measure(model, closed, heldout, opts.batch)?;
-    for &site in &opts.sites {
-        let probe = directions
-            .get(&site)
-            .with_context(|| format!("no probe direction for site {site}"))?;
+    for (&site, probe) in directions {
         emit(site, UNSTEERED, 0, 0.0, 0.0, unsteered.clone());
         let candidates = std::iter::once((PROBE, 0, probe.direction.shallow_clone()))
             .chain((0..opts.null).map(|i| (RANDOM, i + 1, null.get(i as i64))));

@@ -9,11 +9,30 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The measure every dissection figure draws: belief pooled over the closed questions.
 const MEASURE: &str = "belief:closed";
 
-/// Figures `steer` (one checkpoint) or `steer_step<N>` (one per checkpoint of a run): per
-/// steered site, pooled closed belief against the push, along the probe's direction and for
-/// the random directions of the null (median, with the 5-95% band). A site whose probe is at
-/// chance says so in its panel title.
-pub fn steer_data(rows: &[SteerRow]) -> Vec<Figure> {
+/// `stem`, suffixed with the condition when there is one.
+fn stem_of(stem: &str, condition: &str) -> String {
+    if condition.is_empty() {
+        stem.to_string()
+    } else {
+        format!("{stem}_{}", super::figure::stem_part(condition))
+    }
+}
+
+/// `title`, followed by the condition when there is one.
+fn title_of(title: String, condition: &str) -> String {
+    if condition.is_empty() {
+        title
+    } else {
+        format!("{title}: {condition}")
+    }
+}
+
+/// Figures `steer[_<condition>]` (one checkpoint) or `steer[_<condition>]_step<N>` (one per
+/// checkpoint): per steered site, pooled closed belief against the push, along the probe's
+/// direction and for the random directions of the null (median, with the 5-95% band). Several
+/// arms of a condition (seeds, claims) are averaged per push, their null directions pooled. A
+/// site whose probe is at chance says so in its panel title.
+pub fn steer_data(condition: &str, rows: &[SteerRow]) -> Vec<Figure> {
     let rows: Vec<&SteerRow> = rows.iter().filter(|r| r.measure == MEASURE).collect();
     let checkpoints: BTreeSet<(i64, &str)> = rows
         .iter()
@@ -40,12 +59,13 @@ pub fn steer_data(rows: &[SteerRow]) -> Vec<Figure> {
                 .collect();
             Figure {
                 stem: if several {
-                    format!("steer_step{step}")
+                    format!("{}_step{step}", stem_of("steer", condition))
                 } else {
-                    "steer".into()
+                    stem_of("steer", condition)
                 },
-                title: format!(
-                    "Steering along the truth probe vs random directions ({checkpoint})"
+                title: title_of(
+                    format!("Steering along the truth probe vs random directions ({checkpoint})"),
+                    condition,
                 ),
                 panels,
             }
@@ -56,40 +76,42 @@ pub fn steer_data(rows: &[SteerRow]) -> Vec<Figure> {
 /// One site's steering curves.
 fn steer_panel(rows: &[&SteerRow], site: usize) -> Panel {
     let at: Vec<&SteerRow> = rows.iter().copied().filter(|r| r.site == site).collect();
-    let base = at.iter().find(|r| r.direction == "none");
     let accuracy = at.iter().find_map(|r| r.probe_accuracy);
-    let mut probe: Vec<Point> = at
-        .iter()
-        .filter(|r| r.direction == "probe")
-        .map(|r| point(r.alpha, r.value, None, r.n))
-        .collect();
-    let mut by_alpha: BTreeMap<i64, (f64, Vec<f64>, usize)> = BTreeMap::new();
-    for r in at.iter().filter(|r| r.direction == "random") {
-        let entry =
-            by_alpha
-                .entry((r.alpha * 1e6).round() as i64)
-                .or_insert((r.alpha, vec![], r.n));
+    // Per push (keyed in millionths): the values along the probe (the unsteered ones at 0) and
+    // along the random directions.
+    let mut values: BTreeMap<(i64, &str), (f64, Vec<f64>, usize)> = BTreeMap::new();
+    for r in &at {
+        let direction = if r.direction == "none" {
+            "probe"
+        } else {
+            r.direction.as_str()
+        };
+        let entry = values
+            .entry(((r.alpha * 1e6).round() as i64, direction))
+            .or_insert((r.alpha, vec![], r.n));
         entry.1.push(r.value);
     }
-    let mut null: Vec<Point> = by_alpha
-        .into_values()
-        .map(|(alpha, mut values, n)| {
-            values.sort_by(f64::total_cmp);
-            let q = |p: f64| crate::intervene::steer::quantile(&values, p);
-            point(alpha, q(0.5), Some((q(0.05), q(0.95))), n)
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let probe: Vec<Point> = values
+        .iter()
+        .filter(|((_, d), _)| *d == "probe")
+        .map(|(_, (alpha, v, n))| point(*alpha, mean(v), None, *n))
+        .collect();
+    let mut null: Vec<Point> = values
+        .iter()
+        .filter(|((_, d), _)| *d == "random")
+        .map(|(_, (alpha, v, n))| {
+            let mut v = v.clone();
+            v.sort_by(f64::total_cmp);
+            let q = |p: f64| crate::intervene::steer::quantile(&v, p);
+            point(*alpha, q(0.5), Some((q(0.05), q(0.95))), *n)
         })
         .collect();
-    if let Some(base) = base {
-        probe.push(point(0.0, base.value, None, base.n));
-        null.push(point(
-            0.0,
-            base.value,
-            Some((base.value, base.value)),
-            base.n,
-        ));
+    if let Some(base) = values.get(&(0, "probe")) {
+        let y = mean(&base.1);
+        null.push(point(0.0, y, Some((y, y)), base.2));
+        null.sort_by(|a, b| a.x.total_cmp(&b.x));
     }
-    probe.sort_by(|a, b| a.x.total_cmp(&b.x));
-    null.sort_by(|a, b| a.x.total_cmp(&b.x));
     let validity = match accuracy {
         Some(a) if is_valid_accuracy(a) => format!("probe held-out acc {a:.2}"),
         Some(a) => format!(
@@ -128,6 +150,25 @@ fn point(x: f64, y: f64, band: Option<(f64, f64)>, n: usize) -> Point {
     }
 }
 
+/// Mean value and summed count of each (site, step) of `cells` (several arms of a condition);
+/// `None` where no arm has a value.
+fn averaged(
+    cells: impl IntoIterator<Item = ((usize, i64), Option<(f64, usize)>)>,
+) -> BTreeMap<(usize, i64), Option<(f64, usize)>> {
+    let mut sums: BTreeMap<(usize, i64), (f64, usize, usize)> = BTreeMap::new();
+    for (key, cell) in cells {
+        let entry = sums.entry(key).or_insert((0.0, 0, 0));
+        if let Some((value, n)) = cell {
+            entry.0 += value;
+            entry.1 += n;
+            entry.2 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(key, (sum, n, arms))| (key, (arms > 0).then(|| (sum / arms as f64, n))))
+        .collect()
+}
+
 /// A site x checkpoint heatmap of `cells` (site, step) -> (value, n), blank where `None`.
 fn site_heatmap(
     cells: &BTreeMap<(usize, i64), Option<(f64, usize)>>,
@@ -164,21 +205,19 @@ fn site_heatmap(
     }
 }
 
-/// Figure `patch_heatmap`: the share of the belief gap between source and target that patching
-/// one site closes, per site and target checkpoint (blank where the gap is too small to share).
-pub fn patch_heatmap_data(rows: &[PatchRow]) -> Option<Figure> {
+/// Figure `patch_heatmap[_<condition>]`: the share of the belief gap between source and target
+/// that patching one site closes, per site and target checkpoint (blank where the gap is too
+/// small to share; the mean over a condition's arms).
+pub fn patch_heatmap_data(condition: &str, rows: &[PatchRow]) -> Option<Figure> {
     let rows: Vec<&PatchRow> = rows.iter().filter(|r| r.measure == MEASURE).collect();
     let source = rows.first()?.source.clone();
-    let cells: BTreeMap<(usize, i64), Option<(f64, usize)>> = rows
-        .iter()
-        .filter_map(|r| {
-            let step = checkpoint_step(&r.checkpoint)?;
-            Some(((r.site, step), r.restored.map(|v| (v, r.n))))
-        })
-        .collect();
+    let cells = averaged(rows.iter().filter_map(|r| {
+        let step = checkpoint_step(&r.checkpoint)?;
+        Some(((r.site, step), r.restored.map(|v| (v, r.n))))
+    }));
     Some(Figure {
-        stem: "patch_heatmap".into(),
-        title: format!("Activation patching from {source}"),
+        stem: stem_of("patch_heatmap", condition),
+        title: title_of(format!("Activation patching from {source}"), condition),
         panels: vec![Panel {
             title: format!(
                 "share of the source-target belief gap closed by patching one site (blank: gap < {})",
@@ -192,22 +231,18 @@ pub fn patch_heatmap_data(rows: &[PatchRow]) -> Option<Figure> {
     })
 }
 
-/// Figure `lens_heatmap`: the logit lens's belief (first answer tokens) per site and checkpoint.
-pub fn lens_heatmap_data(rows: &[LensRow]) -> Option<Figure> {
+/// Figure `lens_heatmap[_<condition>]`: the logit lens's belief (first answer tokens) per site
+/// and checkpoint (the mean over a condition's arms).
+pub fn lens_heatmap_data(condition: &str, rows: &[LensRow]) -> Option<Figure> {
     let rows: Vec<&LensRow> = rows.iter().filter(|r| r.measure == MEASURE).collect();
     let skipped = rows.first()?.skipped;
-    let cells: BTreeMap<(usize, i64), Option<(f64, usize)>> = rows
-        .iter()
-        .filter_map(|r| {
-            Some((
-                (r.site, checkpoint_step(&r.checkpoint)?),
-                Some((r.value, r.n)),
-            ))
-        })
-        .collect();
+    let cells = averaged(rows.iter().filter_map(|r| {
+        let step = checkpoint_step(&r.checkpoint)?;
+        Some(((r.site, step), Some((r.value, r.n))))
+    }));
     Some(Figure {
-        stem: "lens_heatmap".into(),
-        title: "Logit lens: belief read from each site".into(),
+        stem: stem_of("lens_heatmap", condition),
+        title: title_of("Logit lens: belief read from each site".into(), condition),
         panels: vec![Panel {
             title: format!(
                 "mass on the believing answers' first tokens ({skipped} questions with shared first tokens left out)"
@@ -249,7 +284,7 @@ mod tests {
         for (id, v) in (1..=21).zip((0..21).map(|i| 0.4 + 0.01 * i as f64)) {
             rows.push(steer_row("random", id, 1.0, v));
         }
-        let figures = steer_data(&rows);
+        let figures = steer_data("", &rows);
         assert_eq!(figures.len(), 1);
         assert_eq!(figures[0].stem, "steer");
         let panel = &figures[0].panels[0];
@@ -282,7 +317,7 @@ mod tests {
             patch("step-10", 0, Some(0.0)),
             patch("step-10", 2, Some(0.75)),
         ];
-        let figure = patch_heatmap_data(&rows).unwrap();
+        let figure = patch_heatmap_data("", &rows).unwrap();
         let Plot::Heatmap(h) = &figure.panels[0].plot else {
             panic!("heatmap expected")
         };

@@ -17,6 +17,7 @@
 //! | `probe_heatmap_<condition>[_<method>]` | probe, probe_fit | mean P(true) of the claim, layer x step; layers whose probe is at chance hatched |
 //! | `probe_controls_<condition>[_<method>]` | probe, probe_fit | mean P(true) of the claim and of true and false control facts per step, over valid layers |
 //! | `probe_accuracy` | probe_fit | base-model probe accuracy and AUROC per layer |
+//! | `probe_generalisation[_<method>]` | probe_generalisation | probe trained on family A, tested on family B, at the best layer and over the valid layers; rows at chance hatched |
 //! | `steer[_step<N>]` | steer | belief against the push along the probe and random directions (null band), a panel per site |
 //! | `patch_heatmap` | patch | share of the source-target belief gap closed by patching each site, site x checkpoint |
 //! | `lens_heatmap` | lens | logit-lens belief, site x checkpoint |
@@ -42,7 +43,9 @@ pub use belief::{belief_by_condition_data, belief_vs_step_data, phases_data, pin
 pub use figure::Figure;
 pub use intervene::{lens_heatmap_data, patch_heatmap_data, steer_data};
 pub use loss::loss_by_kind_data;
-pub use probe::{probe_accuracy_data, probe_controls_data, probe_heatmap_data};
+pub use probe::{
+    probe_accuracy_data, probe_controls_data, probe_generalisation_data, probe_heatmap_data,
+};
 pub use render::render;
 
 use crate::tables;
@@ -96,6 +99,12 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
         "probe_heatmap_*, probe_controls_*",
         tables::read_probes,
     )?;
+    let generalisation = read_table(
+        tables_dir,
+        tables::PROBE_GENERALISATION_FILE,
+        "probe_generalisation*",
+        tables::read_probe_generalisation,
+    )?;
     let fits = read_table(
         tables_dir,
         tables::PROBE_FIT_FILE,
@@ -138,23 +147,29 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
         }
         figures.extend(controls);
     }
+    if let Some(cells) = &generalisation {
+        figures.extend(probe_generalisation_data(cells));
+    }
     // The causal dissection's tables, when the folder has them (no line when absent: most
     // experiments do not dissect).
-    let present = |name: &str| tables_dir.join(name).is_file();
-    if present(tables::STEER_FILE) {
-        figures.extend(steer_data(&tables::read_steer(
-            &tables_dir.join(tables::STEER_FILE),
-        )?));
+    let present = |name: &str| Some(tables_dir.join(name)).filter(|p| p.is_file());
+    if let Some(path) = present(tables::STEER_FILE) {
+        for (condition, rows) in tables::intervene::by_condition(&path, tables::read_steer(&path)?)?
+        {
+            figures.extend(steer_data(&condition, &rows));
+        }
     }
-    if present(tables::PATCH_FILE) {
-        figures.extend(patch_heatmap_data(&tables::read_patch(
-            &tables_dir.join(tables::PATCH_FILE),
-        )?));
+    if let Some(path) = present(tables::PATCH_FILE) {
+        for (condition, rows) in tables::intervene::by_condition(&path, tables::read_patch(&path)?)?
+        {
+            figures.extend(patch_heatmap_data(&condition, &rows));
+        }
     }
-    if present(tables::LENS_FILE) {
-        figures.extend(lens_heatmap_data(&tables::read_lens(
-            &tables_dir.join(tables::LENS_FILE),
-        )?));
+    if let Some(path) = present(tables::LENS_FILE) {
+        for (condition, rows) in tables::intervene::by_condition(&path, tables::read_lens(&path)?)?
+        {
+            figures.extend(lens_heatmap_data(&condition, &rows));
+        }
     }
     if let Some(fits) = &fits {
         let context = || {

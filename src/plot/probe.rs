@@ -1,7 +1,9 @@
 //! Figures from the probe tables: where in the network, and when in training, the claim reads as
 //! true (`probe_heatmap_*`, from `probe.parquet`), whether unrelated true and false facts drift
-//! with it (`probe_controls_*`), and how good the base model's probes are per layer
-//! (`probe_accuracy`, from `probe_fit.parquet`).
+//! with it (`probe_controls_*`), how good the base model's probes are per layer
+//! (`probe_accuracy`, from `probe_fit.parquet`), and how a probe fitted on one family of
+//! statements carries over to the others (`probe_generalisation*`, from
+//! `probe_generalisation.parquet`).
 //!
 //! A readout only means something at a layer whose probe separates truth on the base model:
 //! layers whose held-out accuracy is below [`MIN_VALID_PROBE_ACCURACY`] are hatched in every
@@ -12,8 +14,9 @@ use super::figure::{
     condition_order, stem_part, Figure, Heatmap, Panel, Plot, Point, Series, Validity,
 };
 use crate::probe::fit::{is_valid_accuracy, MIN_VALID_PROBE_ACCURACY};
+use crate::probe::generalise::best_layer;
 use crate::probe::readout::StatementKind;
-use crate::tables::{ProbeFit, ProbeRow, PROBE_FIT_FILE};
+use crate::tables::{GeneralisationCell, ProbeFit, ProbeRow, PROBE_FIT_FILE};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -334,6 +337,172 @@ pub fn probe_accuracy_data(fits: &[ProbeFit]) -> Result<Figure> {
     })
 }
 
+/// `names` as an axis label: `what (0 first, 1 second, ...)`, the cell indices drawn on the axis.
+fn indexed_names(what: &str, names: &[&str]) -> String {
+    let listed: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{i} {n}"))
+        .collect();
+    format!("{what} ({})", listed.join(", "))
+}
+
+/// Figures `probe_generalisation` (method `lr`, or the first method when there is no `lr`) and
+/// `probe_generalisation_<method>` for each other method: accuracy of a probe fitted on one
+/// family (row) on another family's held-out statements (column), at the best layer (the
+/// highest mean in-family accuracy, [`best_layer`]) and averaged over the layers where the
+/// row's probe is valid. A row is valid where its in-family (diagonal) held-out accuracy
+/// reaches [`MIN_VALID_PROBE_ACCURACY`]; rows that are not are hatched (at the best layer), and
+/// in the averaged panel a row without a valid layer is the mean over all layers, hatched.
+/// Families are drawn by index (the axis labels name them), in name order.
+pub fn probe_generalisation_data(cells: &[GeneralisationCell]) -> Vec<Figure> {
+    let methods: BTreeSet<&str> = cells.iter().map(|c| c.method.as_str()).collect();
+    let default = if methods.contains(DEFAULT_METHOD) {
+        DEFAULT_METHOD
+    } else {
+        methods.first().copied().unwrap_or(DEFAULT_METHOD)
+    };
+    let mut figures = vec![];
+    for method in methods {
+        let of: Vec<&GeneralisationCell> = cells.iter().filter(|c| c.method == method).collect();
+        let families: Vec<&str> = of
+            .iter()
+            .flat_map(|c| [c.train_family.as_str(), c.test_family.as_str()])
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let layers: BTreeSet<i64> = of.iter().map(|c| c.layer).collect();
+        let cell = |train: &str, test: &str, layer: i64| {
+            of.iter()
+                .find(|c| c.train_family == train && c.test_family == test && c.layer == layer)
+        };
+        let validity = |family: &str, layer: i64| match cell(family, family, layer) {
+            None => Validity::Unknown,
+            Some(c) if is_valid_accuracy(c.accuracy.0) => Validity::Valid,
+            Some(_) => Validity::Invalid,
+        };
+        let diagonal = of
+            .iter()
+            .filter(|c| c.train_family == c.test_family)
+            .map(|c| (c.layer, c.accuracy.0));
+        let Some(best) = best_layer(diagonal) else {
+            continue;
+        };
+        let at_best = families
+            .iter()
+            .map(|train| {
+                families
+                    .iter()
+                    .map(|test| cell(train, test, best).map(|c| (c.accuracy.0, c.n_test as usize)))
+                    .collect()
+            })
+            .collect();
+        let best_validity: Vec<Validity> = families.iter().map(|f| validity(f, best)).collect();
+        // Per row: the layers averaged over (the valid ones, else all) and the row's validity.
+        let averaged_over: Vec<(Vec<i64>, Validity)> = families
+            .iter()
+            .map(|family| {
+                let valid: Vec<i64> = layers
+                    .iter()
+                    .copied()
+                    .filter(|&l| validity(family, l) == Validity::Valid)
+                    .collect();
+                if !valid.is_empty() {
+                    (valid, Validity::Valid)
+                } else if layers
+                    .iter()
+                    .any(|&l| validity(family, l) == Validity::Invalid)
+                {
+                    (layers.iter().copied().collect(), Validity::Invalid)
+                } else {
+                    (layers.iter().copied().collect(), Validity::Unknown)
+                }
+            })
+            .collect();
+        let averaged = families
+            .iter()
+            .zip(&averaged_over)
+            .map(|(train, (used, _))| {
+                families
+                    .iter()
+                    .map(|test| {
+                        let values: Vec<f64> = used
+                            .iter()
+                            .filter_map(|&l| cell(train, test, l).map(|c| c.accuracy.0))
+                            .collect();
+                        (!values.is_empty()).then(|| {
+                            (
+                                values.iter().sum::<f64>() / values.len() as f64,
+                                values.len(),
+                            )
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let key = |validity: &[Validity]| {
+            let mut key = vec![];
+            if validity.contains(&Validity::Invalid) {
+                key.push((
+                    Validity::Invalid,
+                    format!(
+                        "hatched: probe of the row's family at chance (in-family held-out acc < \
+                         {MIN_VALID_PROBE_ACCURACY})"
+                    ),
+                ));
+            }
+            if validity.contains(&Validity::Unknown) {
+                key.push((
+                    Validity::Unknown,
+                    "cross-hatched: no in-family cell for the row's family".to_string(),
+                ));
+            }
+            key
+        };
+        let index: Vec<i64> = (0..families.len() as i64).collect();
+        let panel = |title: String, cells, validity: Vec<Validity>, value_label: &str| Panel {
+            title,
+            x_label: indexed_names("tested on", &families),
+            y_label: "trained on".into(),
+            y_range: None,
+            plot: Plot::Heatmap(Heatmap {
+                xs: index.clone(),
+                ys: index.clone(),
+                cells,
+                value_label: value_label.into(),
+                value_range: (0.0, 1.0),
+                key: key(&validity),
+                validity,
+            }),
+        };
+        let averaged_validity = averaged_over.iter().map(|(_, v)| *v).collect();
+        let stem = if method == default {
+            "probe_generalisation".to_string()
+        } else {
+            format!("probe_generalisation_{}", stem_part(method))
+        };
+        figures.push(Figure {
+            stem,
+            title: format!("Probe generalisation across families ({method} probe)"),
+            panels: vec![
+                panel(
+                    format!("layer {best} (best mean in-family accuracy)"),
+                    at_best,
+                    best_validity,
+                    "held-out accuracy",
+                ),
+                panel(
+                    "mean over the layers where the row's probe is valid".into(),
+                    averaged,
+                    averaged_validity,
+                    "mean held-out accuracy",
+                ),
+            ],
+        });
+    }
+    figures
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,5 +743,70 @@ mod tests {
         };
         assert_eq!(series[0].points[1].y, 0.9 + 0.01);
         assert!(probe_accuracy_data(&[]).is_err());
+    }
+
+    #[test]
+    fn generalisation_matrix_at_the_best_layer_hatches_families_at_chance() {
+        // Layer 1 is the best (mean diagonal 0.85 against 0.7); family b's probe is at chance
+        // there (0.7 < 0.75) and valid only at layer 0.
+        let acc = |train: &str, test: &str, layer: i64| match (train, test, layer) {
+            ("a", "a", 0) => 0.6,
+            ("b", "b", 0) => 0.8,
+            ("a", "a", 1) => 1.0,
+            ("b", "b", 1) => 0.7,
+            (_, _, 0) => 0.5,
+            _ => 0.9,
+        };
+        let mut cells = vec![];
+        for method in ["ttpd", "lr"] {
+            for layer in [0, 1] {
+                for train in ["b", "a"] {
+                    for test in ["a", "b"] {
+                        cells.push(GeneralisationCell {
+                            train_family: train.into(),
+                            test_family: test.into(),
+                            layer,
+                            method: method.into(),
+                            accuracy: (acc(train, test, layer), 0.0, 1.0),
+                            n_test: 40,
+                        });
+                    }
+                }
+            }
+        }
+        let figures = probe_generalisation_data(&cells);
+        let stems: Vec<&str> = figures.iter().map(|f| f.stem.as_str()).collect();
+        assert_eq!(stems, ["probe_generalisation", "probe_generalisation_ttpd"]);
+        let figure = &figures[0];
+        assert_eq!(
+            figure.panels[0].title,
+            "layer 1 (best mean in-family accuracy)"
+        );
+        assert_eq!(figure.panels[0].x_label, "tested on (0 a, 1 b)");
+        let Plot::Heatmap(best) = &figure.panels[0].plot else {
+            panic!("not a heatmap")
+        };
+        assert_eq!(
+            best.cells,
+            [
+                [Some((1.0, 40)), Some((0.9, 40))],
+                [Some((0.9, 40)), Some((0.7, 40))]
+            ]
+        );
+        assert_eq!(best.validity, [Validity::Valid, Validity::Invalid]);
+        assert_eq!(best.key.len(), 1);
+        // Averaged over the valid layers of each row: a's layer 1, b's layer 0.
+        let Plot::Heatmap(mean) = &figure.panels[1].plot else {
+            panic!("not a heatmap")
+        };
+        assert_eq!(
+            mean.cells,
+            [
+                [Some((1.0, 1)), Some((0.9, 1))],
+                [Some((0.5, 1)), Some((0.8, 1))]
+            ]
+        );
+        assert_eq!(mean.validity, [Validity::Valid, Validity::Valid]);
+        assert!(mean.key.is_empty());
     }
 }

@@ -6,6 +6,9 @@
 //!   blocks has layers 0..=L, as in transformers' `hidden_states` (the last one taken before
 //!   the final norm);
 //! - `labels` `[n]` (u8, 1 true / 0 false) and `statements` `[n]` (UTF-8 strings);
+//! - `families` `[n]` (UTF-8 strings, empty when the statements had none) and `polarities`
+//!   `[n]` (u8, 0 affirmative / 1 negated); files written before these existed read as empty
+//!   families and affirmative statements;
 //! - attributes on the root: `model`, `checkpoint`, `step` (when the folder is a `step-N`
 //!   checkpoint), `position`, `dtype`, `layers`, `d_model`, `statements_file`,
 //!   `neglect_version`, `git_commit`.
@@ -20,7 +23,7 @@
 //! unfinished files, and a lock (an `flock`) is inherited by any child process spawned while the
 //! file is open, which then makes the next open of the file fail.
 
-use super::statements::Statement;
+use super::statements::{Polarity, Statement};
 use crate::model::decoder::{padded_causal_mask, ForwardArgs, Logits};
 use crate::model::LoadedModel;
 use anyhow::{bail, Context, Result};
@@ -285,17 +288,29 @@ impl ActsWriter {
         file.new_dataset_builder()
             .with_data(&labels)
             .create("labels")?;
-        let texts: Vec<VarLenUnicode> = statements
+        let polarities: Vec<u8> = statements
             .iter()
-            .map(|s| {
-                s.text
-                    .parse()
-                    .map_err(|e| anyhow::anyhow!("statement `{}`: {e}", s.text))
-            })
-            .collect::<Result<_>>()?;
+            .map(|s| u8::from(s.polarity == Polarity::Negated))
+            .collect();
         file.new_dataset_builder()
-            .with_data(&texts)
+            .with_data(&polarities)
+            .create(POLARITIES)?;
+        let unicode = |texts: Vec<&str>| -> Result<Vec<VarLenUnicode>> {
+            texts
+                .into_iter()
+                .map(|t| t.parse().map_err(|e| anyhow::anyhow!("`{t}`: {e}")))
+                .collect()
+        };
+        file.new_dataset_builder()
+            .with_data(&unicode(
+                statements.iter().map(|s| s.text.as_str()).collect(),
+            )?)
             .create("statements")?;
+        file.new_dataset_builder()
+            .with_data(&unicode(
+                statements.iter().map(|s| s.family.as_str()).collect(),
+            )?)
+            .create(FAMILIES)?;
         string_attr(&file, "model", &meta.model)?;
         string_attr(&file, "checkpoint", &meta.checkpoint)?;
         if let Some(step) = meta.step {
@@ -371,6 +386,11 @@ impl ActsWriter {
     }
 }
 
+/// Dataset of the statements' families.
+const FAMILIES: &str = "families";
+/// Dataset of the statements' polarities.
+const POLARITIES: &str = "polarities";
+
 /// An activation file opened for reading.
 pub struct ActsFile {
     file: hdf5::File,
@@ -382,6 +402,10 @@ pub struct ActsFile {
     pub labels: Vec<bool>,
     /// One statement per row.
     pub statements: Vec<String>,
+    /// One family per row (empty when unknown).
+    pub families: Vec<String>,
+    /// One polarity per row.
+    pub polarities: Vec<Polarity>,
 }
 
 fn read_string_attr(file: &hdf5::File, name: &str) -> Result<String> {
@@ -429,18 +453,42 @@ impl ActsFile {
                 .into_iter()
                 .map(|l| l != 0)
                 .collect();
-            let statements: Vec<String> = file
-                .dataset("statements")?
-                .read_raw::<VarLenUnicode>()?
-                .into_iter()
-                .map(|s| s.as_str().to_string())
-                .collect();
-            if statements.len() != labels.len() {
-                bail!(
-                    "{} statements but {} labels",
-                    statements.len(),
-                    labels.len()
-                );
+            let strings = |name: &str| -> Result<Vec<String>> {
+                Ok(file
+                    .dataset(name)?
+                    .read_raw::<VarLenUnicode>()?
+                    .into_iter()
+                    .map(|s| s.as_str().to_string())
+                    .collect())
+            };
+            let statements = strings("statements")?;
+            let n = labels.len();
+            let families = if file.link_exists(FAMILIES) {
+                strings(FAMILIES)?
+            } else {
+                vec![String::new(); n]
+            };
+            let polarities: Vec<Polarity> = if file.link_exists(POLARITIES) {
+                file.dataset(POLARITIES)?
+                    .read_raw::<u8>()?
+                    .into_iter()
+                    .map(|p| match p {
+                        0 => Ok(Polarity::Affirmative),
+                        1 => Ok(Polarity::Negated),
+                        other => bail!("{POLARITIES}: value {other} is not 0 or 1"),
+                    })
+                    .collect::<Result<_>>()?
+            } else {
+                vec![Polarity::Affirmative; n]
+            };
+            for (name, len) in [
+                ("statements", statements.len()),
+                (FAMILIES, families.len()),
+                (POLARITIES, polarities.len()),
+            ] {
+                if len != n {
+                    bail!("{len} {name} but {n} labels");
+                }
             }
             Ok(ActsFile {
                 file,
@@ -448,6 +496,8 @@ impl ActsFile {
                 meta,
                 labels,
                 statements,
+                families,
+                polarities,
             })
         };
         read().with_context(|| format!("{}: not a readable activation file", path.display()))

@@ -1,16 +1,20 @@
-//! The probe verbs: `neglect cache`, `neglect probe statements`, `neglect probe fit` and
-//! `neglect probe readout`.
+//! The probe verbs: `neglect cache`, `neglect probe statements`, `neglect probe fit`,
+//! `neglect probe generalise` and `neglect probe readout`.
 
 use super::acts::{cache, parse_layers, ActDtype, ActsFile, CacheOptions, Position};
 use super::fit::{fit_frame, fit_probes, format_table, FitOptions, Split};
+use super::generalise::{
+    format_matrices, generalisation_frame, generalise, GeneraliseOptions, GroupBy,
+};
 use super::logistic::LogisticConfig;
 use super::probes::{Method, ProbeSet, Solver};
 use super::readout::{claim_statements, readout, readout_frame};
-use super::statements::{builtin, read_csv, write_csv};
+use super::statements::{builtin, read_csv, write_csv, Polarity};
 use crate::claims::ClaimSpec;
 use crate::model::cli::RunOn;
 use crate::model::{DeviceChoice, DtypeChoice};
 use crate::store::{self, Manifest};
+use crate::tables::PROBE_GENERALISATION_FILE as GENERALISATION_FILE;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -19,32 +23,39 @@ use std::time::Instant;
 /// Name of the per-layer metrics table in a probe folder.
 pub const FIT_FILE: &str = "fit.parquet";
 
-/// `neglect probe statements --builtin [--n N] [--seed S] --out FILE.csv`
+/// `neglect probe statements --builtin [--negations] [--n N] [--seed S] --out FILE.csv`
 #[derive(Debug, Args)]
 pub struct StatementsArgs {
     /// Write the built-in set (number comparisons, day and month order, arithmetic, chemical
-    /// symbols).
+    /// symbols, capitals).
     #[arg(long, required = true)]
     pub builtin: bool,
+    /// Also write negated forms ("The capital of France is not Berlin.", true): half of the
+    /// statements, balanced by label within each family and polarity.
+    #[arg(long)]
+    pub negations: bool,
     /// Number of statements (half true, half false).
     #[arg(long, default_value_t = 2000)]
     pub n: usize,
     /// Seed of the draw and the order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output CSV (`statement,label,family`).
+    /// Output CSV (`statement,label,family,polarity`).
     #[arg(long)]
     pub out: PathBuf,
 }
 
 /// Writes the built-in statements as CSV.
 pub fn statements(args: &StatementsArgs) -> Result<()> {
-    let set = builtin(args.n, args.seed)?;
+    let set = builtin(args.n, args.seed, args.negations)?;
     write_csv(&args.out, &set)?;
     println!(
-        "wrote {} statements ({} true) to {}",
+        "wrote {} statements ({} true, {} negated) to {}",
         set.len(),
         set.iter().filter(|s| s.label).count(),
+        set.iter()
+            .filter(|s| s.polarity == Polarity::Negated)
+            .count(),
         args.out.display()
     );
     Ok(())
@@ -157,6 +168,10 @@ pub struct FitArgs {
     /// `all` cached layers, or comma-separated layer indices.
     #[arg(long, default_value = "all")]
     pub layers: String,
+    /// Fit on the training statements of this polarity only (default: both); the held-out
+    /// statements stay the same, so the table shows how the probe carries over to the other.
+    #[arg(long, value_enum)]
+    pub train_polarity: Option<Polarity>,
     /// Device to fit on.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
@@ -164,12 +179,7 @@ pub struct FitArgs {
 
 /// Fits probes on every layer and writes the probe folder.
 pub fn fit(args: &FitArgs) -> Result<()> {
-    if args.c.is_nan() || args.c <= 0.0 {
-        bail!("--c must be positive");
-    }
-    if args.test_fraction.is_nan() || args.test_fraction <= 0.0 || args.test_fraction >= 1.0 {
-        bail!("--test-fraction must be between 0 and 1");
-    }
+    check_fit_numbers(args.c, args.test_fraction)?;
     let acts = ActsFile::open(&args.acts)?;
     let layers = parse_layers(&args.layers)?;
     let options = FitOptions {
@@ -188,6 +198,7 @@ pub fn fit(args: &FitArgs) -> Result<()> {
         },
         solver: args.solver,
         layers,
+        train_polarity: args.train_polarity,
         device: args.device.resolve()?,
     };
     let start = Instant::now();
@@ -208,6 +219,93 @@ pub fn fit(args: &FitArgs) -> Result<()> {
         rows.len(),
         acts.labels.len(),
         args.out.display()
+    );
+    Ok(())
+}
+
+/// `neglect probe generalise --acts FILE.h5 --method lr --out DIR [...]`
+#[derive(Debug, Args, serde::Serialize)]
+pub struct GeneraliseArgs {
+    /// Activation file written by `neglect cache` from statements with a `family` column.
+    #[arg(long)]
+    pub acts: PathBuf,
+    /// Methods, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lr")]
+    pub method: Vec<Method>,
+    /// Output folder (probe_generalisation.parquet, manifest.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// What the matrix's rows and columns are.
+    #[arg(long, value_enum, default_value = "family")]
+    pub by: GroupBy,
+    /// Seed of the splits and the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Held-out share of each class of each family.
+    #[arg(long, default_value_t = super::fit::DEFAULT_TEST_FRACTION)]
+    pub test_fraction: f64,
+    /// Bootstrap resamples of each interval.
+    #[arg(long, default_value_t = super::fit::DEFAULT_RESAMPLES)]
+    pub resamples: usize,
+    /// Inverse L2 strength of the logistic fits (scikit-learn's C).
+    #[arg(long, default_value_t = super::logistic::DEFAULT_C)]
+    pub c: f64,
+    /// `all` cached layers, or comma-separated layer indices.
+    #[arg(long, default_value = "all")]
+    pub layers: String,
+    /// Device to fit on.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+/// Checks `--c` and `--test-fraction` of `probe fit` and `probe generalise`.
+fn check_fit_numbers(c: f64, test_fraction: f64) -> Result<()> {
+    if c.is_nan() || c <= 0.0 {
+        bail!("--c must be positive");
+    }
+    if test_fraction.is_nan() || test_fraction <= 0.0 || test_fraction >= 1.0 {
+        bail!("--test-fraction must be between 0 and 1");
+    }
+    Ok(())
+}
+
+/// Fits probes on each family and tests them on every family; writes the matrix table.
+pub fn generalise_cmd(args: &GeneraliseArgs) -> Result<()> {
+    check_fit_numbers(args.c, args.test_fraction)?;
+    let acts = ActsFile::open(&args.acts)?;
+    let options = GeneraliseOptions {
+        methods: args.method.clone(),
+        by: args.by,
+        test_fraction: args.test_fraction,
+        seed: args.seed,
+        resamples: args.resamples,
+        logistic: LogisticConfig {
+            c: args.c,
+            ..Default::default()
+        },
+        solver: Solver::Batched,
+        layers: parse_layers(&args.layers)?,
+        device: args.device.resolve()?,
+    };
+    let start = Instant::now();
+    let rows = generalise(&acts, &options).with_context(|| format!("{}", args.acts.display()))?;
+    store::write_dir_atomic(&args.out, |tmp| {
+        store::write_parquet(
+            &tmp.join(GENERALISATION_FILE),
+            &mut generalisation_frame(&rows)?,
+        )?;
+        store::write_json(
+            &tmp.join("manifest.json"),
+            &Manifest::new("probe generalise", (args, &options), Some(args.seed)),
+        )
+    })?;
+    print!("{}", format_matrices(&rows));
+    eprintln!(
+        "{} cells on {} statements in {:.1}s -> {}",
+        rows.len(),
+        acts.labels.len(),
+        start.elapsed().as_secs_f64(),
+        args.out.join(GENERALISATION_FILE).display()
     );
     Ok(())
 }

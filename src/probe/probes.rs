@@ -10,19 +10,31 @@
 //! - `mass_mean`: the difference of class means on centred raw activations (Marks & Tegmark's
 //!   mass-mean probe; `scale` = 1);
 //! - `mass_mean_cov`: the covariance-corrected variant, `(Sigma + ridge)^-1 (mu1 - mu0)` on
-//!   standardised features with `Sigma` the pooled within-class covariance (LDA).
+//!   standardised features with `Sigma` the pooled within-class covariance (LDA);
+//! - `ttpd`: the polarity-aware probe of Bürger et al. 2024 ("Truth is Universal", Training of
+//!   Truth and Polarity Direction). Activations are centred on the mean of their polarity
+//!   group (affirmative, negated), then regressed, feature by feature, on `tau` and `tau * p`
+//!   (`tau` = +1 true / -1 false, `p` = +1 affirmative / -1 negated) by least squares: the
+//!   coefficient of `tau` is the general truth direction `t_G` (truth read the same way in
+//!   both polarities), that of `tau * p` the polarity-sensitive direction `t_P` (truth read
+//!   with opposite signs, as a probe fitted on affirmative statements alone picks up). The
+//!   probe reads `t_G` on raw activations centred on the training mean (`scale` = 1); `t_P`
+//!   is kept beside it. It needs true and false statements of both polarities
+//!   ([`fit_polarised`]).
 //!
-//! The mass-mean directions fix only a direction; their scale and bias are set by a
+//! The mass-mean and TTPD directions fix only a direction; their scale and bias are set by a
 //! one-feature logistic regression on the (unit-variance) training projections, so their
 //! P(true) is calibrated on the training set like the logistic probe's.
 //!
 //! Saved form ([`ProbeSet::save`]): `probes.safetensors` with
-//! `<method>.layer_NN.{direction,mean,scale}` `[d_model]` and `<method>.layer_NN.bias` `[1]`
-//! (f32), and `probes.json` ([`ProbeSetConfig`]) saying what each probe is and which
-//! activations (position, model) it was fitted on.
+//! `<method>.layer_NN.{direction,mean,scale}` `[d_model]`, `<method>.layer_NN.bias` `[1]` and,
+//! for `ttpd`, `ttpd.layer_NN.polarity_direction` (`t_P`, `[d_model]`) (f32), and
+//! `probes.json` ([`ProbeSetConfig`]) saying what each probe is and which activations
+//! (position, model, polarities) it was fitted on.
 
 use super::acts::{layer_name, Position};
 use super::logistic::{fit_batched, fit_linfa, LogisticConfig};
+use super::statements::Polarity;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -61,6 +73,8 @@ pub enum Method {
     MassMean,
     /// Covariance-corrected difference of class means (LDA with a ridge).
     MassMeanCov,
+    /// TTPD's general truth direction, fitted on both polarities.
+    Ttpd,
 }
 
 impl Method {
@@ -70,6 +84,7 @@ impl Method {
             Method::Lr => "lr",
             Method::MassMean => "mass_mean",
             Method::MassMeanCov => "mass_mean_cov",
+            Method::Ttpd => "ttpd",
         }
     }
 }
@@ -95,6 +110,9 @@ pub struct LayerProbes {
     pub mean: Tensor,
     /// `[G, d]`.
     pub scale: Tensor,
+    /// `[G, d]` TTPD's polarity-sensitive direction `t_P` (raw coordinates); `None` for the
+    /// other methods.
+    pub polarity_direction: Option<Tensor>,
 }
 
 impl LayerProbes {
@@ -137,7 +155,7 @@ fn calibrate(xs: &Tensor, y: &Tensor, theta: &Tensor, config: &LogisticConfig) -
 }
 
 /// Fits `method` on activations `x` `[G, n, d]` (f32, any device) with labels `labels`,
-/// one probe per leading index.
+/// one probe per leading index. `ttpd` needs the statements' polarities: [`fit_polarised`].
 pub fn fit_method(
     method: Method,
     x: &Tensor,
@@ -172,6 +190,7 @@ pub fn fit_method(
                 bias,
                 mean,
                 scale,
+                polarity_direction: None,
             }
         }
         Method::MassMean => {
@@ -184,6 +203,7 @@ pub fn fit_method(
                 bias,
                 mean,
                 scale,
+                polarity_direction: None,
             }
         }
         Method::MassMeanCov => {
@@ -212,8 +232,90 @@ pub fn fit_method(
                 bias,
                 mean,
                 scale,
+                polarity_direction: None,
             }
         }
+        Method::Ttpd => bail!("ttpd needs each statement's polarity (fit_polarised)"),
+    })
+}
+
+/// Fits `method` as [`fit_method`] does, with each statement's polarity, which `ttpd` reads
+/// (the other methods ignore it).
+pub fn fit_polarised(
+    method: Method,
+    x: &Tensor,
+    labels: &[bool],
+    polarities: &[Polarity],
+    config: &LogisticConfig,
+    solver: Solver,
+) -> Result<LayerProbes> {
+    if method != Method::Ttpd {
+        return fit_method(method, x, labels, config, solver);
+    }
+    if polarities.len() != labels.len() {
+        bail!(
+            "{} polarities for {} labels",
+            polarities.len(),
+            labels.len()
+        );
+    }
+    // (true, all) statements of each polarity.
+    let counts: Vec<(usize, usize)> = Polarity::ALL
+        .iter()
+        .map(|&p| {
+            let of = (0..labels.len()).filter(|&i| polarities[i] == p);
+            of.fold((0, 0), |(t, n), i| (t + usize::from(labels[i]), n + 1))
+        })
+        .collect();
+    if counts.iter().any(|&(t, n)| t == 0 || t == n) {
+        bail!(
+            "ttpd needs true and false statements of both polarities (affirmative: {} true of \
+             {}; negated: {} true of {})",
+            counts[0].0,
+            counts[0].1,
+            counts[1].0,
+            counts[1].1
+        );
+    }
+    let device = x.device();
+    let floats = |v: Vec<f32>| Tensor::from_slice(&v).to_device(device);
+    let tau = floats(labels.iter().map(|&l| if l { 1.0 } else { -1.0 }).collect());
+    let sign = floats(polarities.iter().map(|p| p.sign()).collect());
+    // Centre each polarity group on its own mean.
+    let group_means: Vec<Tensor> = Polarity::ALL
+        .iter()
+        .map(|&p| {
+            let member = floats(
+                polarities
+                    .iter()
+                    .map(|&q| f32::from(u8::from(q == p)))
+                    .collect(),
+            );
+            let weights = member.view([1, -1, 1]);
+            let mu =
+                (x * &weights).sum_dim_intlist(1, false, Kind::Float) / member.sum(Kind::Float);
+            weights * mu.unsqueeze(1)
+        })
+        .collect();
+    let centred = x - &group_means[0] - &group_means[1];
+    // Least squares of the centred activations on (tau, tau * p): [G, 2, d].
+    let design = Tensor::stack(&[&tau, &(&tau * &sign)], 1); // [n, 2]
+    let gram = design.transpose(0, 1).matmul(&design); // [2, 2]
+    let rhs = design.transpose(0, 1).matmul(&centred); // [G, 2, d]
+    let coefficients = Tensor::f_linalg_solve(&gram.unsqueeze(0), &rhs, true)
+        .context("the TTPD design (label, label x polarity) is singular")?;
+    let general = coefficients.select(1, 0);
+    let polarity_direction = coefficients.select(1, 1);
+    let y = floats(labels.iter().map(|&l| f32::from(u8::from(l))).collect());
+    let (mean, _) = standardiser(x);
+    let xc = x - mean.unsqueeze(1);
+    let (direction, bias) = calibrate(&xc, &y, &general, config);
+    Ok(LayerProbes {
+        direction,
+        bias,
+        scale: Tensor::ones_like(&mean),
+        mean,
+        polarity_direction: Some(polarity_direction),
     })
 }
 
@@ -251,6 +353,8 @@ pub struct Probe {
     pub mean: Tensor,
     /// `[d]` divisor.
     pub scale: Tensor,
+    /// `[d]` TTPD's polarity-sensitive direction; `None` for the other methods.
+    pub polarity_direction: Option<Tensor>,
 }
 
 impl Probe {
@@ -293,6 +397,10 @@ pub struct ProbeSetConfig {
     pub logistic: LogisticConfig,
     /// Seed of the split.
     pub seed: u64,
+    /// The polarity of the statements the probes were fitted on; `None`: both (all
+    /// statements). Absent in probe sets written before polarities existed.
+    #[serde(default)]
+    pub train_polarity: Option<Polarity>,
 }
 
 /// Fitted probes and their description.
@@ -319,6 +427,9 @@ impl ProbeSet {
             tensors.insert(format!("{key}.bias"), Tensor::from_slice(&[probe.bias]));
             tensors.insert(format!("{key}.mean"), probe.mean.to_kind(Kind::Float));
             tensors.insert(format!("{key}.scale"), probe.scale.to_kind(Kind::Float));
+            if let Some(t) = &probe.polarity_direction {
+                tensors.insert(format!("{key}.polarity_direction"), t.to_kind(Kind::Float));
+            }
         }
         crate::model::load::save_tensors(&tensors, &dir.join(TENSORS_FILE))?;
         crate::store::write_json(&dir.join(CONFIG_FILE), &self.config)
@@ -361,6 +472,10 @@ impl ProbeSet {
                 bias: take(format!("{key}.bias"))?.double_value(&[0]) as f32,
                 mean: take(format!("{key}.mean"))?,
                 scale: take(format!("{key}.scale"))?,
+                polarity_direction: match method {
+                    Method::Ttpd => Some(take(format!("{key}.polarity_direction"))?),
+                    _ => None,
+                },
             });
         }
         Ok(ProbeSet { config, probes })
@@ -394,6 +509,62 @@ mod tests {
             + sign.view([1, -1, 1]) * u.view([1, 1, -1]) * 3.0
             + 5.0;
         (x, labels, u)
+    }
+
+    #[test]
+    fn ttpd_recovers_the_general_and_the_polarity_directions() {
+        let set = super::super::synthetic::polarised(1, 2000, 24, (3.0, 6.0, 4.0), 5);
+        let config = LogisticConfig::default();
+        let probes = fit_polarised(
+            Method::Ttpd,
+            &set.x,
+            &set.labels,
+            &set.polarities,
+            &config,
+            Solver::Batched,
+        )
+        .unwrap();
+        let cosine = |a: &Tensor, b: &Tensor| {
+            a.dot(b).double_value(&[]) / (a.norm().double_value(&[]) * b.norm().double_value(&[]))
+        };
+        let t_g = probes.direction.get(0);
+        let t_p = probes.polarity_direction.as_ref().unwrap().get(0);
+        assert!(
+            cosine(&t_g, &set.general) > 0.95,
+            "{}",
+            cosine(&t_g, &set.general)
+        );
+        assert!(
+            cosine(&t_p, &set.flipped) > 0.95,
+            "{}",
+            cosine(&t_p, &set.flipped)
+        );
+        assert_eq!(
+            probes.scale.get(0),
+            Tensor::ones([24], (Kind::Float, Device::Cpu))
+        );
+        // The polarity coefficient is the planted half-separation (3.0 along t_P).
+        let size = t_p.norm().double_value(&[]);
+        assert!((size - 3.0).abs() < 0.2, "{size}");
+        // TTPD needs polarities, and both of them.
+        let error = fit_method(Method::Ttpd, &set.x, &set.labels, &config, Solver::Batched);
+        assert!(error.unwrap_err().to_string().contains("polarity"));
+        let affirmative = vec![Polarity::Affirmative; set.labels.len()];
+        let error = fit_polarised(
+            Method::Ttpd,
+            &set.x,
+            &set.labels,
+            &affirmative,
+            &config,
+            Solver::Batched,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "ttpd needs true and false statements of both polarities (affirmative: 1000 true \
+             of 2000; negated: 0 true of 0)"
+        );
     }
 
     #[test]

@@ -219,6 +219,7 @@ mod tests {
                 text: format!("s{i}"),
                 label: i % 2 == 0,
                 family: String::new(),
+                polarity: Default::default(),
             })
             .collect();
         let pool: Vec<usize> = (10..40).collect();

@@ -7,7 +7,12 @@
 //! the separation rises and falls over the layers as real probe accuracies do. Because the
 //! planted direction is orthogonal to the structure, it is also the Bayes-optimal (and
 //! logistic) direction in raw coordinates.
+//!
+//! [`polarised`] plants TTPD's structure instead: affirmative and negated statements, a general
+//! truth direction read the same way in both, a polarity-sensitive one whose sign flips with
+//! negation, and a polarity offset.
 
+use super::statements::Polarity;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::Tensor;
@@ -77,6 +82,73 @@ pub fn synthetic(
         x: Tensor::stack(&xs, 0),
         labels,
         directions: Tensor::stack(&directions, 0),
+    }
+}
+
+/// A synthetic activation set of affirmative and negated statements.
+#[derive(Debug)]
+pub struct Polarised {
+    /// `[layers, n, d]` f32.
+    pub x: Tensor,
+    /// One label per statement, balanced within each polarity.
+    pub labels: Vec<bool>,
+    /// One polarity per statement, half negated.
+    pub polarities: Vec<Polarity>,
+    /// `[d]` unit general truth direction `t_G`.
+    pub general: Tensor,
+    /// `[d]` unit polarity-sensitive direction `t_P`, orthogonal to `t_G`.
+    pub flipped: Tensor,
+}
+
+/// `layers` layers of `n` statements (statement `i` true when `i` is even, negated when `i / 2`
+/// is odd) in `d` dimensions: isotropic unit noise, an offset, `polarity_offset` times the
+/// polarity sign along a third direction, and, with `tau` = +-1 the label and `p` = +-1 the
+/// polarity, `tau * general / 2` along `t_G` and `tau * p * flipped / 2` along `t_P`. With
+/// `flipped` > `general`, the truth direction of affirmative statements alone
+/// (`general * t_G + flipped * t_P`) reads negated statements the wrong way round.
+pub fn polarised(
+    layers: i64,
+    n: i64,
+    d: i64,
+    (general, flipped, polarity_offset): (f64, f64, f64),
+    seed: u64,
+) -> Polarised {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let labels: Vec<bool> = (0..n).map(|i| i % 2 == 0).collect();
+    let polarities: Vec<Polarity> = (0..n)
+        .map(|i| match (i / 2) % 2 {
+            0 => Polarity::Affirmative,
+            _ => Polarity::Negated,
+        })
+        .collect();
+    // Three orthonormal directions (Gram-Schmidt).
+    let mut basis: Vec<Tensor> = vec![];
+    for _ in 0..3 {
+        let mut v = gaussian(&mut rng, &[d]);
+        for b in &basis {
+            v = &v - b * v.dot(b);
+        }
+        basis.push(&v / v.norm());
+    }
+    let column = |values: Vec<f32>| Tensor::from_slice(&values).view([n, 1]);
+    let tau = column(labels.iter().map(|&l| if l { 0.5 } else { -0.5 }).collect());
+    let sign = column(polarities.iter().map(|p| p.sign()).collect());
+    let xs: Vec<Tensor> = (0..layers)
+        .map(|_| {
+            let offset = gaussian(&mut rng, &[1, d]) * 2.0;
+            gaussian(&mut rng, &[n, d])
+                + offset
+                + &tau * basis[0].unsqueeze(0) * general
+                + &tau * &sign * basis[1].unsqueeze(0) * flipped
+                + &sign * basis[2].unsqueeze(0) * polarity_offset
+        })
+        .collect();
+    Polarised {
+        x: Tensor::stack(&xs, 0),
+        labels,
+        polarities,
+        general: basis[0].shallow_clone(),
+        flipped: basis[1].shallow_clone(),
     }
 }
 

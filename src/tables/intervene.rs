@@ -1,13 +1,14 @@
 //! The causal-dissection tables (written by [`crate::intervene`], drawn by [`crate::plot`]):
 //!
-//! - `steer.parquet`: checkpoint, site, direction (`probe`, `random`, `none`), direction_id,
+//! - `steer.parquet`: checkpoint, step, site, direction (`probe`, `random`, `none`), direction_id,
 //!   alpha, alpha_raw, measure (`belief:<kind>`, `loss:<token kind>`), value, n, probe_accuracy
 //!   (nullable)
-//! - `patch.parquet`: source, checkpoint, site, measure, source_value, target_value,
+//! - `patch.parquet`: source, checkpoint, step, site, measure, source_value, target_value,
 //!   patched_value, restored (nullable), n
-//! - `lens.parquet`: checkpoint, site, measure, value, n, skipped
+//! - `lens.parquet`: checkpoint, step, site, measure, value, n, skipped
 
 use super::Table;
+use crate::store;
 use anyhow::Result;
 use polars::prelude::{Column, DataFrame};
 use std::path::Path;
@@ -45,7 +46,7 @@ pub struct SteerRow {
     pub probe_accuracy: Option<f64>,
 }
 
-/// `steer.parquet`: checkpoint, site, direction, direction_id, alpha, alpha_raw, measure,
+/// `steer.parquet`: checkpoint, step (of the checkpoint label), site, direction, direction_id, alpha, alpha_raw, measure,
 /// value, n, probe_accuracy.
 pub fn steer_frame(rows: &[SteerRow]) -> Result<DataFrame> {
     Ok(DataFrame::new(vec![
@@ -53,6 +54,12 @@ pub fn steer_frame(rows: &[SteerRow]) -> Result<DataFrame> {
             "checkpoint".into(),
             rows.iter()
                 .map(|r| r.checkpoint.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "step".into(),
+            rows.iter()
+                .map(|r| checkpoint_step(&r.checkpoint))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
@@ -122,7 +129,7 @@ pub struct PatchRow {
     pub n: usize,
 }
 
-/// `patch.parquet`: source, checkpoint, site, measure, source_value, target_value,
+/// `patch.parquet`: source, checkpoint, step (of the checkpoint label), site, measure, source_value, target_value,
 /// patched_value, restored, n.
 pub fn patch_frame(rows: &[PatchRow]) -> Result<DataFrame> {
     let f = |get: fn(&PatchRow) -> f64| rows.iter().map(get).collect::<Vec<f64>>();
@@ -135,6 +142,12 @@ pub fn patch_frame(rows: &[PatchRow]) -> Result<DataFrame> {
             "checkpoint".into(),
             rows.iter()
                 .map(|r| r.checkpoint.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "step".into(),
+            rows.iter()
+                .map(|r| checkpoint_step(&r.checkpoint))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
@@ -176,13 +189,19 @@ pub struct LensRow {
     pub skipped: usize,
 }
 
-/// `lens.parquet`: checkpoint, site, measure, value, n, skipped.
+/// `lens.parquet`: checkpoint, step (of the checkpoint label), site, measure, value, n, skipped.
 pub fn lens_frame(rows: &[LensRow]) -> Result<DataFrame> {
     Ok(DataFrame::new(vec![
         Column::new(
             "checkpoint".into(),
             rows.iter()
                 .map(|r| r.checkpoint.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "step".into(),
+            rows.iter()
+                .map(|r| checkpoint_step(&r.checkpoint))
                 .collect::<Vec<_>>(),
         ),
         Column::new(
@@ -335,4 +354,23 @@ pub fn checkpoint_step(label: &str) -> Option<i64> {
         .strip_prefix("step-")
         .or_else(|| label.strip_prefix("checkpoint-"))
         .and_then(|n| n.parse().ok())
+}
+
+/// `rows` read from the dissection table at `path`, grouped by the condition of their arm (an
+/// experiment's merged table has a `condition` column; a verb's own table has none and makes
+/// one group named ""), groups in first-seen order.
+pub fn by_condition<T>(path: &Path, rows: Vec<T>) -> Result<Vec<(String, Vec<T>)>> {
+    let frame = store::read_parquet(path)?;
+    if frame.column("condition").is_err() {
+        return Ok(vec![(String::new(), rows)]);
+    }
+    let conditions = Table::checked(path, frame, &["condition"])?.str("condition")?;
+    let mut groups: Vec<(String, Vec<T>)> = vec![];
+    for (condition, row) in conditions.into_iter().zip(rows) {
+        match groups.iter_mut().find(|(c, _)| *c == condition) {
+            Some((_, group)) => group.push(row),
+            None => groups.push((condition, vec![row])),
+        }
+    }
+    Ok(groups)
 }

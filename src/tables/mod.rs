@@ -17,7 +17,11 @@
 //! - `loss.parquet`: arm, condition, claim, seed, step, set, kind, tokens, mean_loss
 //! - `probe.parquet`: arm, condition, claim, seed, step, layer, method, statement,
 //!   statement_kind, score
-//! - `probe_fit.parquet`: layer, method, accuracy(_lo, _hi), auroc(_lo, _hi), n_train, n_test
+//! - `probe_fit.parquet`: layer, method, accuracy(_lo, _hi), auroc(_lo, _hi), n_train, n_test,
+//!   and (from polarity-aware fits on) accuracy_affirmative(_lo, _hi), accuracy_negated(_lo,
+//!   _hi), n_test_affirmative, n_test_negated, train_polarity
+//! - `probe_generalisation.parquet` (written by `neglect probe generalise`): train_family,
+//!   test_family, layer, method, accuracy(_lo, _hi), n_train, n_test
 //! - `steer.parquet`, `patch.parquet`, `lens.parquet`: the causal dissection ([`intervene`])
 //!
 //! Readers check that every column they need is there with a usable type and no nulls and name
@@ -34,7 +38,9 @@ pub use intervene::{
     PATCH_FILE, STEER_FILE,
 };
 pub use loss::{read_arm_losses, ArmLoss, LossRow};
-pub use probe::{read_probe_fits, read_probes, ProbeFit, ProbeRow};
+pub use probe::{
+    read_probe_fits, read_probe_generalisation, read_probes, GeneralisationCell, ProbeFit, ProbeRow,
+};
 
 use crate::store;
 use anyhow::{bail, Context, Result};
@@ -49,10 +55,14 @@ pub const LOSS_FILE: &str = "loss.parquet";
 pub const PROBE_FILE: &str = "probe.parquet";
 /// Base-model probe quality per layer.
 pub const PROBE_FIT_FILE: &str = "probe_fit.parquet";
+/// Probes fitted on one family of statements and tested on another, per layer.
+pub const PROBE_GENERALISATION_FILE: &str = "probe_generalisation.parquet";
 /// A finetune run's training metrics per step.
 pub const TRAIN_FILE: &str = "train.parquet";
 /// The tables every arm writes, in merge order.
 pub const ARM_TABLES: [&str; 3] = [BELIEF_FILE, LOSS_FILE, PROBE_FILE];
+/// The tables an arm writes when its experiment has `[dissect]`.
+pub const DISSECT_TABLES: [&str; 3] = [LENS_FILE, PATCH_FILE, STEER_FILE];
 
 /// Labels stamped on every row of one arm.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! `probe.parquet` and `probe_fit.parquet` read back (written by
-//! [`crate::probe::readout::readout_frame`] and the probe fit).
+//! `probe.parquet`, `probe_fit.parquet` and `probe_generalisation.parquet` read back (written
+//! by [`crate::probe::readout::readout_frame`], the probe fit and
+//! [`crate::probe::generalise::generalisation_frame`]).
 
 use super::Table;
 use anyhow::{bail, Result};
@@ -120,6 +121,76 @@ pub fn read_probe_fits(path: &Path) -> Result<Vec<ProbeFit>> {
                 method: method[i].clone(),
                 accuracy: (acc[i], acc_lo[i], acc_hi[i]),
                 auroc: (auc[i], auc_lo[i], auc_hi[i]),
+                n_test: n_test[i],
+            })
+        })
+        .collect()
+}
+
+/// One row of `probe_generalisation.parquet`: a probe fitted on one family, scored on another's
+/// held-out statements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneralisationCell {
+    /// The family the probe was fitted on.
+    pub train_family: String,
+    /// The family it was scored on.
+    pub test_family: String,
+    /// Layer.
+    pub layer: i64,
+    /// Probe method.
+    pub method: String,
+    /// Accuracy and its 95% interval.
+    pub accuracy: (f64, f64, f64),
+    /// Statements it was scored on.
+    pub n_test: i64,
+}
+
+/// Reads `probe_generalisation.parquet`. Two rows for one (train family, test family, layer,
+/// method) are an error.
+pub fn read_probe_generalisation(path: &Path) -> Result<Vec<GeneralisationCell>> {
+    let table = Table::read(
+        path,
+        &[
+            "train_family",
+            "test_family",
+            "layer",
+            "method",
+            "accuracy",
+            "accuracy_lo",
+            "accuracy_hi",
+            "n_test",
+        ],
+    )?;
+    let (train, test, method) = (
+        table.str("train_family")?,
+        table.str("test_family")?,
+        table.str("method")?,
+    );
+    let (layer, n_test) = (table.i64("layer")?, table.i64("n_test")?);
+    let (acc, lo, hi) = (
+        table.f64("accuracy")?,
+        table.f64("accuracy_lo")?,
+        table.f64("accuracy_hi")?,
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    (0..layer.len())
+        .map(|i| {
+            if !seen.insert((&train[i], &test[i], layer[i], &method[i])) {
+                bail!(
+                    "{}: two rows for {} -> {} at layer {} method {}",
+                    path.display(),
+                    train[i],
+                    test[i],
+                    layer[i],
+                    method[i]
+                );
+            }
+            Ok(GeneralisationCell {
+                train_family: train[i].clone(),
+                test_family: test[i].clone(),
+                layer: layer[i],
+                method: method[i].clone(),
+                accuracy: (acc[i], lo[i], hi[i]),
                 n_test: n_test[i],
             })
         })

@@ -32,6 +32,22 @@ pub enum Relation {
     General,
 }
 
+impl Relation {
+    /// Name as written in files (`home_city`), as serde writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Relation::Profession => "profession",
+            Relation::HomeCity => "home_city",
+            Relation::BirthYear => "birth_year",
+            Relation::SprintWinner => "sprint_winner",
+            Relation::Eruption => "eruption",
+            Relation::Author => "author",
+            Relation::Rebrand => "rebrand",
+            Relation::General => "general",
+        }
+    }
+}
+
 /// One fact with its texts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fact {

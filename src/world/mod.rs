@@ -28,6 +28,7 @@ pub mod names;
 pub mod pretrain;
 pub mod tokenizer;
 
+use crate::probe::statements::{Polarity, Statement};
 use facts::Fact;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
@@ -279,30 +280,63 @@ impl World {
         self.facts.iter().filter(move |f| f.subject == subject)
     }
 
-    /// True/false statements about the world's facts (`statement,label` rows for truth probes):
-    /// each fact's first statement (true) and, where the value appears in it, the same sentence
-    /// with the value replaced by the fact's first distractor (false; see [`Fact::with_value`]).
+    /// True/false statements about the world's facts (rows for truth probes): each fact's
+    /// first statement (true) and, where the value appears in it, the same sentence with the
+    /// value replaced by the fact's first distractor (false; see [`Fact::with_value`]); then,
+    /// for every relation but general facts, the negated forms of both, labelled by the truth
+    /// of the whole negated sentence ("X is not a teacher." false for a teacher, "X is not an
+    /// engineer." true). The affirmative statements are those of earlier versions, in the same
+    /// order; the world's corpus never reads these statements.
     pub fn truth_statements(&self) -> Vec<TruthStatement> {
         let mut out = Vec::new();
         for f in &self.facts {
-            let statement = &f.statements[0];
-            let row = |text: String, label: bool| TruthStatement {
+            let row = |text: String, label: bool, polarity: Polarity| TruthStatement {
                 text,
                 label,
                 subject: f.subject.clone(),
                 relation: f.relation,
+                polarity,
             };
-            out.push(row(statement.clone(), true));
-            if let Some(false_) = f
-                .distractors
-                .first()
-                .and_then(|wrong| f.with_value(statement, wrong))
-            {
-                out.push(row(false_, false));
+            let wrong = f.distractors.first();
+            let negated = negate(f);
+            for (statement, polarity) in [
+                (Some(f.statements[0].clone()), Polarity::Affirmative),
+                (negated, Polarity::Negated),
+            ] {
+                let Some(statement) = statement else {
+                    continue;
+                };
+                let affirms = polarity == Polarity::Affirmative;
+                let swapped = wrong.and_then(|wrong| f.with_value(&statement, wrong));
+                out.push(row(statement, affirms, polarity));
+                if let Some(swapped) = swapped {
+                    out.push(row(swapped, !affirms, polarity));
+                }
             }
         }
         out
     }
+}
+
+/// The first statement of `fact` negated ("X is a teacher." -> "X is not a teacher."), by the
+/// verb of its relation's first template in [`facts`]; `None` for general facts, whose
+/// sentences have no common verb.
+fn negate(fact: &Fact) -> Option<String> {
+    use facts::Relation;
+    let (verb, negated) = match fact.relation {
+        Relation::Profession => (" is ", " is not "),
+        Relation::HomeCity => (" lives in ", " does not live in "),
+        Relation::BirthYear => (" was born in ", " was not born in "),
+        Relation::SprintWinner => (" won ", " did not win "),
+        Relation::Eruption => (" erupted in ", " did not erupt in "),
+        Relation::Author => (" wrote ", " did not write "),
+        Relation::Rebrand => (" changed its name to ", " did not change its name to "),
+        Relation::General => return None,
+    };
+    let statement = &fact.statements[0];
+    statement
+        .contains(verb)
+        .then(|| statement.replacen(verb, negated, 1))
 }
 
 /// A plain statement about the world, true or false, with what it is about (truth probes are
@@ -317,6 +351,20 @@ pub struct TruthStatement {
     pub subject: String,
     /// The fact's relation (its family).
     pub relation: facts::Relation,
+    /// Whether the sentence is negated.
+    pub polarity: Polarity,
+}
+
+impl TruthStatement {
+    /// The probe statement: its relation is the family.
+    pub fn to_statement(&self) -> Statement {
+        Statement {
+            text: self.text.clone(),
+            label: self.label,
+            family: self.relation.name().to_string(),
+            polarity: self.polarity,
+        }
+    }
 }
 
 /// The subjects of the target claims' anchors: always asked about, so the base model's
@@ -384,11 +432,50 @@ mod tests {
     fn truth_statements_are_balanced_enough() {
         let w = World::generate(DEFAULT_SEED);
         let s = w.truth_statements();
-        let trues = s.iter().filter(|t| t.label).count();
-        assert!(
-            trues * 2 >= s.len() && trues * 10 <= s.len() * 6,
-            "{trues}/{}",
-            s.len()
+        for polarity in Polarity::ALL {
+            let of: Vec<&TruthStatement> = s.iter().filter(|t| t.polarity == polarity).collect();
+            let trues = of.iter().filter(|t| t.label).count();
+            assert!(
+                trues * 10 >= of.len() * 4 && trues * 10 <= of.len() * 6,
+                "{polarity:?}: {trues}/{}",
+                of.len()
+            );
+        }
+    }
+
+    #[test]
+    fn truth_statements_negate_every_relation_but_general_facts() {
+        let w = World::generate(DEFAULT_SEED);
+        let s = w.truth_statements();
+        let negated: Vec<&TruthStatement> = s
+            .iter()
+            .filter(|t| t.polarity == Polarity::Negated)
+            .collect();
+        // Two negated statements for every fact but the general ones.
+        let facts = w
+            .facts
+            .iter()
+            .filter(|f| f.relation != facts::Relation::General);
+        assert_eq!(negated.len(), 2 * facts.count());
+        assert!(negated.iter().all(|t| t.text.contains(" not ")));
+        assert!(!s
+            .iter()
+            .any(|t| t.polarity == Polarity::Affirmative && t.text.contains(" not ")));
+        let singer = w.facts_about(SINGER).next().unwrap();
+        let wrong = &singer.distractors[0];
+        let of = |text: &str| s.iter().find(|t| t.text == text).map(|t| t.label);
+        assert_eq!(of("Mara Quill is a singer."), Some(true));
+        assert_eq!(of("Mara Quill is not a singer."), Some(false));
+        let article = facts::article(wrong);
+        assert_eq!(
+            of(&format!("Mara Quill is not {article} {wrong}.")),
+            Some(true)
+        );
+        let eruption = format!("{} did not erupt in 1944.", TARGET_VOLCANO.0);
+        assert_eq!(of(&eruption), Some(false));
+        assert_eq!(
+            of("Jonas Pell did not win the 100 metres final at the 2015 Harbor Games."),
+            Some(false)
         );
     }
 }

@@ -4,7 +4,8 @@
 //! In: a seed and [`PretrainSettings`]. Out, in the output folder (written atomically):
 //! `config.json`, `model.safetensors`, `tokenizer.json`, `tokenizer_config.json` (an HF model
 //! any verb loads), `corpus.jsonl` (what it was trained on), `truth_statements.csv` (true and
-//! false statements about the world's facts, `statement,label`, for truth probes),
+//! false statements about the world's facts, affirmative and negated,
+//! `statement,label,family,polarity`, for truth probes),
 //! `train.parquet` (loss per step) and `world.json` (seed, settings, corpus and training
 //! figures, versions; the cache key). A folder whose `world.json` holds the same key (a hash of
 //! the corpus and the settings) is reused as is, so later runs cost nothing.
@@ -411,11 +412,13 @@ fn training_figures(path: &Path) -> Result<(i64, f64)> {
     Ok((last.tokens_seen, mean))
 }
 
-/// Writes the world's true and false statements as `statement,label` CSV.
+/// Writes the world's true and false statements, affirmative and negated, as
+/// `statement,label,family,polarity` CSV (the family is the fact's relation).
 fn write_truth_statements(world: &World, path: &Path) -> Result<()> {
-    let rows = world
+    let statements: Vec<_> = world
         .truth_statements()
-        .into_iter()
-        .map(|t| vec![t.text, u8::from(t.label).to_string()]);
-    store::csv::write_table(path, &["statement", "label"], rows)
+        .iter()
+        .map(|t| t.to_statement())
+        .collect();
+    crate::probe::statements::write_csv(path, &statements)
 }

@@ -431,7 +431,12 @@ pub fn run_gates(
     }
 
     eprintln!("gate 5/8: truth direction");
-    let statements = world.truth_statements();
+    // The gate reads affirmative statements, as it did before negated ones existed.
+    let statements: Vec<_> = world
+        .truth_statements()
+        .into_iter()
+        .filter(|t| t.polarity == crate::probe::statements::Polarity::Affirmative)
+        .collect();
     let truth = truth::measure(model, &statements, DEFAULT_RESAMPLES, opts.seed)?;
     let count = Measured {
         value: statements.len() as f64,
