@@ -11,7 +11,7 @@
 # clone, keyed by what determines them, so a fresh clone with a warm cache rebuilds little:
 #   $(CACHE)/venv-<key>      the venv (key: Python version + requirements files)
 #   $(CACHE)/pip             pip's download cache
-#   $(CACHE)/target          the cargo target directory (shared by every clone)
+#   $(CACHE)/target-<key>    the cargo target directory (shared by every clone; key: the venv's)
 #   $(CACHE)/models/...      the imported SmolLM2 (key: venv + importer script)
 #   $(CACHE)/fixtures-<key>  transformers reference outputs (key: venv + fixture script)
 #   $(CACHE)/models/world-base-s<seed>  the world model (reused while its corpus and settings match)
@@ -36,7 +36,9 @@ FIXTURES_KEY := $(shell cat python/make_fixtures.py | sha256sum | cut -c1-8)
 FIXTURES := $(CACHE)/fixtures-$(VENV_KEY)-$(FIXTURES_KEY)
 
 # Environment for cargo and the binary: torch-sys finds libtorch through the venv's torch.
-export CARGO_TARGET_DIR ?= $(CACHE)/target
+# Keyed by the venv too: torch-sys records the libtorch of the venv it was built against (and
+# the binaries' rpath points there), and does not notice when that venv changes.
+export CARGO_TARGET_DIR ?= $(CACHE)/target-$(VENV_KEY)
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
