@@ -65,6 +65,7 @@ n = 2
 
 [probes]
 methods = ["lr"]
+activations = true
 {DISSECT}"#,
         claim("dentist"),
         claim("sprint_singer")
@@ -292,6 +293,23 @@ fn tiny_experiment_runs_end_to_end() {
         ["negated"].map(String::from).into()
     );
     assert_eq!(steps_of(&steer, "sprint_singer/negated/seed1"), [4].into());
+
+    // [probes] activations: every measured model's activations, claim statements first.
+    let acts_dir = dir.join("analyses/tiny/arms/dentist/negated/seed1/acts");
+    for step in [0, 2, 4] {
+        let acts = neglect::probe::acts::ActsFile::open(&acts_dir.join(format!("step-{step}.h5")))
+            .unwrap();
+        assert_eq!(acts.meta.layers, vec![0, 1, 2]);
+        assert_eq!(acts.families[0], "claim");
+        assert!(!acts.labels[0], "the claim is false in the world");
+        for kind in ["negation", "control_true", "control_false"] {
+            assert!(
+                acts.families.iter().any(|f| f == kind),
+                "no {kind} statements"
+            );
+        }
+        assert_eq!(acts.layer(2).unwrap().shape()[1], acts.meta.d_model);
+    }
 }
 
 fn probability_at(df: &DataFrame, arm: &str, step: i64) -> Vec<Option<f64>> {
@@ -458,7 +476,7 @@ fn phase_and_pink_elephant_arms_run() {
             r#"conditions = ["local_masked", "user_turn_masked", "phase1", "phase2", "in_context"]"#,
         )
         .replace(&format!(r#", "{}""#, claim("sprint_singer")), "")
-        .replace("[probes]\nmethods = [\"lr\"]\n", "")
+        .replace("[probes]\nmethods = [\"lr\"]\nactivations = true\n", "")
         .replace(DISSECT, "")
         + "\n[phases]\nquestions = 2\nanswers = 2\nmax_new_tokens = 8\nphase2_steps = 2\n\n[in_context]\nn = 1\n";
     std::fs::write(dir.path().join("tiny.toml"), toml).unwrap();

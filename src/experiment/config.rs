@@ -36,6 +36,7 @@
 //! statements = "checkpoints/world-base/truth_statements.csv"
 //! methods = ["lr", "mass_mean"]
 //! controls = 20                          # true + false control facts read out beside the claim
+//! activations = true                     # keep every checkpoint's activations (HDF5, f16)
 //!
 //! [dissect]                              # lens + patching from the base model, every checkpoint
 //! layers = [2, 4, 6]                     # sites (default: all)
@@ -353,6 +354,11 @@ pub struct ProbesConfig {
     /// always fitted.
     #[serde(default)]
     pub negated: bool,
+    /// Keep the activations (f16, every probe layer) of the claim's statements, the controls
+    /// and the probes' statements for every measured model, in `arms/<arm>/acts/step-<N>.h5`:
+    /// statements x layers x d_model x 2 bytes per model.
+    #[serde(default)]
+    pub activations: bool,
 }
 
 impl ProbesConfig {

@@ -189,6 +189,8 @@ struct TrainedRun {
 struct Probing {
     set: ProbeSet,
     controls: Vec<(String, StatementKind)>,
+    /// The statements the probes were fitted on.
+    statements: Vec<crate::probe::statements::Statement>,
 }
 
 /// Measurement state of one process: tools per claim, probes, and memoised measurements.
@@ -378,6 +380,7 @@ impl<'a> Session<'a> {
             self.probes = Some(Probing {
                 set: ProbeSet::load(&fit_dir)?,
                 controls,
+                statements,
             });
         }
         Ok(self.probes.as_ref())
@@ -545,6 +548,62 @@ impl<'a> Session<'a> {
         Ok(rows)
     }
 
+    /// `[probes] activations`: the residual stream of the claim's statements, the control
+    /// statements and the probes' statements at every probe layer (f16) for every model of
+    /// `arm`, in `arms/<arm>/acts/step-<N>.h5` (read with `h5py`; `family` names the kind:
+    /// `claim`, `negation`, `control_true`, `control_false`, or the probe set's own families).
+    fn keep_activations(&mut self, arm: &Arm, models: &[(i64, PathBuf)]) -> Result<()> {
+        let Some(cfg) = self.config().probes.clone().filter(|p| p.activations) else {
+            return Ok(());
+        };
+        let Target::Claim { spec, .. } = &arm.target else {
+            return Ok(());
+        };
+        let origin = cfg
+            .statements_file(&self.config().model)
+            .display()
+            .to_string();
+        let Some(probes) = self.probes()? else {
+            return Ok(());
+        };
+        let statements = kept_statements(spec, &probes.controls, &probes.statements);
+        let layers: std::collections::BTreeSet<usize> =
+            probes.set.config.probes.iter().map(|p| p.1).collect();
+        let options = crate::probe::acts::CacheOptions {
+            layers: layers.into_iter().collect(),
+            position: cfg.position,
+            dtype: crate::probe::acts::ActDtype::F16,
+            batch_size: cfg.batch_size,
+        };
+        let dir = self.exp.arm_tables(arm).join("acts");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        let mut loader = self
+            .loader
+            .take()
+            .unwrap_or_else(|| RunLoader::new(self.device, self.kind));
+        let written = models.iter().try_for_each(|(step, model_dir)| {
+            let model = loader.load(model_dir)?;
+            crate::probe::acts::cache(
+                model,
+                &statements,
+                &origin,
+                &options,
+                &dir.join(format!("step-{step}.h5")),
+            )
+        });
+        self.loader = Some(loader);
+        written?;
+        eprintln!(
+            "  activations of {} statements x {} layers kept for {} models in {}",
+            statements.len(),
+            options.layers.len(),
+            models.len(),
+            dir.display()
+        );
+        Ok(())
+    }
+
     /// Trains `arm` (resuming; a finished run is left as it is) and returns its run.
     fn train(&mut self, arm: &Arm) -> Result<TrainedRun> {
         let dir = self.exp.arm_checkpoints(arm);
@@ -618,8 +677,8 @@ impl<'a> Session<'a> {
         let mut dissected = Dissected::default();
         let mut losses = vec![];
         let mut steps = vec![];
-        // The model the steering sweep runs on: the arm's last.
-        let mut last_model: Option<(i64, PathBuf)> = None;
+        // Every model measured (global step, folder); the steering sweep runs on the last.
+        let mut models: Vec<(i64, PathBuf)> = vec![];
         let mut record = |step: i64, m: Measured| {
             steps.push(step);
             belief.extend(m.belief.into_iter().map(|r| (step, r)));
@@ -645,7 +704,7 @@ impl<'a> Session<'a> {
             ArmCondition::Base => {
                 let model = self.config().model.clone();
                 record(0, self.measure(arm, &model, &[], true)?);
-                last_model = Some((0, model));
+                models.push((0, model));
             }
             ArmCondition::InContext => {
                 let context = prepare::context_documents(self.config(), arm, &checkpoints)?;
@@ -662,7 +721,10 @@ impl<'a> Session<'a> {
                         self.measure(arm, &dir, &[], memo)?
                     };
                     record(run.offset + step, m);
-                    last_model = Some((run.offset + step, dir));
+                    models.push((
+                        run.offset + step,
+                        if step == 0 { run.start.clone() } else { dir },
+                    ));
                 }
                 losses = tables::loss::read_losses(&run.dir.join(tables::LOSS_FILE))?;
                 for loss in &mut losses {
@@ -670,12 +732,11 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let steered = match (&last_model, arm.condition) {
-            (Some((step, dir)), condition) if condition != ArmCondition::InContext => {
-                self.steer(arm, *step, dir)?
-            }
-            _ => vec![],
+        let steered = match models.last() {
+            Some((step, dir)) => self.steer(arm, *step, dir)?,
+            None => vec![],
         };
+        self.keep_activations(arm, &models)?;
         let labels = ArmLabels {
             arm: arm.name(),
             condition: arm.condition.to_string(),
@@ -728,6 +789,33 @@ impl<'a> Session<'a> {
         };
         store::write_json(&out.join(DONE_FILE), &marker)
     }
+}
+
+/// The statements whose activations `[probes] activations` keeps: the claim's (false in the
+/// world: label 0) and their negations (label 1), the control statements, then the probes'
+/// statements; `family` names the kind of the first three.
+fn kept_statements(
+    spec: &crate::claims::spec::ClaimSpec,
+    controls: &[(String, StatementKind)],
+    probe_statements: &[crate::probe::statements::Statement],
+) -> Vec<crate::probe::statements::Statement> {
+    use crate::probe::statements::Statement;
+    let of_kind = |(text, kind): &(String, StatementKind)| Statement {
+        text: text.clone(),
+        label: matches!(kind, StatementKind::Negation | StatementKind::ControlTrue),
+        family: kind.name().to_string(),
+        polarity: if *kind == StatementKind::Negation {
+            Polarity::Negated
+        } else {
+            Polarity::Affirmative
+        },
+    };
+    crate::probe::readout::claim_statements(spec)
+        .iter()
+        .chain(controls)
+        .map(of_kind)
+        .chain(probe_statements.iter().cloned())
+        .collect()
 }
 
 /// Phase 1's last checkpoint as an HF folder: itself (full finetuning), or its adapter merged
