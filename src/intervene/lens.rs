@@ -111,15 +111,17 @@ pub fn lens_beliefs(
         });
         for (b, (i, tokens)) in chunk.iter().enumerate() {
             let row = log_probs.get(b as i64);
-            let mass = |tokens: &[i64]| -> Tensor {
+            // Log-masses, compared in log space: at the embeddings the distribution can be so
+            // peaked that both masses underflow.
+            let log_mass = |tokens: &[i64]| -> Tensor {
                 row.index_select(1, &Tensor::from_slice(tokens))
-                    .exp()
-                    .sum_dim_intlist([1i64].as_slice(), false, Kind::Double)
+                    .to_kind(Kind::Double)
+                    .logsumexp([1i64].as_slice(), false)
             };
-            let (yes, no) = (mass(&tokens.believing), mass(&tokens.other));
+            let (yes, no) = (log_mass(&tokens.believing), log_mass(&tokens.other));
             out.push(LensReading {
                 question: *i,
-                beliefs: Vec::<f64>::try_from(&yes / (&yes + &no))?,
+                beliefs: Vec::<f64>::try_from((yes - no).sigmoid())?,
             });
         }
     }
