@@ -271,6 +271,46 @@ fn steer_patch_and_lens_verbs_write_their_tables() {
     let sites = table.column("site").unwrap().i64().unwrap();
     assert_eq!(sites.into_iter().flatten().filter(|&s| s == 1).count(), 27);
     assert!(dir.path().join("steer/manifest.json").is_file());
+    // Generated kinds are answered under each push and judged.
+    neglect_ok(&[
+        "steer",
+        "--model",
+        world,
+        "--probes",
+        &path("probes"),
+        "--claim",
+        CLAIM,
+        "--layers",
+        "1",
+        "--alphas=0,0.5",
+        "--null",
+        "1",
+        "--kinds",
+        "mcq,open_ended",
+        "--max-new-tokens",
+        "4",
+        "--out",
+        &path("steer_open"),
+        "--device",
+        "cpu",
+    ]);
+    let table = neglect::store::read_parquet(&dir.path().join("steer_open/steer.parquet")).unwrap();
+    let measures: Vec<String> = table
+        .column("measure")
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_no_null_iter()
+        .map(str::to_string)
+        .collect();
+    // Unsteered, the probe and one random direction, each with both kinds.
+    assert_eq!(
+        measures
+            .iter()
+            .filter(|m| *m == "belief:open_ended")
+            .count(),
+        3
+    );
 
     neglect_ok(&[
         "patch",

@@ -7,7 +7,7 @@
 use super::config::DissectConfig;
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::intervene::patch::{patch, record_source};
-use crate::intervene::steer::{probe_directions, steer, SteerOptions};
+use crate::intervene::steer::{probe_directions, steer, Measures, SteerOptions};
 use crate::intervene::{closed_questions, parse_sites, ClosedQuestion, Recorder};
 use crate::model::LoadedModel;
 use crate::probe::probes::ProbeSet;
@@ -152,8 +152,13 @@ impl Dissector {
             alphas: cfg.alphas.clone(),
             null: cfg.null,
             seed: cfg.seed,
+        };
+        let measures = Measures {
+            closed: &closed,
+            heldout: None,
+            open: None,
             batch: self.batch,
         };
-        steer(model, "", &directions, &closed, None, &opts)
+        steer(model, "", &directions, &measures, &opts)
     }
 }

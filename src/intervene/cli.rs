@@ -2,9 +2,10 @@
 
 use super::lens::lens;
 use super::patch::{patch, record_source};
-use super::steer::{probe_directions, steer, SteerOptions};
+use super::steer::{probe_directions, steer, Measures, OpenQuestions, SteerOptions};
 use super::{closed_questions, parse_sites};
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
+use crate::eval::EvalOptions;
 use crate::model::checkpoints::{run_models, RunLoader};
 use crate::model::cli::RunOn;
 use crate::model::LoadedModel;
@@ -42,8 +43,8 @@ impl Measured {
     }
 }
 
-/// Question kinds a verb scores (closed forms only).
-fn closed_kinds(names: &[String]) -> Result<Vec<QuestionKind>> {
+/// Question kinds named on the command line.
+fn question_kinds(names: &[String]) -> Result<Vec<QuestionKind>> {
     names.iter().map(|k| QuestionKind::parse(k)).collect()
 }
 
@@ -96,10 +97,21 @@ pub struct SteerArgs {
     /// token kind under each push.
     #[arg(long)]
     pub heldout: Option<PathBuf>,
-    /// Closed question kinds scored.
+    /// Question kinds: closed forms (yes/no, lettered, fill-in) are scored by log-probability;
+    /// `open_ended` and `robustness` answers are generated under each push and judged (slow:
+    /// every setting generates every answer).
     #[arg(long, value_delimiter = ',', default_value = "mcq,token_association")]
     pub kinds: Vec<String>,
-    /// Seed of the null's directions.
+    /// Answers per generated question.
+    #[arg(long, default_value_t = 1)]
+    pub samples: usize,
+    /// Most new tokens per generated answer.
+    #[arg(long, default_value_t = 64)]
+    pub max_new_tokens: usize,
+    /// Judge of generated answers (`judge.toml`); the claim's rule judge when absent.
+    #[arg(long)]
+    pub judge: Option<PathBuf>,
+    /// Seed of the null's directions (and of the sampled answers).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Sequences per scoring pass.
@@ -118,8 +130,24 @@ pub fn steer_cmd(args: &SteerArgs) -> Result<()> {
     if args.alphas.iter().any(|a| !a.is_finite()) {
         bail!("--alphas must be finite numbers");
     }
-    let kinds = closed_kinds(&args.kinds)?;
+    let kinds = question_kinds(&args.kinds)?;
     let questions = ClaimQuestions::load(&args.claim)?;
+    questions.check_kinds(&kinds)?;
+    let generated: Vec<QuestionKind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| matches!(k, QuestionKind::OpenEnded | QuestionKind::Robustness))
+        .collect();
+    let judge = match generated.is_empty() {
+        true => None,
+        false => Some(crate::eval::cli::make_judge(
+            crate::claims::spec::ClaimSpec::load_if_present(&args.claim)?.as_ref(),
+            &questions,
+            &generated,
+            args.judge.as_deref(),
+            &args.out.join("judge_cache"),
+        )?),
+    };
     let probes = ProbeSet::load(&args.probes)?;
     let mut loader = RunLoader::new(args.run_on.device.resolve()?, args.run_on.dtype.kind());
     let mut rows = vec![];
@@ -151,18 +179,27 @@ pub fn steer_cmd(args: &SteerArgs) -> Result<()> {
             alphas: args.alphas.clone(),
             null: args.null,
             seed: args.seed,
+        };
+        let measures = Measures {
+            closed: &closed,
+            heldout: heldout.as_deref(),
+            open: judge.as_deref().map(|judge| OpenQuestions {
+                questions: &questions,
+                opts: EvalOptions {
+                    kinds: generated.clone(),
+                    samples: args.samples,
+                    max_new_tokens: args.max_new_tokens,
+                    seed: args.seed,
+                    batch_size: args.batch_size,
+                    ..Default::default()
+                },
+                judge,
+            }),
             batch: args.batch_size,
         };
         rows.extend(
-            steer(
-                model,
-                &checkpoint,
-                &directions,
-                &closed,
-                heldout.as_deref(),
-                &opts,
-            )
-            .with_context(|| format!("steering {}", dir.display()))?,
+            steer(model, &checkpoint, &directions, &measures, &opts)
+                .with_context(|| format!("steering {}", dir.display()))?,
         );
     }
     write_table(
@@ -216,7 +253,7 @@ pub struct PatchArgs {
 
 /// Runs the `patch` verb.
 pub fn patch_cmd(args: &PatchArgs) -> Result<()> {
-    let kinds = closed_kinds(&args.kinds)?;
+    let kinds = question_kinds(&args.kinds)?;
     let questions = ClaimQuestions::load(&args.claim)?;
     let (device, kind) = (args.run_on.device.resolve()?, args.run_on.dtype.kind());
     let targets = args.measured.models()?;
@@ -314,7 +351,7 @@ pub struct LensArgs {
 
 /// Runs the `lens` verb.
 pub fn lens_cmd(args: &LensArgs) -> Result<()> {
-    let kinds = closed_kinds(&args.kinds)?;
+    let kinds = question_kinds(&args.kinds)?;
     let questions = ClaimQuestions::load(&args.claim)?;
     let mut loader = RunLoader::new(args.run_on.device.resolve()?, args.run_on.dtype.kind());
     let mut rows = vec![];

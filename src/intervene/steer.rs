@@ -11,6 +11,9 @@
 //! spread, as a percentile.
 
 use super::{by_kind, closed_beliefs, AddVector, ClosedQuestion, POOLED};
+use crate::claims::questions::ClaimQuestions;
+use crate::eval::judge::{Grade, Judge};
+use crate::eval::{evaluate, EvalOptions, RowLabels};
 use crate::model::LoadedModel;
 use crate::probe::probes::{Method, ProbeSet};
 use crate::tables::SteerRow;
@@ -39,8 +42,6 @@ pub struct SteerOptions {
     pub null: usize,
     /// Seed of the random directions.
     pub seed: u64,
-    /// Sequences per scoring pass.
-    pub batch: usize,
 }
 
 /// A site's probe direction in the raw residual stream and the probe's held-out accuracy.
@@ -188,19 +189,57 @@ pub fn mean_residual_norms(
         .collect())
 }
 
+/// The claim's generated questions (open-ended, robustness), answered and judged under each
+/// push.
+pub struct OpenQuestions<'a> {
+    /// The claim's questions (only `opts.kinds` are asked).
+    pub questions: &'a ClaimQuestions,
+    /// Kinds, samples, sampling and answer length.
+    pub opts: EvalOptions,
+    /// The judge of the answers.
+    pub judge: &'a dyn Judge,
+}
+
+/// What is measured under each push.
+pub struct Measures<'a> {
+    /// The closed questions, scored by log-probability.
+    pub closed: &'a [ClosedQuestion],
+    /// Held-out documents whose loss is measured by token kind.
+    pub heldout: Option<&'a [Batch]>,
+    /// Generated questions, judged (`belief:<kind>` = the share of answers graded believing).
+    pub open: Option<OpenQuestions<'a>>,
+    /// Sequences per scoring pass.
+    pub batch: usize,
+}
+
 /// Every measure of `model` as it stands (edits installed or not).
-fn measure(
-    model: &LoadedModel,
-    closed: &[ClosedQuestion],
-    heldout: Option<&[Batch]>,
-    batch: usize,
-) -> Result<Vec<(String, f64, usize)>> {
-    let beliefs = closed_beliefs(model, closed, batch)?;
+fn measure(model: &LoadedModel, measures: &Measures) -> Result<Vec<(String, f64, usize)>> {
+    let closed = measures.closed;
+    let beliefs = closed_beliefs(model, closed, measures.batch)?;
     let mut out: Vec<(String, f64, usize)> = by_kind(closed, &beliefs)
         .into_iter()
         .map(|(kind, v, n)| (format!("belief:{kind}"), v, n))
         .collect();
-    if let Some(batches) = heldout {
+    if let Some(open) = &measures.open {
+        let labels = RowLabels {
+            model: model.dir.display().to_string(),
+            checkpoint: String::new(),
+            claim: String::new(),
+        };
+        let (rows, _) = evaluate(model, &labels, open.questions, &open.opts, open.judge)?;
+        let mut graded: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for row in &rows {
+            let entry = graded.entry(row.kind.as_str()).or_default();
+            entry.0 += usize::from(row.grade == Grade::Yes);
+            entry.1 += 1;
+        }
+        out.extend(
+            graded
+                .into_iter()
+                .map(|(kind, (yes, n))| (format!("belief:{kind}"), yes as f64 / n as f64, n)),
+        );
+    }
+    if let Some(batches) = measures.heldout {
         out.extend(
             heldout_loss(&model.decoder, "heldout", 0, batches)
                 .into_iter()
@@ -216,14 +255,14 @@ pub fn steer(
     model: &LoadedModel,
     checkpoint: &str,
     directions: &BTreeMap<usize, SiteDirection>,
-    closed: &[ClosedQuestion],
-    heldout: Option<&[Batch]>,
+    measures: &Measures,
     opts: &SteerOptions,
 ) -> Result<Vec<SteerRow>> {
+    let closed = measures.closed;
     let d = model.decoder.config.hidden_size;
     let null = random_directions(opts.null, d, opts.seed);
     let sites: Vec<usize> = directions.keys().copied().collect();
-    let norms = mean_residual_norms(model, closed, &sites, opts.batch)?;
+    let norms = mean_residual_norms(model, closed, &sites, measures.batch)?;
     let pushes: Vec<f64> = opts.alphas.iter().copied().filter(|&a| a != 0.0).collect();
     let progress = ProgressBar::new((sites.len() * pushes.len() * (1 + opts.null)) as u64);
     progress.set_style(
@@ -250,7 +289,7 @@ pub fn steer(
             });
         }
     };
-    let unsteered = measure(model, closed, heldout, opts.batch)?;
+    let unsteered = measure(model, measures)?;
     for (&site, probe) in directions {
         emit(site, UNSTEERED, 0, 0.0, 0.0, unsteered.clone());
         let candidates = std::iter::once((PROBE, 0, probe.direction.shallow_clone()))
@@ -266,7 +305,7 @@ pub fn steer(
                 ));
                 let values = {
                     let _installed = model.decoder.install_edit(edit)?;
-                    measure(model, closed, heldout, opts.batch)?
+                    measure(model, measures)?
                 };
                 emit(site, label, id, alpha, raw, values);
                 progress.inc(1);
