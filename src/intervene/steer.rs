@@ -309,6 +309,14 @@ pub fn steer(
                 };
                 emit(site, label, id, alpha, raw, values);
                 progress.inc(1);
+                let (done, total) = (progress.position(), progress.length().unwrap_or(0));
+                if progress.is_hidden() && (done % (total / 10).max(1) == 0 || done == total) {
+                    // No terminal (a log file): plain lines instead of the bar.
+                    eprintln!(
+                        "steer {checkpoint}: {done}/{total} settings, {:.1} settings/s",
+                        done as f64 / progress.elapsed().as_secs_f64().max(1e-9)
+                    );
+                }
             }
         }
     }
