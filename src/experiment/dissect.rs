@@ -133,11 +133,12 @@ impl Dissector {
         Ok(&self.recorded[claim])
     }
 
-    /// The steering sweep of `model` along `probes` (fitted in `probe_dir`), when `[dissect]`
-    /// has a `steer` section.
+    /// The steering sweep of `model` (checkpoint `checkpoint`) along `probes` (fitted in
+    /// `probe_dir`), when `[dissect]` has a `steer` section.
     pub fn steer(
         &self,
         model: &LoadedModel,
+        checkpoint: &str,
         questions: &ClaimQuestions,
         probes: &ProbeSet,
         probe_dir: &Path,
@@ -159,6 +160,6 @@ impl Dissector {
             open: None,
             batch: self.batch,
         };
-        steer(model, "", &directions, &measures, &opts)
+        steer(model, checkpoint, &directions, &measures, &opts)
     }
 }

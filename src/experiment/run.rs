@@ -526,6 +526,7 @@ impl<'a> Session<'a> {
             (Some(dissector), Some(probes), Ok(model)) => dissector
                 .steer(
                     model,
+                    &format!("step-{step}"),
                     &self.claims[&spec.id].questions,
                     &probes.set,
                     &fit_dir,
@@ -535,10 +536,7 @@ impl<'a> Session<'a> {
             _ => Ok(vec![]),
         };
         self.loader = Some(loader);
-        let mut rows = rows?;
-        for r in &mut rows {
-            r.checkpoint = format!("step-{step}");
-        }
+        let rows = rows?;
         eprintln!(
             "  {}: steered, {} rows, {:.1}s",
             dir.display(),
