@@ -9,8 +9,10 @@ use common::{neglect, neglect_ok, quick_world};
 use neglect::claims::questions::{ClaimQuestions, QuestionKind};
 use neglect::eval::score::{score_items, ScoreItem};
 use neglect::intervene::lens::lens_beliefs;
-use neglect::intervene::patch::{patch, record_source};
-use neglect::intervene::{closed_beliefs, closed_questions, AddVector, ClosedQuestion};
+use neglect::intervene::patch::{patch, record_source, subject_masks};
+use neglect::intervene::{
+    closed_beliefs, closed_questions, subject_positions, AddVector, ClosedQuestion,
+};
 use neglect::model::decoder::{ForwardArgs, Logits};
 use neglect::model::LoadedModel;
 use std::path::Path;
@@ -53,7 +55,10 @@ fn a_zero_push_and_a_self_patch_change_nothing() {
     let all: Vec<usize> = (0..sites).collect();
     let (source, recorder) = record_source(&model, &closed, &all, 8).unwrap();
     assert_eq!(source, plain);
-    let rows = patch("self", &source, &recorder, &model, "-", &closed, &all, 8).unwrap();
+    let rows = patch(
+        "self", &source, &recorder, &model, "-", &closed, &all, None, 8,
+    )
+    .unwrap();
     assert!(!rows.is_empty());
     for r in &rows {
         assert_eq!(
@@ -144,7 +149,10 @@ fn patching_the_last_site_reproduces_the_source() {
         from, unpatched,
         "the perturbation changes the target's beliefs"
     );
-    let rows = patch("source", &from, &recorder, &target, "-", &closed, &sites, 8).unwrap();
+    let rows = patch(
+        "source", &from, &recorder, &target, "-", &closed, &sites, None, 8,
+    )
+    .unwrap();
     for r in rows.iter().filter(|r| r.site == last) {
         assert_eq!(r.patched_value, r.source_value, "{}", r.measure);
         if let Some(restored) = r.restored {
@@ -154,6 +162,50 @@ fn patching_the_last_site_reproduces_the_source() {
     // Site 0 (the embeddings, which the perturbation does not touch) changes nothing.
     for r in rows.iter().filter(|r| r.site == 0) {
         assert_eq!(r.patched_value, r.target_value, "{}", r.measure);
+    }
+}
+
+#[test]
+fn subject_positions_are_the_tokens_naming_the_subject() {
+    let model = load();
+    let closed = closed(&model);
+    let names = ["Mount Karrow", "Karrow"];
+    let mut naming = 0;
+    for q in &closed {
+        let at = subject_positions(&model, &q.prompt, &names).unwrap();
+        if !q.prompt.contains("Karrow") {
+            assert!(at.is_empty(), "{}", q.id);
+            continue;
+        }
+        naming += 1;
+        let tokens: Vec<i64> = at.iter().map(|&p| q.items[0].prompt[p]).collect();
+        let text = model.tokenizer.decode(&tokens, false).unwrap();
+        assert!(text.contains("Karrow"), "{}: {text:?}", q.id);
+    }
+    assert!(naming > 0, "no question names the subject");
+    // Patched at the subject's tokens only, the last site cannot reach the answer positions:
+    // the target's beliefs stay; a model patched into itself there changes nothing either.
+    let last = model.decoder.config.num_layers as usize;
+    let masks = subject_masks(&model, &closed, &names, 8).unwrap();
+    let (source, recorder) = record_source(&model, &closed, &[1, last], 8).unwrap();
+    let rows = patch(
+        "self",
+        &source,
+        &recorder,
+        &model,
+        "-",
+        &closed,
+        &[1, last],
+        Some(&masks),
+        8,
+    )
+    .unwrap();
+    for r in &rows {
+        assert_eq!(
+            r.patched_value, r.target_value,
+            "site {} {}",
+            r.site, r.measure
+        );
     }
 }
 

@@ -38,8 +38,24 @@ pub struct ScoreItem {
     pub continuation: Vec<i64>,
 }
 
-/// Scores every item, `batch_size` sequences per forward pass. Sequences longer than the
-/// model's positions are an error.
+/// The forward passes [`score_items`] makes: `batch_size` items at a time, each pass
+/// right-padded to its longest sequence (returned beside it).
+pub fn score_passes(items: &[ScoreItem], batch_size: usize) -> Vec<(&[ScoreItem], usize)> {
+    items
+        .chunks(batch_size.max(1))
+        .map(|chunk| {
+            let seq = chunk
+                .iter()
+                .map(|it| it.prompt.len() + it.continuation.len())
+                .max()
+                .unwrap_or(0);
+            (chunk, seq)
+        })
+        .collect()
+}
+
+/// Scores every item, `batch_size` sequences per forward pass ([`score_passes`]). Sequences
+/// longer than the model's positions are an error.
 pub fn score_items(
     model: &LoadedModel,
     items: &[ScoreItem],
@@ -57,12 +73,11 @@ pub fn score_items(
     }
     let device = model.decoder.device();
     let mut scores = Vec::with_capacity(items.len());
-    for chunk in items.chunks(batch_size.max(1)) {
+    for (chunk, seq) in score_passes(items, batch_size) {
         let lengths: Vec<usize> = chunk
             .iter()
             .map(|it| it.prompt.len() + it.continuation.len())
             .collect();
-        let seq = *lengths.iter().max().expect("non-empty chunk");
         let mut ids = vec![0i64; chunk.len() * seq];
         // Flat indices (row * seq + position) of the logits that predict each continuation
         // token, and the tokens they predict.

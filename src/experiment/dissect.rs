@@ -104,6 +104,7 @@ impl Dissector {
                 "",
                 &closed,
                 &sites,
+                None,
                 batch,
             )?;
         }

@@ -1,7 +1,7 @@
 //! The `steer`, `patch` and `lens` verbs.
 
 use super::lens::lens;
-use super::patch::{patch, record_source};
+use super::patch::{patch, record_source, subject_masks, Positions};
 use super::steer::{probe_directions, steer, Measures, OpenQuestions, SteerOptions};
 use super::{closed_questions, parse_sites};
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
@@ -237,6 +237,10 @@ pub struct PatchArgs {
     /// Sites patched: `all`, or comma-separated (0 = embeddings, i = after block i).
     #[arg(long, default_value = "all")]
     pub layers: String,
+    /// Positions patched: every position, or the tokens naming the claim's subject (its
+    /// `spec.toml` `subject` and `subject_short`) in each question's prompt.
+    #[arg(long, value_enum, default_value = "all")]
+    pub positions: Positions,
     /// Closed question kinds scored.
     #[arg(long, value_delimiter = ',', default_value = "mcq,token_association")]
     pub kinds: Vec<String>,
@@ -255,6 +259,17 @@ pub struct PatchArgs {
 pub fn patch_cmd(args: &PatchArgs) -> Result<()> {
     let kinds = question_kinds(&args.kinds)?;
     let questions = ClaimQuestions::load(&args.claim)?;
+    let spec = crate::claims::spec::ClaimSpec::load_if_present(&args.claim)?;
+    let subject_names: Vec<&str> = match (&spec, args.positions) {
+        (Some(spec), _) => std::iter::once(spec.subject.as_str())
+            .chain(spec.subject_short.as_deref())
+            .collect(),
+        (None, Positions::Subject) => bail!(
+            "--positions subject: {} has no spec.toml naming the claim's subject",
+            args.claim.display()
+        ),
+        (None, Positions::All) => vec![],
+    };
     let (device, kind) = (args.run_on.device.resolve()?, args.run_on.dtype.kind());
     let targets = args.measured.models()?;
     let source_steps: Vec<(String, PathBuf)> = match &args.source_run {
@@ -303,6 +318,15 @@ pub fn patch_cmd(args: &PatchArgs) -> Result<()> {
         let sites = parse_sites(&args.layers, target.decoder.config.num_layers as usize)?;
         let closed = closed_questions(target, &questions, &kinds)?;
         let (source_beliefs, recorder) = record_source(source, &closed, &sites, args.batch_size)?;
+        let masks = match args.positions {
+            Positions::All => None,
+            Positions::Subject => Some(subject_masks(
+                target,
+                &closed,
+                &subject_names,
+                args.batch_size,
+            )?),
+        };
         rows.extend(patch(
             &source_label,
             &source_beliefs,
@@ -311,6 +335,7 @@ pub fn patch_cmd(args: &PatchArgs) -> Result<()> {
             checkpoint,
             &closed,
             &sites,
+            masks.as_deref(),
             args.batch_size,
         )?);
     }

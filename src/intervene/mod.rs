@@ -44,8 +44,36 @@ pub struct ClosedQuestion {
     pub id: String,
     /// The continuations compared and which of them state the claim.
     pub choice: ClosedChoice,
+    /// The rendered prompt.
+    pub prompt: String,
     /// The scored sequences: the rendered prompt followed by each continuation.
     pub items: Vec<ScoreItem>,
+}
+
+/// Positions of `prompt`'s tokens (as `model` tokenizes it) that overlap a mention of any of
+/// `names` (a claim's subject and its short name).
+pub fn subject_positions(model: &LoadedModel, prompt: &str, names: &[&str]) -> Result<Vec<usize>> {
+    let encoding = model
+        .tokenizer
+        .inner()
+        .encode(prompt, false)
+        .map_err(|e| anyhow::anyhow!("cannot tokenize: {e}"))?;
+    let mentions: Vec<(usize, usize)> = names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .flat_map(|name| {
+            prompt
+                .match_indices(name)
+                .map(|(start, m)| (start, start + m.len()))
+        })
+        .collect();
+    Ok(encoding
+        .get_offsets()
+        .iter()
+        .enumerate()
+        .filter(|(_, &(start, end))| mentions.iter().any(|&(a, b)| start < b && a < end))
+        .map(|(i, _)| i)
+        .collect())
 }
 
 /// The claim's questions of `kinds` that have a closed form, rendered with `model`'s template.
@@ -67,6 +95,7 @@ pub fn closed_questions(
                 kind,
                 id: q.id.clone(),
                 choice,
+                prompt,
                 items,
             });
         }
@@ -179,8 +208,9 @@ impl ResidualEdit for Recorder {
     }
 }
 
-/// Replaces the residual stream at one site of the k-th forward pass by the k-th recorded one
-/// (every position); a pass whose shape differs from its recording is noted and left alone.
+/// Replaces the residual stream at one site of the k-th forward pass by the k-th recorded one,
+/// at every position or where the k-th mask `[batch, seq]` is true; a pass whose shape
+/// differs from its recording is noted and left alone.
 pub struct Replay {
     site: usize,
     state: Mutex<ReplayState>,
@@ -188,17 +218,20 @@ pub struct Replay {
 
 struct ReplayState {
     recorded: Vec<Tensor>,
+    masks: Option<Vec<Tensor>>,
     passes: usize,
     mismatch: Option<String>,
 }
 
 impl Replay {
-    /// Replays `recorded` (one tensor per pass) at `site`.
-    pub fn new(site: usize, recorded: Vec<Tensor>) -> Self {
+    /// Replays `recorded` (one tensor per pass) at `site`, where `masks` (one `[batch, seq]`
+    /// boolean tensor per pass) are true, or everywhere without masks.
+    pub fn new(site: usize, recorded: Vec<Tensor>, masks: Option<Vec<Tensor>>) -> Self {
         Replay {
             site,
             state: Mutex::new(ReplayState {
                 recorded,
+                masks,
                 passes: 0,
                 mismatch: None,
             }),
@@ -236,7 +269,13 @@ impl ResidualEdit for Replay {
         let shape = state.recorded.get(pass).map(Tensor::size);
         match shape {
             Some(shape) if shape == x.size() => {
-                Some(state.recorded[pass].to_device(x.device()).to_kind(x.kind()))
+                let source = state.recorded[pass].to_device(x.device()).to_kind(x.kind());
+                Some(match &state.masks {
+                    Some(masks) => {
+                        source.where_self(&masks[pass].to_device(x.device()).unsqueeze(-1), x)
+                    }
+                    None => source,
+                })
             }
             Some(shape) => {
                 state.mismatch.get_or_insert(format!(

@@ -9,11 +9,12 @@
 //! site's streams replayed ([`super::Replay`]). Both must share a tokenizer and chat template
 //! (the same base model), so their passes have the same shapes; a mismatch is an error.
 
-use super::{by_kind, closed_beliefs, ClosedQuestion, Recorder, Replay};
+use super::{by_kind, closed_beliefs, subject_positions, ClosedQuestion, Recorder, Replay};
 use crate::model::LoadedModel;
 use crate::tables::PatchRow;
 use anyhow::{Context, Result};
 use std::sync::Arc;
+use tch::Tensor;
 
 /// Smallest |source - target| belief difference for which the restored share is reported.
 pub const MIN_GAP: f64 = 0.02;
@@ -34,7 +35,51 @@ pub fn record_source(
     Ok((beliefs, recorder))
 }
 
-/// Patches every site of `sites` from the recorded source into `target`, one at a time.
+/// Which positions are patched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Positions {
+    /// Every position of every scored sequence.
+    All,
+    /// The tokens of the claim's subject where the question's prompt names it (a question
+    /// whose prompt does not name it is left unpatched).
+    Subject,
+}
+
+/// Per scoring pass ([`crate::eval::score::score_passes`]), true at the tokens of each
+/// sequence's prompt that name the claim's subject (`names`).
+pub fn subject_masks(
+    model: &LoadedModel,
+    closed: &[ClosedQuestion],
+    names: &[&str],
+    batch: usize,
+) -> Result<Vec<Tensor>> {
+    let mut positions: Vec<Vec<usize>> = vec![];
+    let mut items = vec![];
+    for q in closed {
+        let at = subject_positions(model, &q.prompt, names)?;
+        for item in &q.items {
+            positions.push(at.clone());
+            items.push(item.clone());
+        }
+    }
+    let mut masks = vec![];
+    let mut first = 0;
+    for (chunk, seq) in crate::eval::score::score_passes(&items, batch) {
+        let mut mask = vec![false; chunk.len() * seq];
+        for (row, at) in positions[first..first + chunk.len()].iter().enumerate() {
+            for &p in at {
+                mask[row * seq + p] = true;
+            }
+        }
+        first += chunk.len();
+        masks.push(Tensor::from_slice(&mask).view([chunk.len() as i64, seq as i64]));
+    }
+    Ok(masks)
+}
+
+/// Patches every site of `sites` from the recorded source into `target`, one at a time, at the
+/// positions `masks` marks (per pass; every position without).
 #[allow(clippy::too_many_arguments)]
 pub fn patch(
     source_label: &str,
@@ -44,13 +89,15 @@ pub fn patch(
     checkpoint: &str,
     closed: &[ClosedQuestion],
     sites: &[usize],
+    masks: Option<&[Tensor]>,
     batch: usize,
 ) -> Result<Vec<PatchRow>> {
     let source = by_kind(closed, source_beliefs);
     let unpatched = by_kind(closed, &closed_beliefs(target, closed, batch)?);
     let mut rows = vec![];
     for &site in sites {
-        let replay = Arc::new(Replay::new(site, recorder.at(site)));
+        let masks = masks.map(|m| m.iter().map(Tensor::shallow_clone).collect());
+        let replay = Arc::new(Replay::new(site, recorder.at(site), masks));
         let patched = {
             let _installed = target.decoder.install_edit(replay.clone())?;
             closed_beliefs(target, closed, batch)?
