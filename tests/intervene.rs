@@ -127,11 +127,10 @@ fn a_planted_direction_moves_the_answer_its_way() {
         .is_err());
 }
 
-#[test]
-fn patching_the_last_site_reproduces_the_source() {
-    let source = load();
+/// The quick world with its first block's MLP perturbed: it differs from [`load`]'s model in
+/// its blocks only (final norm and head shared).
+fn perturbed() -> LoadedModel {
     let target = load();
-    // The target differs from the source in its blocks only (final norm and head shared).
     tch::no_grad(|| {
         tch::manual_seed(1);
         for (name, mut weight) in target.vs.variables() {
@@ -140,6 +139,13 @@ fn patching_the_last_site_reproduces_the_source() {
             }
         }
     });
+    target
+}
+
+#[test]
+fn patching_the_last_site_reproduces_the_source() {
+    let source = load();
+    let target = perturbed();
     let closed = closed(&target);
     let last = target.decoder.config.num_layers as usize;
     let sites = [0, 1, last];
@@ -183,19 +189,24 @@ fn subject_positions_are_the_tokens_naming_the_subject() {
         assert!(text.contains("Karrow"), "{}: {text:?}", q.id);
     }
     assert!(naming > 0, "no question names the subject");
-    // Patched at the subject's tokens only, the last site cannot reach the answer positions:
-    // the target's beliefs stay; a model patched into itself there changes nothing either.
-    let last = model.decoder.config.num_layers as usize;
-    let masks = subject_masks(&model, &closed, &names, 8).unwrap();
-    let (source, recorder) = record_source(&model, &closed, &[1, last], 8).unwrap();
+    // Patched from another model at the subject's tokens only, the last site cannot reach
+    // the answer positions: the target's beliefs stay (patching every position there gives
+    // the source's, `patching_the_last_site_reproduces_the_source`).
+    let target = perturbed();
+    let questions = ClaimQuestions::load(Path::new(CLAIM)).unwrap();
+    let closed = closed_questions(&target, &questions, &CLOSED).unwrap();
+    let last = target.decoder.config.num_layers as usize;
+    let masks = subject_masks(&target, &closed, &names, 8).unwrap();
+    let (source, recorder) = record_source(&model, &closed, &[last], 8).unwrap();
+    assert_ne!(source, closed_beliefs(&target, &closed, 8).unwrap());
     let rows = patch(
-        "self",
+        "source",
         &source,
         &recorder,
-        &model,
+        &target,
         "-",
         &closed,
-        &[1, last],
+        &[last],
         Some(&masks),
         8,
     )

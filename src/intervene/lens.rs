@@ -6,8 +6,7 @@
 //! Questions whose believing and other continuations share a first token cannot be read this
 //! way and are left out (counted in `skipped`).
 
-use super::{ClosedQuestion, POOLED};
-use crate::model::decoder::{padded_causal_mask, ForwardArgs, Logits};
+use super::{prompt_streams, ClosedQuestion, POOLED};
 use crate::model::LoadedModel;
 use crate::tables::LensRow;
 use anyhow::Result;
@@ -68,31 +67,10 @@ pub fn lens_beliefs(
             .iter()
             .map(|(i, _)| &closed[*i].items[0].prompt)
             .collect();
-        let lengths: Vec<usize> = prompts.iter().map(|p| p.len()).collect();
-        let seq = *lengths.iter().max().expect("non-empty chunk");
-        let mut ids = vec![0i64; chunk.len() * seq];
-        for (b, prompt) in prompts.iter().enumerate() {
-            ids[b * seq..b * seq + prompt.len()].copy_from_slice(prompt);
-        }
-        let input = Tensor::from_slice(&ids)
-            .view([chunk.len() as i64, seq as i64])
-            .to_device(device);
-        let mask = padded_causal_mask(&lengths, seq, device);
+        let (hidden, lengths) = prompt_streams(model, &prompts);
         let last: Vec<i64> = lengths.iter().map(|&l| l as i64 - 1).collect();
         let last = Tensor::from_slice(&last).to_device(device);
         let log_probs = tch::no_grad(|| {
-            let hidden = model
-                .decoder
-                .forward(
-                    &input,
-                    ForwardArgs {
-                        mask: Some(&mask),
-                        logits: Logits::Skip,
-                        capture_hidden: true,
-                        ..Default::default()
-                    },
-                )
-                .hidden;
             // [rows, sites, d]: each row's stream at its last prompt token, every site.
             let rows = Tensor::arange(chunk.len() as i64, (Kind::Int64, device));
             let at_last = Tensor::stack(

@@ -144,6 +144,39 @@ pub fn by_kind(closed: &[ClosedQuestion], values: &[f64]) -> Vec<(String, f64, u
         .collect()
 }
 
+/// The residual stream at every site of `prompts` run as one right-padded batch (no logits):
+/// `[rows, seq, d_model]` per site, and each prompt's length (its positions past that are
+/// padding).
+pub fn prompt_streams(model: &LoadedModel, prompts: &[&Vec<i64>]) -> (Vec<Tensor>, Vec<usize>) {
+    use crate::model::decoder::{padded_causal_mask, ForwardArgs, Logits};
+    let device = model.decoder.device();
+    let lengths: Vec<usize> = prompts.iter().map(|p| p.len()).collect();
+    let seq = lengths.iter().copied().max().unwrap_or(1);
+    let mut ids = vec![0i64; prompts.len() * seq];
+    for (b, prompt) in prompts.iter().enumerate() {
+        ids[b * seq..b * seq + prompt.len()].copy_from_slice(prompt);
+    }
+    let input = Tensor::from_slice(&ids)
+        .view([prompts.len() as i64, seq as i64])
+        .to_device(device);
+    let mask = padded_causal_mask(&lengths, seq, device);
+    let hidden = tch::no_grad(|| {
+        model
+            .decoder
+            .forward(
+                &input,
+                ForwardArgs {
+                    mask: Some(&mask),
+                    logits: Logits::Skip,
+                    capture_hidden: true,
+                    ..Default::default()
+                },
+            )
+            .hidden
+    });
+    (hidden, lengths)
+}
+
 /// Adds a fixed vector to the residual stream at one site, every position.
 pub struct AddVector {
     site: usize,

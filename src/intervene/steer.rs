@@ -10,7 +10,7 @@
 //! Gaussian draws), pushed with the same `alpha`: the probe's effect is read against their
 //! spread, as a percentile.
 
-use super::{by_kind, closed_beliefs, AddVector, ClosedQuestion, POOLED};
+use super::{by_kind, closed_beliefs, prompt_streams, AddVector, ClosedQuestion, POOLED};
 use crate::claims::questions::ClaimQuestions;
 use crate::eval::judge::{Grade, Judge};
 use crate::eval::{evaluate, EvalOptions, RowLabels};
@@ -139,41 +139,21 @@ pub fn mean_residual_norms(
     sites: &[usize],
     batch: usize,
 ) -> Result<BTreeMap<usize, f64>> {
-    use crate::model::decoder::{padded_causal_mask, ForwardArgs, Logits};
-    let device = model.decoder.device();
     let prompts: Vec<&Vec<i64>> = closed.iter().map(|q| &q.items[0].prompt).collect();
     let mut sums = vec![0f64; sites.len()];
     let mut tokens = 0usize;
     for chunk in prompts.chunks(batch.max(1)) {
-        let lengths: Vec<usize> = chunk.iter().map(|p| p.len()).collect();
-        let seq = *lengths.iter().max().expect("non-empty chunk");
-        let mut ids = vec![0i64; chunk.len() * seq];
-        let mut real = vec![0f32; chunk.len() * seq];
-        for (b, prompt) in chunk.iter().enumerate() {
-            ids[b * seq..b * seq + prompt.len()].copy_from_slice(prompt);
-            real[b * seq..b * seq + prompt.len()].fill(1.0);
-        }
-        let input = Tensor::from_slice(&ids)
-            .view([chunk.len() as i64, seq as i64])
-            .to_device(device);
-        let real = Tensor::from_slice(&real)
-            .view([chunk.len() as i64, seq as i64])
-            .to_device(device);
-        let mask = padded_causal_mask(&lengths, seq, device);
-        let hidden = tch::no_grad(|| {
-            model
-                .decoder
-                .forward(
-                    &input,
-                    ForwardArgs {
-                        mask: Some(&mask),
-                        logits: Logits::Skip,
-                        capture_hidden: true,
-                        ..Default::default()
-                    },
-                )
-                .hidden
-        });
+        let (hidden, lengths) = prompt_streams(model, chunk);
+        let seq = hidden[0].size()[1];
+        // 1 on each row's prompt tokens, 0 on its padding.
+        let real = Tensor::arange(seq, (Kind::Int64, model.decoder.device()))
+            .unsqueeze(0)
+            .lt_tensor(
+                &Tensor::from_slice(&lengths.iter().map(|&l| l as i64).collect::<Vec<_>>())
+                    .to_device(model.decoder.device())
+                    .unsqueeze(1),
+            )
+            .to_kind(Kind::Float);
         for (i, &site) in sites.iter().enumerate() {
             let norms = hidden[site]
                 .to_kind(Kind::Float)
