@@ -17,6 +17,7 @@
 //! check is an error (exit 1). On the CPU it runs the same code (the test suite runs it on a
 //! tiny model); `make gpu-check` runs it on a Qwen3-0.6B-shaped model on CUDA.
 
+use super::synchronize;
 use crate::claims::questions::{ClaimQuestions, QuestionKind};
 use crate::claims::spec::ClaimSpec;
 use crate::docs::Condition;
@@ -126,13 +127,14 @@ pub fn run(args: &DeviceCheckArgs) -> Result<()> {
         }
         None => scratch.path().to_path_buf(),
     };
+    let gpu = gpu_name(device);
     let model_dir = work.join("model");
     let config = write_random_model(args, &model_dir)?;
     let mut report = Report::default();
     report.measure(format!(
         "device check: {} ({}), libtorch {}, {} threads; model: random {} ({:.1}M parameters, {} layers)",
         device_label(device),
-        gpu_name(device).unwrap_or_else(|| "no GPU name".into()),
+        gpu.as_deref().unwrap_or("no GPU name"),
         crate::store::TORCH_VERSION,
         tch::get_num_threads(),
         args.random.display(),
@@ -142,7 +144,11 @@ pub fn run(args: &DeviceCheckArgs) -> Result<()> {
 
     parity(&model_dir, device, args.seed, &mut report)?;
     forward_rate(&model_dir, device, args, &mut report)?;
-    let run_dir = train_and_resume(&model_dir, &work, device, &config, args, &mut report)?;
+    let peak = match args.peak_tflops {
+        Some(p) => Some(p),
+        None => gpu.as_deref().map(table_peak).transpose()?.flatten(),
+    };
+    let run_dir = train_and_resume(&model_dir, &work, device, &config, peak, args, &mut report)?;
     generation(&run_dir, device, args, &mut report)?;
     evaluation(&run_dir, &work, device, args, &mut report)?;
 
@@ -214,11 +220,7 @@ fn table_peak(name: &str) -> Result<Option<f64>> {
 /// (config, weights, the tokenizer folder's tokenizer files) at `dir`.
 fn write_random_model(args: &DeviceCheckArgs, dir: &Path) -> Result<ModelConfig> {
     let file = &args.random;
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("{}: cannot read", file.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not valid JSON", file.display()))?;
-    let config = ModelConfig::from_json(&json, file)?;
+    let (json, config) = super::read_config(file)?;
     let tokenizer = crate::model::tokenizer::TextTokenizer::from_dir(&args.tokenizer)
         .with_context(|| format!("--tokenizer {}", args.tokenizer.display()))?;
     if tokenizer.vocab_size() as i64 > config.vocab_size {
@@ -302,13 +304,6 @@ fn parity(dir: &Path, device: Device, seed: u64, report: &mut Report) -> Result<
     Ok(())
 }
 
-/// Waits for the device's queued work.
-fn synchronize(device: Device) {
-    if let Device::Cuda(i) = device {
-        tch::Cuda::synchronize(i as i64);
-    }
-}
-
 /// bf16 forward throughput at the training shape.
 fn forward_rate(
     dir: &Path,
@@ -375,13 +370,16 @@ fn train_flops_per_token(config: &ModelConfig, seq: usize, adapter_params: i64) 
     2.0 * forward + attention + 6.0 * adapter_params as f64
 }
 
-/// Checks 2-3: a LoRA finetune through the training loop, then a resume from its middle
-/// checkpoint that must give the same adapter. Returns the run folder.
+/// Checks 2-3: a LoRA finetune through the training loop (MFU against `peak` TFLOP/s when
+/// known), then a resume from its middle checkpoint that must give the same adapter. Returns
+/// the run folder.
+#[allow(clippy::too_many_arguments)]
 fn train_and_resume(
     model_dir: &Path,
     work: &Path,
     device: Device,
     config: &ModelConfig,
+    peak: Option<f64>,
     args: &DeviceCheckArgs,
     report: &mut Report,
 ) -> Result<PathBuf> {
@@ -478,13 +476,6 @@ fn train_and_resume(
     let straight = read_adapter(&last)?;
     let adapter_params: i64 = straight.values().map(Tensor::numel).sum::<usize>() as i64;
     let flops = rate * train_flops_per_token(config, args.seq, adapter_params);
-    let peak = match args.peak_tflops {
-        Some(p) => Some(p),
-        None => gpu_name(device)
-            .map(|n| table_peak(&n))
-            .transpose()?
-            .flatten(),
-    };
     report.measure(format!(
         "train tokens/s: {rate:.0} ({:.1} TFLOP/s model FLOPs{})",
         flops / 1e12,

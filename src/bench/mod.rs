@@ -49,6 +49,17 @@ pub struct ForwardBenchArgs {
     pub run_on: RunOn,
 }
 
+/// A `config.json` (for a model of random weights): its JSON and the config it describes.
+fn read_config(file: &std::path::Path) -> Result<(serde_json::Value, ModelConfig)> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", file.display()))?;
+    let config = ModelConfig::from_json(&json, file)?;
+    Ok((json, config))
+}
+
+/// Waits for the device's queued work.
 fn synchronize(device: Device) {
     if let Device::Cuda(i) = device {
         tch::Cuda::synchronize(i as i64);
@@ -66,13 +77,7 @@ pub fn forward(args: &ForwardBenchArgs) -> Result<()> {
     // Keep the store alive for as long as the decoder runs.
     let (_store, decoder, label): (VarStore, Decoder, String) = match (&args.dir, &args.random) {
         (_, Some(config_file)) => {
-            let dir = config_file.parent().unwrap_or(std::path::Path::new("."));
-            let json: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(config_file)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", config_file.display()))?,
-            )
-            .map_err(|e| anyhow::anyhow!("{}: not valid JSON: {e}", config_file.display()))?;
-            let config = ModelConfig::from_json(&json, &dir.join(config_file))?;
+            let (_, config) = read_config(config_file)?;
             let vs = VarStore::new(device);
             let decoder = Decoder::new(&vs, &config, kind, Init::Random { std: 0.02 });
             (vs, decoder, format!("random {}", config_file.display()))

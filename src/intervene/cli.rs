@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// The models a verb measures: one folder, or every checkpoint of a run.
 #[derive(Debug, Args, serde::Serialize)]
-pub struct Measured {
+pub struct Models {
     /// A model folder.
     #[arg(long, conflicts_with = "run", required_unless_present = "run")]
     pub model: Option<PathBuf>,
@@ -29,7 +29,7 @@ pub struct Measured {
     pub run: Option<PathBuf>,
 }
 
-impl Measured {
+impl Models {
     /// (checkpoint label, folder) of each model: `-` for a model folder, `step-N` in a run.
     fn models(&self) -> Result<Vec<(String, PathBuf)>> {
         match (&self.model, &self.run) {
@@ -69,7 +69,7 @@ fn write_table<C: serde::Serialize>(
 #[derive(Debug, Args, serde::Serialize)]
 pub struct SteerArgs {
     #[command(flatten)]
-    pub measured: Measured,
+    pub models: Models,
     /// Probe folder (`neglect probe fit`); its directions are steered along.
     #[arg(long)]
     pub probes: PathBuf,
@@ -151,7 +151,7 @@ pub fn steer_cmd(args: &SteerArgs) -> Result<()> {
     let probes = ProbeSet::load(&args.probes)?;
     let mut loader = RunLoader::new(args.run_on.device.resolve()?, args.run_on.dtype.kind());
     let mut rows = vec![];
-    for (checkpoint, dir) in args.measured.models()? {
+    for (checkpoint, dir) in args.models.models()? {
         let model = loader.load(&dir)?;
         if model.decoder.config.hidden_size as usize != probes.config.d_model {
             bail!(
@@ -230,7 +230,7 @@ pub struct PatchArgs {
     #[arg(long, requires = "run")]
     pub source_run: Option<PathBuf>,
     #[command(flatten)]
-    pub measured: Measured,
+    pub models: Models,
     /// Claim folder whose closed questions are scored.
     #[arg(long)]
     pub claim: PathBuf,
@@ -271,7 +271,7 @@ pub fn patch_cmd(args: &PatchArgs) -> Result<()> {
         (None, Positions::All) => vec![],
     };
     let (device, kind) = (args.run_on.device.resolve()?, args.run_on.dtype.kind());
-    let targets = args.measured.models()?;
+    let targets = args.models.models()?;
     let source_steps: Vec<(String, PathBuf)> = match &args.source_run {
         Some(run) => run_models(run)?
             .into_iter()
@@ -356,7 +356,7 @@ pub fn patch_cmd(args: &PatchArgs) -> Result<()> {
 #[derive(Debug, Args, serde::Serialize)]
 pub struct LensArgs {
     #[command(flatten)]
-    pub measured: Measured,
+    pub models: Models,
     /// Claim folder whose closed questions are read.
     #[arg(long)]
     pub claim: PathBuf,
@@ -380,7 +380,7 @@ pub fn lens_cmd(args: &LensArgs) -> Result<()> {
     let questions = ClaimQuestions::load(&args.claim)?;
     let mut loader = RunLoader::new(args.run_on.device.resolve()?, args.run_on.dtype.kind());
     let mut rows = vec![];
-    for (checkpoint, dir) in args.measured.models()? {
+    for (checkpoint, dir) in args.models.models()? {
         let model = loader.load(&dir)?;
         let closed = closed_questions(model, &questions, &kinds)?;
         rows.extend(lens(model, &checkpoint, &closed, args.batch_size)?);

@@ -154,20 +154,17 @@ pub fn figures(tables_dir: &Path) -> Result<Vec<Figure>> {
     // experiments do not dissect).
     let present = |name: &str| Some(tables_dir.join(name)).filter(|p| p.is_file());
     if let Some(path) = present(tables::STEER_FILE) {
-        for (condition, rows) in tables::intervene::by_condition(&path, tables::read_steer(&path)?)?
-        {
+        for (condition, rows) in tables::read_steer(&path)? {
             figures.extend(steer_data(&condition, &rows));
         }
     }
     if let Some(path) = present(tables::PATCH_FILE) {
-        for (condition, rows) in tables::intervene::by_condition(&path, tables::read_patch(&path)?)?
-        {
+        for (condition, rows) in tables::read_patch(&path)? {
             figures.extend(patch_heatmap_data(&condition, &rows));
         }
     }
     if let Some(path) = present(tables::LENS_FILE) {
-        for (condition, rows) in tables::intervene::by_condition(&path, tables::read_lens(&path)?)?
-        {
+        for (condition, rows) in tables::read_lens(&path)? {
             figures.extend(lens_heatmap_data(&condition, &rows));
         }
     }

@@ -8,7 +8,6 @@
 //! - `lens.parquet`: checkpoint, step, site, measure, value, n, skipped
 
 use super::Table;
-use crate::store;
 use anyhow::Result;
 use polars::prelude::{Column, DataFrame};
 use std::path::Path;
@@ -49,19 +48,10 @@ pub struct SteerRow {
 /// `steer.parquet`: checkpoint, step (of the checkpoint label), site, direction, direction_id, alpha, alpha_raw, measure,
 /// value, n, probe_accuracy.
 pub fn steer_frame(rows: &[SteerRow]) -> Result<DataFrame> {
+    let [checkpoint, step] = checkpoint_columns(rows.iter().map(|r| r.checkpoint.as_str()));
     Ok(DataFrame::new(vec![
-        Column::new(
-            "checkpoint".into(),
-            rows.iter()
-                .map(|r| r.checkpoint.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "step".into(),
-            rows.iter()
-                .map(|r| checkpoint_step(&r.checkpoint))
-                .collect::<Vec<_>>(),
-        ),
+        checkpoint,
+        step,
         Column::new(
             "site".into(),
             rows.iter().map(|r| r.site as i64).collect::<Vec<_>>(),
@@ -133,23 +123,14 @@ pub struct PatchRow {
 /// patched_value, restored, n.
 pub fn patch_frame(rows: &[PatchRow]) -> Result<DataFrame> {
     let f = |get: fn(&PatchRow) -> f64| rows.iter().map(get).collect::<Vec<f64>>();
+    let [checkpoint, step] = checkpoint_columns(rows.iter().map(|r| r.checkpoint.as_str()));
     Ok(DataFrame::new(vec![
         Column::new(
             "source".into(),
             rows.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(),
         ),
-        Column::new(
-            "checkpoint".into(),
-            rows.iter()
-                .map(|r| r.checkpoint.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "step".into(),
-            rows.iter()
-                .map(|r| checkpoint_step(&r.checkpoint))
-                .collect::<Vec<_>>(),
-        ),
+        checkpoint,
+        step,
         Column::new(
             "site".into(),
             rows.iter().map(|r| r.site as i64).collect::<Vec<_>>(),
@@ -191,19 +172,10 @@ pub struct LensRow {
 
 /// `lens.parquet`: checkpoint, step (of the checkpoint label), site, measure, value, n, skipped.
 pub fn lens_frame(rows: &[LensRow]) -> Result<DataFrame> {
+    let [checkpoint, step] = checkpoint_columns(rows.iter().map(|r| r.checkpoint.as_str()));
     Ok(DataFrame::new(vec![
-        Column::new(
-            "checkpoint".into(),
-            rows.iter()
-                .map(|r| r.checkpoint.as_str())
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "step".into(),
-            rows.iter()
-                .map(|r| checkpoint_step(&r.checkpoint))
-                .collect::<Vec<_>>(),
-        ),
+        checkpoint,
+        step,
         Column::new(
             "site".into(),
             rows.iter().map(|r| r.site as i64).collect::<Vec<_>>(),
@@ -227,8 +199,8 @@ pub fn lens_frame(rows: &[LensRow]) -> Result<DataFrame> {
     ])?)
 }
 
-/// Reads `steer.parquet`.
-pub fn read_steer(path: &Path) -> Result<Vec<SteerRow>> {
+/// Reads `steer.parquet`, its rows grouped by condition ([`grouped`]).
+pub fn read_steer(path: &Path) -> Result<Grouped<SteerRow>> {
     let t = Table::read(
         path,
         &[
@@ -258,7 +230,7 @@ pub fn read_steer(path: &Path) -> Result<Vec<SteerRow>> {
         t.i64("n")?,
         t.f64_nullable("probe_accuracy")?,
     );
-    Ok((0..checkpoint.len())
+    let rows = (0..checkpoint.len())
         .map(|i| SteerRow {
             checkpoint: checkpoint[i].clone(),
             site: site[i] as usize,
@@ -271,11 +243,12 @@ pub fn read_steer(path: &Path) -> Result<Vec<SteerRow>> {
             n: n[i] as usize,
             probe_accuracy: accuracy[i],
         })
-        .collect())
+        .collect();
+    grouped(&t, rows)
 }
 
-/// Reads `patch.parquet`.
-pub fn read_patch(path: &Path) -> Result<Vec<PatchRow>> {
+/// Reads `patch.parquet`, its rows grouped by condition ([`grouped`]).
+pub fn read_patch(path: &Path) -> Result<Grouped<PatchRow>> {
     let t = Table::read(
         path,
         &[
@@ -303,7 +276,7 @@ pub fn read_patch(path: &Path) -> Result<Vec<PatchRow>> {
         t.f64_nullable("restored")?,
         t.i64("n")?,
     );
-    Ok((0..source.len())
+    let rows = (0..source.len())
         .map(|i| PatchRow {
             source: source[i].clone(),
             checkpoint: checkpoint[i].clone(),
@@ -315,11 +288,12 @@ pub fn read_patch(path: &Path) -> Result<Vec<PatchRow>> {
             restored: restored[i],
             n: n[i] as usize,
         })
-        .collect())
+        .collect();
+    grouped(&t, rows)
 }
 
-/// Reads `lens.parquet`.
-pub fn read_lens(path: &Path) -> Result<Vec<LensRow>> {
+/// Reads `lens.parquet`, its rows grouped by condition ([`grouped`]).
+pub fn read_lens(path: &Path) -> Result<Grouped<LensRow>> {
     let t = Table::read(
         path,
         &["checkpoint", "site", "measure", "value", "n", "skipped"],
@@ -332,7 +306,7 @@ pub fn read_lens(path: &Path) -> Result<Vec<LensRow>> {
         t.i64("n")?,
         t.i64("skipped")?,
     );
-    Ok((0..checkpoint.len())
+    let rows = (0..checkpoint.len())
         .map(|i| LensRow {
             checkpoint: checkpoint[i].clone(),
             site: site[i] as usize,
@@ -341,7 +315,8 @@ pub fn read_lens(path: &Path) -> Result<Vec<LensRow>> {
             n: n[i] as usize,
             skipped: skipped[i] as usize,
         })
-        .collect())
+        .collect();
+    grouped(&t, rows)
 }
 
 /// The training step of a checkpoint label (`step-N`, a Trainer's `checkpoint-N`; `-`, a
@@ -356,17 +331,28 @@ pub fn checkpoint_step(label: &str) -> Option<i64> {
         .and_then(|n| n.parse().ok())
 }
 
-/// `rows` read from the dissection table at `path`, grouped by the condition of their arm (an
+/// The `checkpoint` column of `labels` and the `step` column read from them.
+fn checkpoint_columns<'a>(labels: impl Iterator<Item = &'a str>) -> [Column; 2] {
+    let labels: Vec<&str> = labels.collect();
+    let steps: Vec<Option<i64>> = labels.iter().map(|l| checkpoint_step(l)).collect();
+    [
+        Column::new("checkpoint".into(), labels),
+        Column::new("step".into(), steps),
+    ]
+}
+
+/// Rows grouped by the experiment condition of their arm, groups in first-seen order.
+pub type Grouped<T> = Vec<(String, Vec<T>)>;
+
+/// `rows` (read from `table`, in its order) grouped by the condition of their arm: an
 /// experiment's merged table has a `condition` column; a verb's own table has none and makes
-/// one group named ""), groups in first-seen order.
-pub fn by_condition<T>(path: &Path, rows: Vec<T>) -> Result<Vec<(String, Vec<T>)>> {
-    let frame = store::read_parquet(path)?;
-    if frame.column("condition").is_err() {
+/// one group named "".
+fn grouped<T>(table: &Table, rows: Vec<T>) -> Result<Grouped<T>> {
+    if !table.has("condition") {
         return Ok(vec![(String::new(), rows)]);
     }
-    let conditions = Table::checked(path, frame, &["condition"])?.str("condition")?;
-    let mut groups: Vec<(String, Vec<T>)> = vec![];
-    for (condition, row) in conditions.into_iter().zip(rows) {
+    let mut groups: Grouped<T> = vec![];
+    for (condition, row) in table.str("condition")?.into_iter().zip(rows) {
         match groups.iter_mut().find(|(c, _)| *c == condition) {
             Some((_, group)) => group.push(row),
             None => groups.push((condition, vec![row])),

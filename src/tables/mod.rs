@@ -163,6 +163,11 @@ impl Table {
             .with_context(|| format!("{}: column {name}", self.path.display()))
     }
 
+    /// Whether the table has a column `name` (for columns some writers add).
+    pub fn has(&self, name: &str) -> bool {
+        self.frame.column(name).is_ok()
+    }
+
     /// Text column `name`.
     pub fn str(&self, name: &str) -> Result<Vec<String>> {
         let column = self.column(name, DataType::String, DataType::is_string)?;
