@@ -17,6 +17,8 @@ OUT/<arch>/generate.json   {"prompt_ids": [...], "new_ids": [...]}
 OUT/llama_gqa_sharded/     the llama_gqa weights saved in several shards
 OUT/texts.json       {"forward": FORWARD_TEXT, "generate": GENERATE_TEXT, "paris": PARIS_PROMPT}
 OUT/tokenizers.json        [{"model": dir, "text": ..., "ids": [...]}]
+OUT/router_aux.safetensors transformers' load-balancing loss on random router logits
+    (logits.<layer>, mask, plain, masked)
 OUT/chat.json              [{"model": dir, "messages": [...], "add_generation_prompt": b, "text": ...}]
 OUT/smollm2.safetensors    input_ids, logits for SMOLLM2_DIR on PARIS_PROMPT
 OUT/peft_<case>/           an adapter as HF peft saves it (adapter_config.json,
@@ -39,12 +41,20 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
+    Gemma2Config,
+    Gemma3TextConfig,
     GPT2Config,
     LlamaConfig,
+    MistralConfig,
+    Olmo2Config,
+    Olmo3Config,
+    Phi3Config,
     PreTrainedTokenizerFast,
     Qwen2Config,
     Qwen3Config,
+    Qwen3MoeConfig,
 )
+from transformers.models.qwen3_moe.modeling_qwen3_moe import load_balancing_loss_func
 
 SEED = 1234
 FORWARD_TEXT = (
@@ -125,7 +135,55 @@ def configs(vocab: int, eos: int, bos: int):
         "qwen3_untied": Qwen3Config(**llama, head_dim=24, tie_word_embeddings=False),
         "gpt2": GPT2Config(n_embd=64, n_layer=3, n_head=4, n_positions=256,
                            activation_function="gelu_new", **common),
+        # Windows of 8-12 positions, shorter than the 40-token forward text and the 25-token
+        # generation, so sliding-window layers really drop keys.
+        "mistral_sliding": MistralConfig(**llama, sliding_window=8, tie_word_embeddings=False),
+        "olmo2": Olmo2Config(**llama, tie_word_embeddings=False),
+        "olmo3": Olmo3Config(
+            **llama, sliding_window=8, tie_word_embeddings=False,
+            layer_types=["sliding_attention", "full_attention", "sliding_attention",
+                         "full_attention"],
+            rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                             "full_attention": {"rope_type": "default", "rope_theta": 500000.0}},
+        ),
+        "phi3": Phi3Config(**llama, sliding_window=12, partial_rotary_factor=0.5,
+                           tie_word_embeddings=False),
+        # Soft-capping bounds chosen so that they bite on these small random models.
+        "gemma2": Gemma2Config(
+            **llama, head_dim=16, query_pre_attn_scalar=24, sliding_window=8,
+            final_logit_softcapping=1.5, attn_logit_softcapping=2.0,
+            attn_implementation="eager"),
+        "gemma3_text": Gemma3TextConfig(
+            **llama, head_dim=16, query_pre_attn_scalar=24, sliding_window=8,
+            final_logit_softcapping=1.5,
+            layer_types=["sliding_attention", "sliding_attention", "full_attention",
+                         "sliding_attention"],
+            rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                             "full_attention": {"rope_type": "linear", "factor": 4.0,
+                                                "rope_theta": 1000000.0}},
+        ),
+        "qwen3_moe": Qwen3MoeConfig(
+            **llama, head_dim=16, moe_intermediate_size=24, num_experts=8,
+            num_experts_per_tok=2, norm_topk_prob=True, mlp_only_layers=[2],
+            tie_word_embeddings=False),
+        "qwen3_moe_step2": Qwen3MoeConfig(
+            **llama, head_dim=16, moe_intermediate_size=24, num_experts=6,
+            num_experts_per_tok=3, norm_topk_prob=False, decoder_sparse_step=2,
+            tie_word_embeddings=True),
     }
+
+
+def router_aux_reference(path: Path) -> None:
+    """transformers' load-balancing loss on random router logits (3 layers x 2 x 5 tokens, 6
+    experts, top 2), without and with a padding mask."""
+    g = torch.Generator().manual_seed(7)
+    logits = [torch.randn(10, 6, generator=g) for _ in range(3)]
+    mask = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]])
+    plain = load_balancing_loss_func(tuple(logits), 6, 2)
+    masked = load_balancing_loss_func(tuple(logits), 6, 2, attention_mask=mask)
+    tensors = {f"logits.{i}": l for i, l in enumerate(logits)}
+    tensors.update(mask=mask.to(torch.int64), plain=plain.reshape(1), masked=masked.reshape(1))
+    save_file(tensors, str(path))
 
 
 def perturb(model):
@@ -301,6 +359,7 @@ def main() -> int:
     (tmp / "chat.json").write_text(json.dumps(chat_rows, ensure_ascii=False, indent=1))
 
     adamw_reference(tmp / "adamw.safetensors")
+    router_aux_reference(tmp / "router_aux.safetensors")
     print("fixture adamw", file=sys.stderr)
     peft_references(tmp, out)
 

@@ -17,7 +17,7 @@ use std::path::Path;
 use tch::{Device, Kind};
 
 /// Architectures the fixtures cover.
-const ARCHS: [&str; 7] = [
+const ARCHS: [&str; 15] = [
     "llama_gqa",
     "llama3_scaled",
     "qwen2_tied",
@@ -25,6 +25,14 @@ const ARCHS: [&str; 7] = [
     "qwen3_tied",
     "qwen3_untied",
     "gpt2",
+    "mistral_sliding",
+    "olmo2",
+    "olmo3",
+    "phi3",
+    "gemma2",
+    "gemma3_text",
+    "qwen3_moe",
+    "qwen3_moe_step2",
 ];
 
 /// f32 parity bound the design sets (max abs difference of logits and hidden states).

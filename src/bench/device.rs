@@ -355,13 +355,26 @@ fn train_flops_per_token(config: &ModelConfig, seq: usize, adapter_params: i64) 
         config.num_heads * config.head_dim,
         config.num_kv_heads * config.head_dim,
     );
-    let mlp = if config.gated_mlp {
-        3 * d * i
-    } else {
-        2 * d * i
+    let mlp_of = |i: i64| {
+        if config.gated_mlp {
+            3 * d * i
+        } else {
+            2 * d * i
+        }
     };
+    // A sparse layer's token passes through its router and its top-k experts.
+    let mlp: i64 = config
+        .layer_types
+        .iter()
+        .map(|layer| match (&config.moe, layer.sparse_mlp) {
+            (Some(moe), true) => {
+                moe.top_k * mlp_of(moe.expert_intermediate_size) + moe.num_experts * d
+            }
+            _ => mlp_of(i),
+        })
+        .sum();
     let matrix_weights =
-        config.num_layers * (d * (q + 2 * kv) + q * d + mlp) + config.vocab_size * d;
+        config.num_layers * (d * (q + 2 * kv) + q * d) + mlp + config.vocab_size * d;
     // Scores and values: 2 products of head_dim per key per head, half the keys on average.
     let attention =
         (2 * 2 * config.num_layers * config.num_heads * config.head_dim) as f64 * seq as f64 / 2.0;

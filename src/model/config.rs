@@ -1,24 +1,58 @@
 //! HF `config.json` -> [`ModelConfig`], one normalised description of every supported decoder.
 //!
-//! The four supported `model_type`s (llama, qwen2, qwen3, gpt2) spell the same ideas with
-//! different keys (`hidden_size` vs `n_embd`, `rope_theta` vs `rope_parameters.rope_theta`, ...).
-//! Parsing reads the JSON value directly so that every error names the file and the key.
+//! The supported `model_type`s ([`MODEL_TYPES`]) spell the same ideas with different keys
+//! (`hidden_size` vs `n_embd`, `rope_theta` vs `rope_parameters.rope_theta`, ...) and differ in
+//! a few block details (where the norms sit, fused projections, sliding-window layers, sparse
+//! experts), each a field here. Parsing reads the JSON value directly so that every error names
+//! the file and the key.
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// Every `model_type` the decoder reads.
+pub const MODEL_TYPES: &[&str] = &[
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+    "qwen3_moe",
+    "olmo2",
+    "olmo3",
+    "phi3",
+    "gemma2",
+    "gemma3_text",
+    "gpt2",
+];
+
 /// The architecture families the decoder implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Arch {
-    /// Llama 2/3, SmolLM, Mistral-without-sliding-window.
+    /// Llama 2/3, SmolLM.
     Llama,
+    /// Mistral: Llama with an optional sliding window on every layer.
+    Mistral,
     /// Qwen2 / Qwen2.5: q/k/v biases.
     Qwen2,
     /// Qwen3: per-head q/k RMSNorm, explicit head_dim.
     Qwen3,
+    /// Qwen3-MoE: Qwen3 attention, sparse expert MLPs.
+    Qwen3Moe,
+    /// OLMo 2: norms after attention and MLP (not before), q/k RMSNorm over all heads.
+    Olmo2,
+    /// OLMo 3: OLMo 2 with sliding-window and full layers.
+    Olmo3,
+    /// Phi-3: fused `qkv_proj` and `gate_up_proj`, partial rotary embeddings.
+    Phi3,
+    /// Gemma 2: four norms per block, `1 + weight` RMSNorm, scaled embeddings, alternating
+    /// sliding-window and global layers, soft-capped attention scores and logits.
+    Gemma2,
+    /// Gemma 3 (text): Gemma 2's block with per-head q/k norms, sliding layers with their own
+    /// RoPE, no attention soft-capping (transformers reads `attn_logit_softcapping` for Gemma 3
+    /// but never applies it).
+    Gemma3Text,
     /// GPT-2: learned positions, LayerNorm, Conv1D weights, GELU MLP.
     Gpt2,
 }
@@ -102,10 +136,74 @@ pub enum Positions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Norm {
-    /// RMSNorm computed in f32, weight only.
+    /// RMSNorm computed in f32, cast back, then scaled by the weight (Llama, Qwen, Phi-3).
     Rms,
+    /// RMSNorm scaled by the weight in f32, then cast back (OLMo 2/3).
+    RmsScaledInF32,
+    /// RMSNorm scaled by `1 + weight` in f32, then cast back (Gemma 3; the weight starts at 0).
+    RmsUnitOffset,
     /// LayerNorm with weight and bias.
     Layer,
+}
+
+/// Where a block's norms sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormPlacement {
+    /// Before attention and before the MLP: `h = x + attn(n(x))` (Llama, GPT-2, Qwen, Phi-3).
+    Pre,
+    /// After attention and after the MLP: `h = x + n(attn(x))` (OLMo 2/3).
+    Post,
+    /// Both: `h = x + n2(attn(n1(x)))` (Gemma 3).
+    Sandwich,
+}
+
+/// RMSNorm on queries and keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QkNorm {
+    /// None.
+    None,
+    /// Over each head's `head_dim` (Qwen3, Gemma 3).
+    PerHead,
+    /// Over all heads at once, before they are split (OLMo 2/3).
+    AllHeads,
+}
+
+/// Attention span of one layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionSpan {
+    /// Every earlier position.
+    Full,
+    /// The last [`ModelConfig::sliding_window`] positions (this one included).
+    Sliding,
+}
+
+/// Sparse mixture-of-experts settings (Qwen3-MoE).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MoeConfig {
+    /// Experts per sparse layer.
+    pub num_experts: i64,
+    /// Experts each token is routed to.
+    pub top_k: i64,
+    /// Renormalise the top-k routing probabilities to sum to 1.
+    pub norm_topk_prob: bool,
+    /// Width of one expert's inner layer.
+    pub expert_intermediate_size: i64,
+    /// Weight of the router's load-balancing loss the checkpoint was trained with (the
+    /// finetune's own weight is its `router_aux_loss_coef`, off by default).
+    pub router_aux_loss_coef: f64,
+}
+
+/// What one layer computes besides the residual stream: its attention span and whether its
+/// MLP is sparse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LayerType {
+    /// Full or sliding-window attention.
+    pub attention: AttentionSpan,
+    /// A sparse expert MLP ([`ModelConfig::moe`]) instead of the dense one.
+    pub sparse_mlp: bool,
 }
 
 /// Everything the decoder needs to know, whatever the source architecture.
@@ -129,24 +227,52 @@ pub struct ModelConfig {
     pub head_dim: i64,
     /// Normalisation kind.
     pub norm: Norm,
+    /// Where each block's norms sit.
+    pub norm_placement: NormPlacement,
     /// Epsilon of every norm.
     pub norm_eps: f64,
-    /// Position encoding.
+    /// Position encoding (of the full-attention layers when the sliding ones differ).
     pub positions: Positions,
+    /// Rotary embeddings of the sliding-window layers, when they differ from [`Self::positions`]
+    /// (Gemma 3's local base frequency).
+    pub sliding_positions: Option<Positions>,
+    /// Leading dimensions of each head that are rotated (`partial_rotary_factor` x head_dim).
+    pub rotary_dim: i64,
+    /// Rotation computed in f32 and cast back (OLMo), rather than in the weights' dtype.
+    pub rotary_in_f32: bool,
+    /// Window of the sliding-window layers, in positions.
+    pub sliding_window: Option<i64>,
+    /// One entry per block.
+    pub layer_types: Vec<LayerType>,
+    /// Sparse expert settings of the sparse layers.
+    pub moe: Option<MoeConfig>,
+    /// Attention scores are multiplied by this (default `1 / sqrt(head_dim)`).
+    pub attention_scale: f64,
+    /// `cap * tanh(score / cap)` on attention scores.
+    pub attention_softcap: Option<f64>,
+    /// `cap * tanh(logit / cap)` on the output logits.
+    pub final_logit_softcap: Option<f64>,
+    /// Token embeddings are multiplied by this (Gemma's `sqrt(hidden_size)`).
+    pub embedding_scale: Option<f64>,
     /// Longest sequence the model supports.
     pub max_position_embeddings: i64,
     /// MLP activation.
     pub activation: Activation,
     /// SwiGLU-style gated MLP (gate/up/down) rather than fc/proj.
     pub gated_mlp: bool,
+    /// Gate and up projections stored as one `gate_up_proj` (Phi-3).
+    pub fused_gate_up: bool,
+    /// q, k and v projections stored as one `qkv_proj` (Phi-3; GPT-2's `c_attn` is implied by
+    /// its architecture).
+    pub fused_qkv: bool,
     /// Biases on q, k, v projections.
     pub qkv_bias: bool,
     /// Bias on the attention output projection.
     pub o_bias: bool,
     /// Biases on the MLP projections.
     pub mlp_bias: bool,
-    /// Per-head RMSNorm on queries and keys (Qwen3).
-    pub qk_norm: bool,
+    /// RMSNorm on queries and keys.
+    pub qk_norm: QkNorm,
     /// The LM head shares the token embedding matrix.
     pub tie_word_embeddings: bool,
     /// Beginning-of-sequence token id, when the config names one.
@@ -203,6 +329,15 @@ impl Keys<'_> {
                     self.file.display()
                 )
             }),
+        }
+    }
+    /// A number that may be switched off: `default` when the key is absent, `None` when it is
+    /// `null`.
+    fn optional_float(&self, key: &str, default: Option<f64>) -> Result<Option<f64>> {
+        match self.json.get(key) {
+            None => Ok(default),
+            Some(Value::Null) => Ok(None),
+            Some(_) => self.float_or(key, 0.0).map(Some),
         }
     }
     fn str_or<'s>(&'s self, key: &str, default: &'s str) -> Result<&'s str> {
@@ -274,27 +409,42 @@ impl ModelConfig {
             .and_then(Value::as_str)
             .with_context(|| format!("{}: missing key `model_type`", file.display()))?;
         let config = match model_type {
-            "llama" | "qwen2" | "qwen3" => Self::llama_like(&keys, model_type)?,
             "gpt2" => Self::gpt2(&keys)?,
+            "llama" => Self::rotary(&keys, Arch::Llama)?,
+            "mistral" => Self::rotary(&keys, Arch::Mistral)?,
+            "qwen2" => Self::rotary(&keys, Arch::Qwen2)?,
+            "qwen3" => Self::rotary(&keys, Arch::Qwen3)?,
+            "qwen3_moe" => Self::rotary(&keys, Arch::Qwen3Moe)?,
+            "olmo2" => Self::rotary(&keys, Arch::Olmo2)?,
+            "olmo3" => Self::rotary(&keys, Arch::Olmo3)?,
+            "phi3" => Self::rotary(&keys, Arch::Phi3)?,
+            "gemma2" => Self::rotary(&keys, Arch::Gemma2)?,
+            "gemma3_text" => Self::rotary(&keys, Arch::Gemma3Text)?,
             other => bail!(
-                "{}: unknown model_type `{other}` (supported: llama, qwen2, qwen3, gpt2)",
-                file.display()
+                "{}: unknown model_type `{other}` (supported: {})",
+                file.display(),
+                MODEL_TYPES.join(", ")
             ),
         };
         config.validate(file)?;
         Ok(config)
     }
 
-    fn llama_like(keys: &Keys, model_type: &str) -> Result<Self> {
-        let arch = match model_type {
-            "llama" => Arch::Llama,
-            "qwen2" => Arch::Qwen2,
-            _ => Arch::Qwen3,
-        };
+    /// The rotary-embedding families: Llama and the architectures that differ from it in a few
+    /// fields.
+    fn rotary(keys: &Keys, arch: Arch) -> Result<Self> {
         let file = keys.file;
-        if keys.bool_or("use_sliding_window", false)? {
+        if matches!(arch, Arch::Qwen2 | Arch::Qwen3 | Arch::Qwen3Moe)
+            && keys.bool_or("use_sliding_window", false)?
+        {
             bail!(
-                "{}: sliding-window attention is not supported",
+                "{}: sliding-window attention is not supported for {arch:?}",
+                file.display()
+            );
+        }
+        if keys.bool_or("use_bidirectional_attention", false)? {
+            bail!(
+                "{}: `use_bidirectional_attention` is not supported (neglect runs causal decoders)",
                 file.display()
             );
         }
@@ -307,50 +457,277 @@ impl ModelConfig {
                 file.display()
             );
         }
+        let num_layers = keys.int("num_hidden_layers")?;
         let head_dim = keys.int_or("head_dim", hidden_size / num_heads)?;
-        // Qwen2 always has q/k/v biases; Llama and Qwen3 follow `attention_bias`.
+        // Qwen2 always has q/k/v biases; Phi-3 none; the others follow `attention_bias`.
         let attention_bias = keys.bool_or("attention_bias", false)?;
         let (qkv_bias, o_bias) = match arch {
             Arch::Qwen2 => (true, false),
+            Arch::Phi3 => (false, false),
             _ => (attention_bias, attention_bias),
         };
+        let gemma = matches!(arch, Arch::Gemma2 | Arch::Gemma3Text);
+        let olmo = matches!(arch, Arch::Olmo2 | Arch::Olmo3);
+        let (positions, sliding_positions) = Self::rope_by_layer_type(keys, arch)?;
+        let sliding_window = match arch {
+            Arch::Mistral | Arch::Phi3 | Arch::Olmo3 | Arch::Gemma2 | Arch::Gemma3Text => keys
+                .get("sliding_window")
+                .map(|_| keys.int("sliding_window"))
+                .transpose()?,
+            _ => None,
+        };
+        let layer_types = Self::layer_types(keys, arch, num_layers, sliding_window)?;
+        let moe = (arch == Arch::Qwen3Moe)
+            .then(|| Self::moe(keys))
+            .transpose()?;
+        let activation_key = if gemma {
+            "hidden_activation"
+        } else {
+            "hidden_act"
+        };
+        let default_activation = if gemma { "gelu_pytorch_tanh" } else { "silu" };
+        let rotary_fraction = keys
+            .get("rope_parameters")
+            .and_then(|p| p.get("partial_rotary_factor"))
+            .and_then(Value::as_f64)
+            .map_or_else(|| keys.float_or("partial_rotary_factor", 1.0), Ok)?;
+        let rotary_dim = (head_dim as f64 * rotary_fraction) as i64;
         Ok(ModelConfig {
             arch,
             vocab_size: keys.int("vocab_size")?,
             hidden_size,
             intermediate_size: keys.int("intermediate_size")?,
-            num_layers: keys.int("num_hidden_layers")?,
+            num_layers,
             num_heads,
             num_kv_heads,
             head_dim,
-            norm: Norm::Rms,
+            norm: match arch {
+                Arch::Olmo2 | Arch::Olmo3 => Norm::RmsScaledInF32,
+                Arch::Gemma2 | Arch::Gemma3Text => Norm::RmsUnitOffset,
+                _ => Norm::Rms,
+            },
+            norm_placement: match arch {
+                Arch::Olmo2 | Arch::Olmo3 => NormPlacement::Post,
+                Arch::Gemma2 | Arch::Gemma3Text => NormPlacement::Sandwich,
+                _ => NormPlacement::Pre,
+            },
             norm_eps: keys.float_or("rms_norm_eps", 1e-6)?,
-            positions: Self::rope(keys)?,
+            positions,
+            sliding_positions,
+            rotary_dim,
+            rotary_in_f32: olmo,
+            sliding_window,
+            layer_types,
+            moe,
+            attention_scale: if gemma {
+                keys.float_or("query_pre_attn_scalar", 256.0)?.powf(-0.5)
+            } else {
+                (head_dim as f64).powf(-0.5)
+            },
+            // transformers' defaults when the key is absent; `null` turns capping off.
+            attention_softcap: match arch {
+                Arch::Gemma2 => keys.optional_float("attn_logit_softcapping", Some(50.0))?,
+                _ => None,
+            },
+            final_logit_softcap: match arch {
+                Arch::Gemma2 => keys.optional_float("final_logit_softcapping", Some(30.0))?,
+                Arch::Gemma3Text => keys.optional_float("final_logit_softcapping", None)?,
+                _ => None,
+            },
+            embedding_scale: gemma.then(|| (hidden_size as f64).sqrt()),
             max_position_embeddings: keys.int_or("max_position_embeddings", 2048)?,
-            activation: Activation::from_hf(keys.str_or("hidden_act", "silu")?, file)?,
+            activation: Activation::from_hf(
+                keys.str_or(activation_key, default_activation)?,
+                file,
+            )?,
             gated_mlp: true,
+            fused_gate_up: arch == Arch::Phi3,
+            fused_qkv: arch == Arch::Phi3,
             qkv_bias,
             o_bias,
             mlp_bias: keys.bool_or("mlp_bias", false)?,
-            qk_norm: arch == Arch::Qwen3,
-            tie_word_embeddings: keys.bool_or("tie_word_embeddings", false)?,
+            qk_norm: match arch {
+                Arch::Qwen3 | Arch::Qwen3Moe | Arch::Gemma3Text => QkNorm::PerHead,
+                Arch::Olmo2 | Arch::Olmo3 => QkNorm::AllHeads,
+                _ => QkNorm::None,
+            },
+            tie_word_embeddings: keys.bool_or("tie_word_embeddings", gemma)?,
             bos_token_id: keys.ids("bos_token_id")?.first().copied(),
             eos_token_ids: keys.ids("eos_token_id")?,
         })
     }
 
+    /// Each layer's attention span and MLP kind: `layer_types` where the config lists them
+    /// (OLMo 3, Gemma 3), Gemma 3's older `sliding_window_pattern`, Mistral's and Phi-3's one
+    /// window on every layer; Qwen3-MoE's sparse layers from `decoder_sparse_step` and
+    /// `mlp_only_layers`.
+    fn layer_types(
+        keys: &Keys,
+        arch: Arch,
+        num_layers: i64,
+        sliding_window: Option<i64>,
+    ) -> Result<Vec<LayerType>> {
+        let file = keys.file;
+        let listed: Option<Vec<String>> = match keys.get("layer_types") {
+            None => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_string).with_context(|| {
+                            format!("{}: `layer_types` must hold strings", file.display())
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            Some(other) => bail!(
+                "{}: `layer_types` must be a list, found {other}",
+                file.display()
+            ),
+        };
+        let spans: Vec<AttentionSpan> = match (arch, listed) {
+            (Arch::Olmo3 | Arch::Gemma2 | Arch::Gemma3Text, Some(types)) => {
+                if types.len() as i64 != num_layers {
+                    bail!(
+                        "{}: `layer_types` lists {} layers, num_hidden_layers is {num_layers}",
+                        file.display(),
+                        types.len()
+                    );
+                }
+                types
+                    .iter()
+                    .map(|t| match t.as_str() {
+                        "full_attention" => Ok(AttentionSpan::Full),
+                        "sliding_attention" => Ok(AttentionSpan::Sliding),
+                        other => bail!(
+                            "{}: unsupported layer type `{other}` (supported: full_attention, sliding_attention)",
+                            file.display()
+                        ),
+                    })
+                    .collect::<Result<_>>()?
+            }
+            (Arch::Olmo3 | Arch::Gemma2 | Arch::Gemma3Text, None) => {
+                // transformers' defaults: OLMo 3 every fourth layer full, Gemma 2 every other,
+                // Gemma 3 every `sliding_window_pattern`-th (6).
+                let every = match arch {
+                    Arch::Olmo3 => 4,
+                    Arch::Gemma2 => 2,
+                    _ => keys.int_or("sliding_window_pattern", 6)?.max(1),
+                };
+                (0..num_layers)
+                    .map(|i| {
+                        if (i + 1) % every == 0 {
+                            AttentionSpan::Full
+                        } else {
+                            AttentionSpan::Sliding
+                        }
+                    })
+                    .collect()
+            }
+            (Arch::Mistral | Arch::Phi3, _) if sliding_window.is_some() => {
+                vec![AttentionSpan::Sliding; num_layers as usize]
+            }
+            _ => vec![AttentionSpan::Full; num_layers as usize],
+        };
+        if spans.contains(&AttentionSpan::Sliding) && sliding_window.is_none() {
+            bail!(
+                "{}: sliding-window layers need `sliding_window`",
+                file.display()
+            );
+        }
+        let sparse = |i: i64| -> Result<bool> {
+            if arch != Arch::Qwen3Moe {
+                return Ok(false);
+            }
+            let dense = keys.ids("mlp_only_layers")?;
+            let step = keys.int_or("decoder_sparse_step", 1)?;
+            Ok(!dense.contains(&i) && step > 0 && (i + 1) % step == 0)
+        };
+        spans
+            .into_iter()
+            .enumerate()
+            .map(|(i, attention)| {
+                Ok(LayerType {
+                    attention,
+                    sparse_mlp: sparse(i as i64)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Qwen3-MoE's expert settings (`num_experts`, saved by transformers 5 as
+    /// `num_local_experts`).
+    fn moe(keys: &Keys) -> Result<MoeConfig> {
+        let num_experts = match keys.get("num_experts") {
+            Some(_) => keys.int("num_experts")?,
+            None => keys.int("num_local_experts")?,
+        };
+        let top_k = keys.int("num_experts_per_tok")?;
+        if top_k <= 0 || top_k > num_experts {
+            bail!(
+                "{}: num_experts_per_tok {top_k} must be between 1 and the {num_experts} experts",
+                keys.file.display()
+            );
+        }
+        Ok(MoeConfig {
+            num_experts,
+            top_k,
+            norm_topk_prob: keys.bool_or("norm_topk_prob", false)?,
+            expert_intermediate_size: keys.int("moe_intermediate_size")?,
+            router_aux_loss_coef: keys.float_or("router_aux_loss_coef", 0.0)?,
+        })
+    }
+
+    /// RoPE of the full-attention layers and, where it differs, of the sliding ones: transformers
+    /// 5 keys OLMo 3's and Gemma 3's `rope_parameters` by layer type; older Gemma 3 configs give
+    /// the sliding layers `rope_local_base_freq` and no scaling.
+    fn rope_by_layer_type(keys: &Keys, arch: Arch) -> Result<(Positions, Option<Positions>)> {
+        let file = keys.file;
+        let by_type = keys
+            .get("rope_parameters")
+            .filter(|p| p.get("full_attention").is_some() || p.get("sliding_attention").is_some());
+        if let Some(params) = by_type {
+            let of = |layer_type: &str| -> Result<Positions> {
+                let sub = params.get(layer_type).with_context(|| {
+                    format!("{}: `rope_parameters` lacks `{layer_type}`", file.display())
+                })?;
+                Self::rope_from(Some(sub), keys.float_or("rope_theta", 10000.0)?, file)
+            };
+            let full = of("full_attention")?;
+            let sliding = of("sliding_attention")?;
+            return Ok(if sliding == full {
+                (full, None)
+            } else {
+                (full, Some(sliding))
+            });
+        }
+        let full = Self::rope(keys)?;
+        let sliding = (arch == Arch::Gemma3Text).then(|| -> Result<Positions> {
+            Ok(Positions::Rope {
+                theta: keys.float_or("rope_local_base_freq", 10000.0)?,
+                scaling: RopeScaling::Default,
+            })
+        });
+        Ok((full, sliding.transpose()?))
+    }
+
     /// RoPE settings: transformers 5 writes `rope_parameters`, older versions `rope_theta` and
     /// `rope_scaling`; both are read.
     fn rope(keys: &Keys) -> Result<Positions> {
-        let file = keys.file;
         let params = keys
             .get("rope_parameters")
             .or_else(|| keys.get("rope_scaling"));
+        Self::rope_from(params, keys.float_or("rope_theta", 10000.0)?, keys.file)
+    }
+
+    /// RoPE from one `rope_parameters` / `rope_scaling` object (`None`: plain RoPE at
+    /// `default_theta`).
+    fn rope_from(params: Option<&Value>, default_theta: f64, file: &Path) -> Result<Positions> {
         let theta = match params.and_then(|p| p.get("rope_theta")) {
             Some(v) => v
                 .as_f64()
                 .with_context(|| format!("{}: `rope_theta` must be a number", file.display()))?,
-            None => keys.float_or("rope_theta", 10000.0)?,
+            None => default_theta,
         };
         let scaling = match params {
             None => RopeScaling::Default,
@@ -404,25 +781,46 @@ impl ModelConfig {
                 file.display()
             );
         }
+        let num_layers = keys.int("n_layer")?;
+        let head_dim = hidden_size / num_heads;
         Ok(ModelConfig {
             arch: Arch::Gpt2,
             vocab_size: keys.int("vocab_size")?,
             hidden_size,
             intermediate_size: keys.int_or("n_inner", 4 * hidden_size)?,
-            num_layers: keys.int("n_layer")?,
+            num_layers,
             num_heads,
             num_kv_heads: num_heads,
-            head_dim: hidden_size / num_heads,
+            head_dim,
             norm: Norm::Layer,
+            norm_placement: NormPlacement::Pre,
             norm_eps: keys.float_or("layer_norm_epsilon", 1e-5)?,
             positions: Positions::Learned,
+            sliding_positions: None,
+            rotary_dim: 0,
+            rotary_in_f32: false,
+            sliding_window: None,
+            layer_types: vec![
+                LayerType {
+                    attention: AttentionSpan::Full,
+                    sparse_mlp: false
+                };
+                num_layers.max(0) as usize
+            ],
+            moe: None,
+            attention_scale: (head_dim as f64).powf(-0.5),
+            attention_softcap: None,
+            final_logit_softcap: None,
+            embedding_scale: None,
             max_position_embeddings: keys.int("n_positions")?,
             activation: Activation::from_hf(keys.str_or("activation_function", "gelu_new")?, file)?,
             gated_mlp: false,
+            fused_gate_up: false,
+            fused_qkv: false,
             qkv_bias: true,
             o_bias: true,
             mlp_bias: true,
-            qk_norm: false,
+            qk_norm: QkNorm::None,
             tie_word_embeddings: keys.bool_or("tie_word_embeddings", true)?,
             bos_token_id: keys.ids("bos_token_id")?.first().copied(),
             eos_token_ids: keys.ids("eos_token_id")?,
@@ -454,18 +852,39 @@ impl ModelConfig {
                 self.num_kv_heads
             );
         }
-        if matches!(self.positions, Positions::Rope { .. }) && self.head_dim % 2 != 0 {
+        if matches!(self.positions, Positions::Rope { .. })
+            && (self.rotary_dim % 2 != 0 || self.rotary_dim <= 0 || self.rotary_dim > self.head_dim)
+        {
             bail!(
-                "{}: RoPE needs an even head_dim, found {}",
+                "{}: RoPE needs an even rotary dimension of at most head_dim {}, found {}",
                 file.display(),
-                self.head_dim
+                self.head_dim,
+                self.rotary_dim
             );
+        }
+        if let Some(window) = self.sliding_window {
+            if window <= 0 {
+                bail!(
+                    "{}: `sliding_window` must be positive, found {window}",
+                    file.display()
+                );
+            }
         }
         Ok(())
     }
 
     /// Number of parameters the decoder allocates (tied embeddings counted once).
     pub fn parameter_count(&self) -> i64 {
+        self.parameters(false)
+    }
+
+    /// Parameters one token passes through: every sparse layer counts its `top_k` experts
+    /// (and its router), not all of them. Equal to [`Self::parameter_count`] for dense models.
+    pub fn active_parameter_count(&self) -> i64 {
+        self.parameters(true)
+    }
+
+    fn parameters(&self, active_only: bool) -> i64 {
         let d = self.hidden_size;
         let q = self.num_heads * self.head_dim;
         let kv = self.num_kv_heads * self.head_dim;
@@ -474,14 +893,40 @@ impl ModelConfig {
             + q * d
             + if self.qkv_bias { q + 2 * kv } else { 0 }
             + if self.o_bias { d } else { 0 }
-            + if self.qk_norm { 2 * self.head_dim } else { 0 };
-        let i = self.intermediate_size;
-        let mlp = if self.gated_mlp {
-            3 * d * i + if self.mlp_bias { 2 * i + d } else { 0 }
-        } else {
-            2 * d * i + if self.mlp_bias { i + d } else { 0 }
+            + match self.qk_norm {
+                QkNorm::None => 0,
+                QkNorm::PerHead => 2 * self.head_dim,
+                QkNorm::AllHeads => q + kv,
+            };
+        let mlp_of = |i: i64| {
+            if self.gated_mlp {
+                3 * d * i + if self.mlp_bias { 2 * i + d } else { 0 }
+            } else {
+                2 * d * i + if self.mlp_bias { i + d } else { 0 }
+            }
         };
-        let per_layer = attn + mlp + 2 * norm_params;
+        let norms_per_layer = match self.norm_placement {
+            NormPlacement::Pre | NormPlacement::Post => 2,
+            NormPlacement::Sandwich => 4,
+        };
+        let layers: i64 = self
+            .layer_types
+            .iter()
+            .map(|layer| {
+                let mlp = match (&self.moe, layer.sparse_mlp) {
+                    (Some(moe), true) => {
+                        let experts = if active_only {
+                            moe.top_k
+                        } else {
+                            moe.num_experts
+                        };
+                        experts * mlp_of(moe.expert_intermediate_size) + moe.num_experts * d
+                    }
+                    _ => mlp_of(self.intermediate_size),
+                };
+                attn + mlp + norms_per_layer * norm_params
+            })
+            .sum();
         let embeddings = self.vocab_size * d
             + if self.positions == Positions::Learned {
                 self.max_position_embeddings * d
@@ -493,7 +938,7 @@ impl ModelConfig {
         } else {
             self.vocab_size * d
         };
-        embeddings + self.num_layers * per_layer + norm_params + head
+        embeddings + layers + norm_params + head
     }
 }
 

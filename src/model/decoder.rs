@@ -1,16 +1,19 @@
-//! One decoder-only transformer for the Llama / Qwen2 / Qwen3 / GPT-2 family.
+//! One decoder-only transformer for every supported family ([`super::config::MODEL_TYPES`]).
 //!
-//! Pre-norm blocks `h = x + attn(norm1(x)); out = h + mlp(norm2(h))`. Variables live in a
+//! Blocks `h = x + attn(x); out = h + mlp(h)`, with norms before (Llama, Qwen, GPT-2, Phi-3),
+//! after (OLMo) or around (Gemma) each update; attention in [`super::attention`], dense and
+//! sparse MLPs in [`super::mlp`] and [`super::moe`]. Variables live in a
 //! `VarStore` under HF key names (`model.layers.3.self_attn.q_proj.weight`,
 //! `transformer.h.3.attn.c_attn.weight`), so [`super::load`] copies checkpoints name for name
 //! and the same store is what the training engine optimises.
 
-use super::config::{Arch, ModelConfig, Positions};
+use super::attention::{Attention, AttentionMask, PassContext};
+use super::config::{Arch, ModelConfig, NormPlacement, Positions};
 use super::edit::{EditGuard, EditSlot, ResidualEdit};
-use super::layers::{
-    activate, apply_rotary, variable, Fill, Init, Linear, NormLayer, Rotary, WeightLayout,
-};
+use super::layers::{variable, Fill, Init, Linear, NormLayer, Rotary};
 use super::lora::{LoraAdapter, LoraConfig, PEFT_PREFIX};
+use super::mlp::Mlp;
+use super::moe::SparseMlp;
 use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -104,263 +107,120 @@ pub struct ForwardOutput {
     /// Residual stream `[batch, seq, d_model]`: index 0 after the embeddings, index i after
     /// block i (the last one before the final norm). Empty unless requested.
     pub hidden: Vec<Tensor>,
+    /// Router logits `[batch * seq, experts]` of every sparse layer, in order (empty for dense
+    /// models), for the load-balancing loss.
+    pub router_logits: Vec<Tensor>,
 }
 
+/// A block's feed-forward layer.
 #[derive(Debug)]
-enum Projections {
-    /// Separate q/k/v projections (Llama, Qwen).
-    Split { q: Linear, k: Linear, v: Linear },
-    /// GPT-2's fused `c_attn`.
-    Fused(Linear),
+enum FeedForward {
+    Dense(Box<Mlp>),
+    Sparse(SparseMlp),
 }
 
-#[derive(Debug)]
-struct Attention {
-    qkv: Projections,
-    out: Linear,
-    q_norm: Option<NormLayer>,
-    k_norm: Option<NormLayer>,
-    num_heads: i64,
-    num_kv_heads: i64,
-    head_dim: i64,
-}
-
-impl Attention {
-    fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
-        let d = cfg.hidden_size;
-        let q_dim = cfg.num_heads * cfg.head_dim;
-        let kv_dim = cfg.num_kv_heads * cfg.head_dim;
-        let linear = |name: &str, i, o, bias, layout| {
-            Linear::new(&path / name, i, o, bias, layout, kind, init)
-        };
-        let (qkv, out) = match cfg.arch {
-            Arch::Gpt2 => (
-                Projections::Fused(linear("c_attn", d, 3 * d, true, WeightLayout::InOut)),
-                linear("c_proj", d, d, true, WeightLayout::InOut),
-            ),
-            _ => (
-                Projections::Split {
-                    q: linear("q_proj", d, q_dim, cfg.qkv_bias, WeightLayout::OutIn),
-                    k: linear("k_proj", d, kv_dim, cfg.qkv_bias, WeightLayout::OutIn),
-                    v: linear("v_proj", d, kv_dim, cfg.qkv_bias, WeightLayout::OutIn),
-                },
-                linear("o_proj", q_dim, d, cfg.o_bias, WeightLayout::OutIn),
-            ),
-        };
-        let head_norm = |name: &str| {
-            cfg.qk_norm.then(|| {
-                NormLayer::new(
-                    &path / name,
-                    cfg.head_dim,
-                    cfg.norm,
-                    cfg.norm_eps,
-                    kind,
-                    init,
-                )
-            })
-        };
-        Attention {
-            qkv,
-            out,
-            q_norm: head_norm("q_norm"),
-            k_norm: head_norm("k_norm"),
-            num_heads: cfg.num_heads,
-            num_kv_heads: cfg.num_kv_heads,
-            head_dim: cfg.head_dim,
-        }
-    }
-
-    fn forward(
-        &self,
-        x: &Tensor,
-        rope: Option<&(Tensor, Tensor)>,
-        mask: &AttentionMask,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
-        train: bool,
-    ) -> Tensor {
-        let (b, s) = (x.size()[0], x.size()[1]);
-        // 1. project to q, k, v and split heads: [b, s, heads, head_dim]
-        let (q, k, v) = match &self.qkv {
-            Projections::Split { q, k, v } => (
-                q.forward(x, train),
-                k.forward(x, train),
-                v.forward(x, train),
-            ),
-            Projections::Fused(c_attn) => {
-                let qkv = c_attn.forward(x, train).split(x.size()[2], -1);
-                (
-                    qkv[0].shallow_clone(),
-                    qkv[1].shallow_clone(),
-                    qkv[2].shallow_clone(),
-                )
-            }
-        };
-        let q = q.view([b, s, self.num_heads, self.head_dim]);
-        let k = k.view([b, s, self.num_kv_heads, self.head_dim]);
-        let v = v.view([b, s, self.num_kv_heads, self.head_dim]);
-        // 2. per-head q/k norm (Qwen3)
-        let q = self
-            .q_norm
-            .as_ref()
-            .map_or(q.shallow_clone(), |n| n.forward(&q));
-        let k = self
-            .k_norm
-            .as_ref()
-            .map_or(k.shallow_clone(), |n| n.forward(&k));
-        // 3. to [b, heads, s, head_dim] and rotate
-        let (mut q, mut k, mut v) = (q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
-        if let Some((cos, sin)) = rope {
-            q = apply_rotary(&q, cos, sin);
-            k = apply_rotary(&k, cos, sin);
-        }
-        // 4. append to the cache
-        if let Some(slot) = cache {
-            if let Some((past_k, past_v)) = slot.as_ref() {
-                k = Tensor::cat(&[past_k, &k], 2);
-                v = Tensor::cat(&[past_v, &v], 2);
-            }
-            *slot = Some((k.shallow_clone(), v.shallow_clone()));
-        }
-        // 5. attend (GQA handled by SDPA's enable_gqa) and merge heads
-        let gqa = self.num_kv_heads != self.num_heads;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let attended = match mask {
-            AttentionMask::Causal => Tensor::scaled_dot_product_attention(
-                &q,
-                &k,
-                &v,
-                None::<Tensor>,
-                0.0,
-                true,
-                scale,
-                gqa,
-            ),
-            AttentionMask::None => Tensor::scaled_dot_product_attention(
-                &q,
-                &k,
-                &v,
-                None::<Tensor>,
-                0.0,
-                false,
-                scale,
-                gqa,
-            ),
-            AttentionMask::Explicit(m) => {
-                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(m), 0.0, false, scale, gqa)
-            }
-        };
-        let merged = attended
-            .transpose(1, 2)
-            .reshape([b, s, self.num_heads * self.head_dim]);
-        // 6. output projection
-        self.out.forward(&merged, train)
-    }
-}
-
-#[derive(Debug)]
-struct Mlp {
-    /// `gate_proj` (gated) or `c_fc` (plain).
-    up_or_fc: Linear,
-    /// `up_proj`, gated MLPs only.
-    up: Option<Linear>,
-    /// `down_proj` or `c_proj`.
-    down: Linear,
-    activation: super::config::Activation,
-}
-
-impl Mlp {
-    fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
-        let (d, i) = (cfg.hidden_size, cfg.intermediate_size);
-        let linear = |name: &str, a, b, layout| {
-            Linear::new(&path / name, a, b, cfg.mlp_bias, layout, kind, init)
-        };
-        if cfg.gated_mlp {
-            Mlp {
-                up_or_fc: linear("gate_proj", d, i, WeightLayout::OutIn),
-                up: Some(linear("up_proj", d, i, WeightLayout::OutIn)),
-                down: linear("down_proj", i, d, WeightLayout::OutIn),
-                activation: cfg.activation,
-            }
-        } else {
-            Mlp {
-                up_or_fc: linear("c_fc", d, i, WeightLayout::InOut),
-                up: None,
-                down: linear("c_proj", i, d, WeightLayout::InOut),
-                activation: cfg.activation,
-            }
-        }
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let hidden = activate(&self.up_or_fc.forward(x, train), self.activation);
-        let hidden = match &self.up {
-            Some(up) => hidden * up.forward(x, train),
-            None => hidden,
-        };
-        self.down.forward(&hidden, train)
-    }
-}
-
+/// One transformer block: attention and feed-forward, each a residual update, with norms
+/// where the architecture puts them ([`NormPlacement`]).
 #[derive(Debug)]
 struct Block {
-    norm1: NormLayer,
+    attn_in: Option<NormLayer>,
     attn: Attention,
-    norm2: NormLayer,
-    mlp: Mlp,
+    attn_out: Option<NormLayer>,
+    mlp_in: Option<NormLayer>,
+    mlp: FeedForward,
+    mlp_out: Option<NormLayer>,
+}
+
+/// `norm(x)`, or `x` where the block has no norm there.
+fn maybe_norm(norm: &Option<NormLayer>, x: &Tensor) -> Tensor {
+    norm.as_ref()
+        .map_or_else(|| x.shallow_clone(), |n| n.forward(x))
 }
 
 impl Block {
-    /// Attention and MLP, each a residual update of `x`.
+    /// Attention and feed-forward, each a residual update of `x`; the router logits of a
+    /// sparse feed-forward layer.
     fn forward(
         &self,
         x: &Tensor,
-        rope: Option<&(Tensor, Tensor)>,
-        mask: &AttentionMask,
+        ctx: &PassContext,
         slot: Option<&mut Option<(Tensor, Tensor)>>,
         train: bool,
-    ) -> Tensor {
-        let h = x + self
+    ) -> (Tensor, Option<Tensor>) {
+        let attended = self
             .attn
-            .forward(&self.norm1.forward(x), rope, mask, slot, train);
-        self.mlp.forward(&self.norm2.forward(&h), train) + h
+            .forward(&maybe_norm(&self.attn_in, x), ctx, slot, train);
+        let h = x + maybe_norm(&self.attn_out, &attended);
+        let mlp_in = maybe_norm(&self.mlp_in, &h);
+        let (update, router_logits) = match &self.mlp {
+            FeedForward::Dense(mlp) => (mlp.forward(&mlp_in, train), None),
+            FeedForward::Sparse(moe) => {
+                let (update, logits) = moe.forward(&mlp_in, train);
+                (update, Some(logits))
+            }
+        };
+        (maybe_norm(&self.mlp_out, &update) + h, router_logits)
     }
 
-    fn new(path: nn::Path, cfg: &ModelConfig, kind: Kind, init: Init) -> Self {
+    fn new(path: nn::Path, cfg: &ModelConfig, index: usize, kind: Kind, init: Init) -> Self {
         let norm = |name: &str| {
-            NormLayer::new(
+            Some(NormLayer::new(
                 &path / name,
                 cfg.hidden_size,
                 cfg.norm,
                 cfg.norm_eps,
                 kind,
                 init,
-            )
+            ))
         };
-        match cfg.arch {
-            Arch::Gpt2 => Block {
-                norm1: norm("ln_1"),
-                attn: Attention::new(&path / "attn", cfg, kind, init),
-                norm2: norm("ln_2"),
-                mlp: Mlp::new(&path / "mlp", cfg, kind, init),
-            },
-            _ => Block {
-                norm1: norm("input_layernorm"),
-                attn: Attention::new(&path / "self_attn", cfg, kind, init),
-                norm2: norm("post_attention_layernorm"),
-                mlp: Mlp::new(&path / "mlp", cfg, kind, init),
-            },
+        let gpt2 = cfg.arch == Arch::Gpt2;
+        let (attn_name, mlp_name) = if gpt2 {
+            ("attn", "mlp")
+        } else {
+            ("self_attn", "mlp")
+        };
+        let (attn_in, attn_out, mlp_in, mlp_out) = match (cfg.norm_placement, gpt2) {
+            (NormPlacement::Pre, true) => (norm("ln_1"), None, norm("ln_2"), None),
+            (NormPlacement::Pre, false) => (
+                norm("input_layernorm"),
+                None,
+                norm("post_attention_layernorm"),
+                None,
+            ),
+            (NormPlacement::Post, _) => (
+                None,
+                norm("post_attention_layernorm"),
+                None,
+                norm("post_feedforward_layernorm"),
+            ),
+            (NormPlacement::Sandwich, _) => (
+                norm("input_layernorm"),
+                norm("post_attention_layernorm"),
+                norm("pre_feedforward_layernorm"),
+                norm("post_feedforward_layernorm"),
+            ),
+        };
+        let mlp = match (&cfg.moe, cfg.layer_types[index].sparse_mlp) {
+            (Some(moe), true) => {
+                FeedForward::Sparse(SparseMlp::new(&path / mlp_name, cfg, moe, kind, init))
+            }
+            _ => FeedForward::Dense(Box::new(Mlp::new(
+                &path / mlp_name,
+                cfg,
+                cfg.intermediate_size,
+                kind,
+                init,
+            ))),
+        };
+        Block {
+            attn_in,
+            attn: Attention::new(&path / attn_name, cfg, index, kind, init),
+            attn_out,
+            mlp_in,
+            mlp,
+            mlp_out,
         }
     }
-}
-
-/// How attention is restricted in one pass.
-enum AttentionMask {
-    /// Square causal attention (no cache): SDPA's built-in causal path.
-    Causal,
-    /// Every key visible (a single new token after a cache).
-    None,
-    /// An explicit boolean mask, true where allowed.
-    Explicit(Tensor),
 }
 
 /// A forward pass that kept only the blocks' inputs ([`Decoder::forward_checkpointed`]).
@@ -368,8 +228,7 @@ pub struct Checkpointed<'a> {
     decoder: &'a Decoder,
     input_ids: Tensor,
     positions: Tensor,
-    mask: AttentionMask,
-    rope: Option<(Tensor, Tensor)>,
+    ctx: PassContext,
     seed: i64,
     inputs: Vec<Tensor>,
     last: Tensor,
@@ -391,7 +250,7 @@ impl Checkpointed<'_> {
         for (i, block) in decoder.blocks.iter().enumerate().rev() {
             let input = self.inputs[i].detach().set_requires_grad(true);
             tch::manual_seed(self.seed.wrapping_add(i as i64));
-            let output = block.forward(&input, self.rope.as_ref(), &self.mask, None, true);
+            let (output, _) = block.forward(&input, &self.ctx, None, true);
             (output * &grad).sum(Kind::Float).backward();
             grad = input.grad();
         }
@@ -410,6 +269,7 @@ pub struct Decoder {
     embed: Tensor,
     position_embed: Option<Tensor>,
     rotary: Option<Rotary>,
+    sliding_rotary: Option<Rotary>,
     blocks: Vec<Block>,
     final_norm: NormLayer,
     lm_head: Option<Tensor>,
@@ -446,15 +306,17 @@ impl Decoder {
                 init,
             )
         });
-        let rotary = match &cfg.positions {
+        let rotary_of = |positions: &Positions| match positions {
             Positions::Rope { theta, scaling } => {
-                Some(Rotary::new(cfg.head_dim, *theta, scaling, vs.device()))
+                Some(Rotary::new(cfg.rotary_dim, *theta, scaling, vs.device()))
             }
             Positions::Learned => None,
         };
+        let rotary = rotary_of(&cfg.positions);
+        let sliding_rotary = cfg.sliding_positions.as_ref().and_then(rotary_of);
         let layers = &body / layers_name;
         let blocks = (0..cfg.num_layers)
-            .map(|i| Block::new(&layers / i, cfg, kind, init))
+            .map(|i| Block::new(&layers / i, cfg, i as usize, kind, init))
             .collect();
         let final_norm = NormLayer::new(
             &body / final_norm_name,
@@ -479,6 +341,7 @@ impl Decoder {
             embed,
             position_embed,
             rotary,
+            sliding_rotary,
             blocks,
             final_norm,
             lm_head,
@@ -541,6 +404,8 @@ impl Decoder {
             }
         };
 
+        let ctx = self.pass_context(&positions, attention_mask, past, seq);
+
         let edit = self.edit.current();
         let edited =
             |site: usize, x: Tensor| match edit.as_ref().and_then(|e| e.edit(site, &x, past)) {
@@ -548,20 +413,16 @@ impl Decoder {
                 None => x,
             };
         let mut x = edited(0, self.embed_input(input_ids, &positions));
-        let rope = self
-            .rotary
-            .as_ref()
-            .map(|r| r.tables(&positions, self.kind));
         let mut hidden = Vec::new();
+        let mut router_logits = Vec::new();
         if capture_hidden {
             hidden.push(x.shallow_clone());
         }
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            x = edited(
-                i + 1,
-                block.forward(&x, rope.as_ref(), &attention_mask, slot, train),
-            );
+            let (out, routed) = block.forward(&x, &ctx, slot, train);
+            x = edited(i + 1, out);
+            router_logits.extend(routed);
             if capture_hidden {
                 hidden.push(x.shallow_clone());
             }
@@ -572,12 +433,54 @@ impl Decoder {
             Logits::Last => Some(self.lens(&x.narrow(1, seq - 1, 1))),
             Logits::FinalHidden => Some(self.final_norm.forward(&x)),
         };
-        ForwardOutput { logits, hidden }
+        ForwardOutput {
+            logits,
+            hidden,
+            router_logits,
+        }
+    }
+
+    /// Rotary tables and masks of a pass over `seq` new positions after `past` cached ones.
+    fn pass_context(
+        &self,
+        positions: &Tensor,
+        mask: AttentionMask,
+        past: i64,
+        seq: i64,
+    ) -> PassContext {
+        let tables = |r: &Rotary| {
+            let kind = if self.config.rotary_in_f32 {
+                Kind::Float
+            } else {
+                self.kind
+            };
+            r.tables(positions, kind)
+        };
+        let sliding_mask = self
+            .config
+            .sliding_window
+            .map(|window| mask.sliding(window, past, seq, self.device));
+        PassContext {
+            rope: self.rotary.as_ref().map(tables),
+            sliding_rope: self.sliding_rotary.as_ref().map(tables),
+            mask,
+            sliding_mask,
+        }
     }
 
     /// Token (and learned position) embeddings of `input_ids`.
     fn embed_input(&self, input_ids: &Tensor, positions: &Tensor) -> Tensor {
         let tokens = Tensor::embedding(&self.embed, input_ids, -1, false, false);
+        // Gemma: the scale is cast to the weights' dtype first, as transformers does.
+        let tokens = match self.config.embedding_scale {
+            Some(scale) => {
+                tokens
+                    * Tensor::from(scale)
+                        .to_kind(self.kind)
+                        .to_device(self.device)
+            }
+            None => tokens,
+        };
         match &self.position_embed {
             Some(wpe) => tokens + Tensor::embedding(wpe, positions, -1, false, false),
             None => tokens,
@@ -597,15 +500,20 @@ impl Decoder {
         mask: &Tensor,
         seed: i64,
     ) -> Checkpointed<'_> {
-        let mask = AttentionMask::Explicit(mask.shallow_clone());
-        let rope = self.rotary.as_ref().map(|r| r.tables(positions, self.kind));
+        let seq = input_ids.size()[1];
+        let ctx = self.pass_context(
+            positions,
+            AttentionMask::Explicit(mask.shallow_clone()),
+            0,
+            seq,
+        );
         let mut inputs = Vec::with_capacity(self.blocks.len());
         let last = tch::no_grad(|| {
             let mut x = self.embed_input(input_ids, positions);
             for (i, block) in self.blocks.iter().enumerate() {
                 inputs.push(x.shallow_clone());
                 tch::manual_seed(seed.wrapping_add(i as i64));
-                x = block.forward(&x, rope.as_ref(), &mask, None, true);
+                x = block.forward(&x, &ctx, None, true).0;
             }
             x
         })
@@ -615,8 +523,7 @@ impl Decoder {
             decoder: self,
             input_ids: input_ids.shallow_clone(),
             positions: positions.shallow_clone(),
-            mask,
-            rope,
+            ctx,
             seed,
             inputs,
             last,
@@ -624,20 +531,16 @@ impl Decoder {
         }
     }
 
-    /// Every linear layer of the blocks, in order.
+    /// Every linear layer of the blocks, in order (a sparse layer's experts one by one).
     pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut out = Vec::new();
         for block in &mut self.blocks {
-            match &mut block.attn.qkv {
-                Projections::Split { q, k, v } => out.extend([q, k, v]),
-                Projections::Fused(c_attn) => out.push(c_attn),
+            let Block { attn, mlp, .. } = block;
+            out.extend(attn.linears_mut());
+            match mlp {
+                FeedForward::Dense(mlp) => out.extend(mlp.linears_mut()),
+                FeedForward::Sparse(moe) => out.extend(moe.linears_mut()),
             }
-            out.push(&mut block.attn.out);
-            out.push(&mut block.mlp.up_or_fc);
-            if let Some(up) = &mut block.mlp.up {
-                out.push(up);
-            }
-            out.push(&mut block.mlp.down);
         }
         out
     }
@@ -706,11 +609,16 @@ impl Decoder {
         self.head(&self.final_norm.forward(x))
     }
 
-    /// Logits of final-normed hidden states `[.., d_model]` (the unembedding).
+    /// Logits of final-normed hidden states `[.., d_model]` (the unembedding, soft-capped
+    /// where the model caps its logits).
     pub fn head(&self, x: &Tensor) -> Tensor {
-        x.linear(
+        let logits = x.linear(
             self.lm_head.as_ref().unwrap_or(&self.embed),
             None::<&Tensor>,
-        )
+        );
+        match self.config.final_logit_softcap {
+            Some(cap) => (logits / cap).tanh() * cap,
+            None => logits,
+        }
     }
 }

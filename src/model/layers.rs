@@ -143,11 +143,12 @@ impl Linear {
     }
 }
 
-/// RMSNorm (computed in f32, as HF does) or LayerNorm.
+/// RMSNorm (computed in f32, as HF does, in one of [`Norm`]'s three ways) or LayerNorm.
 #[derive(Debug)]
 pub struct NormLayer {
     weight: Tensor,
     bias: Option<Tensor>,
+    norm: Norm,
     eps: f64,
     dim: i64,
 }
@@ -155,12 +156,19 @@ pub struct NormLayer {
 impl NormLayer {
     /// Registers `weight` (and `bias` for LayerNorm) under `path`.
     pub fn new(path: nn::Path, dim: i64, norm: Norm, eps: f64, kind: Kind, init: Init) -> Self {
-        let weight = variable(&path, "weight", &[dim], kind, Fill::Ones, init);
+        // Gemma's weight is an offset from 1, so it starts at 0.
+        let fill = if norm == Norm::RmsUnitOffset {
+            Fill::Zeros
+        } else {
+            Fill::Ones
+        };
+        let weight = variable(&path, "weight", &[dim], kind, fill, init);
         let bias =
             (norm == Norm::Layer).then(|| variable(&path, "bias", &[dim], kind, Fill::Zeros, init));
         NormLayer {
             weight,
             bias,
+            norm,
             eps,
             dim,
         }
@@ -168,15 +176,21 @@ impl NormLayer {
 
     /// Normalises the last dimension of `x`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        match &self.bias {
-            Some(bias) => x.layer_norm([self.dim], Some(&self.weight), Some(bias), self.eps, true),
-            None => {
-                // HF: hidden.to(f32); hidden * rsqrt(mean(hidden^2) + eps); weight * hidden.to(dtype)
-                let input_kind = x.kind();
-                let xf = x.to_kind(Kind::Float);
-                let variance = xf.square().mean_dim(-1, true, Kind::Float);
-                let normed = xf * (variance + self.eps).rsqrt();
-                &self.weight * normed.to_kind(input_kind)
+        if let Some(bias) = &self.bias {
+            return x.layer_norm([self.dim], Some(&self.weight), Some(bias), self.eps, true);
+        }
+        let input_kind = x.kind();
+        let xf = x.to_kind(Kind::Float);
+        let variance = xf.square().mean_dim(-1, true, Kind::Float);
+        let normed = xf * (variance + self.eps).rsqrt();
+        match self.norm {
+            // Llama: weight * hidden.to(dtype)
+            Norm::Rms | Norm::Layer => &self.weight * normed.to_kind(input_kind),
+            // OLMo: (weight * hidden).to(dtype), the product in f32
+            Norm::RmsScaledInF32 => (normed * self.weight.to_kind(Kind::Float)).to_kind(input_kind),
+            // Gemma: (hidden * (1 + weight.float())).to(dtype)
+            Norm::RmsUnitOffset => {
+                (normed * (self.weight.to_kind(Kind::Float) + 1.0)).to_kind(input_kind)
             }
         }
     }
@@ -199,11 +213,12 @@ pub struct Rotary {
 }
 
 impl Rotary {
-    /// Inverse frequencies `1 / theta^(2i/d)` for `head_dim`, rescaled as configured.
-    pub fn new(head_dim: i64, theta: f64, scaling: &RopeScaling, device: Device) -> Self {
-        let exponents = Tensor::arange_start_step(0, head_dim, 2, (Kind::Int64, Device::Cpu))
+    /// Inverse frequencies `1 / theta^(2i/d)` for the `rotary_dim` rotated dimensions of a
+    /// head, rescaled as configured.
+    pub fn new(rotary_dim: i64, theta: f64, scaling: &RopeScaling, device: Device) -> Self {
+        let exponents = Tensor::arange_start_step(0, rotary_dim, 2, (Kind::Int64, Device::Cpu))
             .to_kind(Kind::Float)
-            / head_dim as f64;
+            / rotary_dim as f64;
         let inv_freq = Tensor::pow_scalar(theta, &exponents).reciprocal();
         let inv_freq = match scaling {
             RopeScaling::Default => inv_freq,
@@ -244,11 +259,24 @@ impl Rotary {
     }
 }
 
-/// Rotates `x` `[batch, heads, seq, head_dim]` by the tables from [`Rotary::tables`].
+/// Rotates `x` `[batch, heads, seq, head_dim]` by the tables from [`Rotary::tables`]: the
+/// first `rotary_dim` (the tables' width) dimensions of each head, the rest passed through
+/// (Phi-3's partial rotary). Computed in the tables' dtype when it is wider (OLMo's f32
+/// tables) and cast back to `x`'s.
 pub fn apply_rotary(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Tensor {
-    let half = x.size()[3] / 2;
-    let x1 = x.narrow(-1, 0, half);
-    let x2 = x.narrow(-1, half, half);
+    let (head_dim, rotary_dim) = (x.size()[3], cos.size()[2]);
+    let rotated_part = x.narrow(-1, 0, rotary_dim);
+    let half = rotary_dim / 2;
+    let x1 = rotated_part.narrow(-1, 0, half);
+    let x2 = rotated_part.narrow(-1, half, half);
     let rotated = Tensor::cat(&[&x2.neg(), &x1], -1);
-    x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1)
+    let out = (&rotated_part * cos.unsqueeze(1) + rotated * sin.unsqueeze(1)).to_kind(x.kind());
+    if rotary_dim == head_dim {
+        out
+    } else {
+        Tensor::cat(
+            &[&out, &x.narrow(-1, rotary_dim, head_dim - rotary_dim)],
+            -1,
+        )
+    }
 }

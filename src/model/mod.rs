@@ -14,6 +14,7 @@
 //! - [`generate`]: KV-cache generation
 //! - [`cli`]: the `model info`, `generate`, `forward` and `import-gguf` verbs
 
+mod attention;
 pub mod checkpoints;
 pub mod cli;
 pub mod config;
@@ -23,6 +24,8 @@ pub mod generate;
 pub mod layers;
 pub mod load;
 pub mod lora;
+mod mlp;
+pub mod moe;
 pub mod tokenizer;
 pub mod torch_error;
 
