@@ -536,7 +536,14 @@ fn cuda_logits_match_the_cpu() {
 #[test]
 fn batched_generation_matches_one_prompt_at_a_time() {
     use neglect::model::generate::generate_batch;
-    for arch in ["llama_gqa", "gpt2", "qwen3_tied"] {
+    for arch in [
+        "llama_gqa",
+        "gpt2",
+        "qwen3_tied",
+        "mistral_sliding",
+        "gemma3_text",
+        "qwen3_moe",
+    ] {
         let model = LoadedModel::load(&fixtures().join(arch), Device::Cpu, Kind::Float).unwrap();
         let prompts: Vec<Vec<i64>> = [
             "The weather today",
@@ -651,4 +658,123 @@ fn peft_adapters_load_with_peft_logits() {
     }
     let models = neglect::model::checkpoints::run_models(&run_dir).unwrap();
     assert_eq!(models, [(5, run_dir.join("checkpoint-5"))]);
+}
+
+/// Every architecture: the parameter count from the config equals what the decoder allocates;
+/// a fresh LoRA adapter on every linear layer (experts included) leaves the logits unchanged,
+/// and merging a trained one gives the adapter's logits; one training step of the full model
+/// and of the adapter gives finite gradients, reaching the embedding and every adapter.
+#[test]
+fn every_architecture_takes_lora_and_a_training_step() {
+    use neglect::model::decoder::{ForwardArgs, Logits};
+    use neglect::model::lora::LoraConfig;
+    use tch::nn::VarStore;
+    use tch::Tensor;
+    let logits_of = |model: &LoadedModel, ids: &Tensor| {
+        model
+            .decoder
+            .forward(
+                ids,
+                ForwardArgs {
+                    logits: Logits::All,
+                    ..Default::default()
+                },
+            )
+            .logits
+            .unwrap()
+    };
+    let loss_of = |model: &LoadedModel, ids: &Tensor| {
+        let logits = logits_of(model, ids);
+        let n = ids.size()[1];
+        let vocab = logits.size()[2];
+        logits
+            .narrow(1, 0, n - 1)
+            .reshape([-1, vocab])
+            .cross_entropy_for_logits(&ids.narrow(1, 1, n - 1).reshape([-1]))
+    };
+    let text = texts()["forward"].as_str().unwrap().to_string();
+    for arch in ARCHS {
+        let dir = fixtures().join(arch);
+        let mut model = LoadedModel::load(&dir, Device::Cpu, Kind::Float).unwrap();
+        let allocated: i64 = model
+            .vs
+            .variables()
+            .values()
+            .map(|t| t.numel() as i64)
+            .sum();
+        assert_eq!(
+            model.decoder.config.parameter_count(),
+            allocated,
+            "{arch}: parameter count"
+        );
+        let ids = Tensor::from_slice(&model.tokenizer.encode(&text, true).unwrap()).unsqueeze(0);
+
+        // Full finetuning: one step's gradients.
+        loss_of(&model, &ids).backward();
+        let grads: Vec<(String, Tensor)> = model
+            .vs
+            .variables()
+            .into_iter()
+            .filter_map(|(name, t)| {
+                let g = t.grad();
+                g.defined().then_some((name, g))
+            })
+            .collect();
+        assert!(
+            grads
+                .iter()
+                .any(|(name, _)| name.contains("embed") || name.contains("wte")),
+            "{arch}: the embedding gets a gradient"
+        );
+        for (name, g) in &grads {
+            assert!(
+                bool::try_from(g.isfinite().all()).unwrap(),
+                "{arch}: gradient of {name} is not finite"
+            );
+        }
+
+        // LoRA on every linear layer.
+        let base = tch::no_grad(|| logits_of(&model, &ids));
+        let adapters = VarStore::new(Device::Cpu);
+        let config = LoraConfig {
+            rank: 2,
+            alpha: 4.0,
+            dropout: 0.0,
+            targets: ".*".into(),
+            rslora: false,
+        };
+        let names = model.decoder.attach_lora(&adapters, &config).unwrap();
+        assert_eq!(names.len(), model.decoder.linears_mut().len(), "{arch}");
+        let unchanged = tch::no_grad(|| logits_of(&model, &ids));
+        assert!(unchanged.equal(&base), "{arch}: B = 0 changed the logits");
+        loss_of(&model, &ids).backward();
+        for (name, t) in adapters.variables() {
+            let g = t.grad();
+            if name.contains("lora_B") && !name.contains("experts") {
+                assert!(g.defined(), "{arch}: {name} has no gradient");
+            }
+            if g.defined() {
+                assert!(
+                    bool::try_from(g.isfinite().all()).unwrap(),
+                    "{arch}: gradient of {name} is not finite"
+                );
+            }
+        }
+        tch::no_grad(|| {
+            for (name, mut t) in adapters.variables() {
+                if name.contains("lora_B") {
+                    let _ = t.normal_(0.0, 0.05);
+                }
+            }
+        });
+        let with_adapter = tch::no_grad(|| logits_of(&model, &ids));
+        assert!(
+            max_abs_diff(&with_adapter, &base) > 1e-3,
+            "{arch}: the adapter must change the logits"
+        );
+        model.decoder.merge_lora();
+        let merged = tch::no_grad(|| logits_of(&model, &ids));
+        let diff = max_abs_diff(&merged, &with_adapter);
+        assert!(diff < 1e-4, "{arch}: merged logits differ by {diff:e}");
+    }
 }

@@ -32,6 +32,19 @@ fn write_docs(dir: &Path) -> PathBuf {
 }
 
 fn write_config(dir: &Path, out: &Path, method: &str, steps: i64, lr: f64, extra: &str) -> PathBuf {
+    write_config_on("llama_gqa", dir, out, method, steps, lr, extra)
+}
+
+/// [`write_config`] for the fixture model `arch`.
+fn write_config_on(
+    arch: &str,
+    dir: &Path,
+    out: &Path,
+    method: &str,
+    steps: i64,
+    lr: f64,
+    extra: &str,
+) -> PathBuf {
     let data = write_docs(dir);
     let config = format!(
         r#"
@@ -55,7 +68,7 @@ steps = {steps}
 grad_clip = 1.0
 {extra}
 "#,
-        model = fixtures().join("llama_gqa").display(),
+        model = fixtures().join(arch).display(),
         out = out.display(),
         data = data.display(),
     );
@@ -685,4 +698,109 @@ fn names_in(dir: &Path) -> Vec<String> {
     }
     found.sort();
     found
+}
+
+/// The router's load-balancing loss equals transformers' `load_balancing_loss_func`, with and
+/// without a padding mask.
+#[test]
+fn router_load_balancing_loss_matches_transformers() {
+    use neglect::model::moe::load_balancing_loss;
+    let reference = common::read_tensors(&fixtures().join("router_aux.safetensors"));
+    let logits: Vec<Tensor> = (0..3)
+        .map(|i| reference[&format!("logits.{i}")].shallow_clone())
+        .collect();
+    let plain = load_balancing_loss(&logits, 2, None).unwrap();
+    let valid = reference["mask"].reshape([-1]).gt(0);
+    let masked = load_balancing_loss(&logits, 2, Some(&valid)).unwrap();
+    for (ours, theirs) in [(plain, "plain"), (masked, "masked")] {
+        let diff = (ours - reference[theirs].squeeze()).abs().double_value(&[]);
+        assert!(diff < 1e-6, "{theirs}: differs by {diff:e}");
+    }
+    assert!(load_balancing_loss(&[], 2, None).is_none());
+}
+
+/// A sparse expert model (Qwen3-MoE) finetunes with LoRA on attention and on its experts and
+/// the router's load-balancing loss on; killed mid-run, it resumes to bit-identical adapter
+/// and optimizer state. The router loss is live (the run ends elsewhere without it), and is
+/// refused for a dense model. The chunked loss path trains the same adapter.
+#[test]
+fn sparse_expert_model_finetunes_with_router_loss_and_resumes_bit_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = |name: &str| {
+        let d = dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    };
+    let lora = "[method]\nkind = \"lora\"\nrank = 4\nalpha = 8.0\ntargets = \"q_proj|v_proj|experts\\\\.\\\\d+\\\\.down_proj\"";
+    let extra = "router_aux_loss_coef = 0.05\n[checkpoints]\nevery = 5";
+    let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
+    let config = |name: &str, out: &Path, extra: &str| {
+        write_config_on("qwen3_moe", &sub(name), out, lora, 10, 5e-3, extra)
+    };
+    finetune_ok(&config("a", &straight, extra));
+    let adapter_names: Vec<String> = {
+        let file = straight.join("step-10/adapter_model.safetensors");
+        Tensor::read_safetensors(&file)
+            .unwrap()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    assert!(adapter_names.iter().any(|n| n.contains("mlp.experts.")));
+    assert!(adapter_names.iter().any(|n| n.contains("self_attn.q_proj")));
+
+    let killed_config = config("b", &killed, extra);
+    let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_neglect"))
+        .args(["finetune", killed_config.to_str().unwrap()])
+        .env(neglect::store::FAILPOINT_VAR, "checkpoint-10")
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success());
+    neglect_ok(&["finetune", killed_config.to_str().unwrap(), "--resume"]);
+    for file in ["adapter_model.safetensors", "optimizer.safetensors"] {
+        let a = std::fs::read(straight.join("step-10").join(file)).unwrap();
+        let b = std::fs::read(killed.join("step-10").join(file)).unwrap();
+        assert!(
+            a == b,
+            "{file} differs between the straight and the resumed run"
+        );
+    }
+    assert_eq!(train_losses(&straight), train_losses(&killed));
+
+    // The chunked loss carries the router loss too.
+    let chunked = dir.path().join("chunked");
+    finetune_ok(&config(
+        "e",
+        &chunked,
+        "router_aux_loss_coef = 0.05\nloss_chunk = 3\n[checkpoints]\nevery = 5",
+    ));
+    let weights = |run: &Path| common::read_tensors(&run.join("step-10/adapter_model.safetensors"));
+    let (plain, split) = (weights(&straight), weights(&chunked));
+    for (name, t) in &plain {
+        let diff = max_abs_diff(t, &split[name]);
+        assert!(diff < 1e-5, "{name}: chunked loss differs by {diff:e}");
+    }
+
+    let without = dir.path().join("without");
+    finetune_ok(&config("c", &without, "[checkpoints]\nevery = 5"));
+    let adapter =
+        |run: &Path| std::fs::read(run.join("step-10/adapter_model.safetensors")).unwrap();
+    assert!(
+        adapter(&without) != adapter(&straight),
+        "the router loss changes nothing"
+    );
+
+    let dense = write_config_on(
+        "llama_gqa",
+        &sub("d"),
+        &dir.path().join("dense"),
+        LORA,
+        2,
+        5e-3,
+        extra,
+    );
+    let run = neglect(&["finetune", dense.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("no sparse expert layers"), "{stderr}");
 }

@@ -455,6 +455,7 @@ fn train_and_resume(
             heldout_every: None,
             loss_chunk: None,
             checkpoint_activations: false,
+            router_aux_loss_coef: 0.0,
         },
         checkpoints: CheckpointSchedule {
             at: vec![half],

@@ -106,6 +106,11 @@ pub struct Recipe {
     /// time). Off by default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub checkpoint_activations: bool,
+    /// Weight of the router's load-balancing loss added to every micro-batch's loss (sparse
+    /// expert models only; transformers' `router_aux_loss_coef`, e.g. 0.001). Off (0) by
+    /// default; not combined with `checkpoint_activations`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub router_aux_loss_coef: f64,
 }
 
 impl Recipe {
@@ -119,6 +124,9 @@ impl Recipe {
     }
 }
 
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
 fn one() -> f64 {
     1.0
 }
@@ -221,6 +229,15 @@ impl FinetuneConfig {
         }
         if let Method::Lora(lora) = &self.method {
             lora.target_regex()?;
+        }
+        if !(r.router_aux_loss_coef.is_finite() && r.router_aux_loss_coef >= 0.0) {
+            bail!(
+                "recipe.router_aux_loss_coef must be a number >= 0, found {}",
+                r.router_aux_loss_coef
+            );
+        }
+        if r.router_aux_loss_coef > 0.0 && r.checkpoint_activations {
+            bail!("recipe.router_aux_loss_coef cannot be combined with recipe.checkpoint_activations (the recomputed blocks do not keep the router's logits)");
         }
         Ok(())
     }

@@ -22,6 +22,7 @@ use crate::model::checkpoints::{
 };
 use crate::model::decoder::{Decoder, ForwardArgs, Logits};
 use crate::model::load::copy_tensors;
+use crate::model::moe::load_balancing_loss;
 use crate::model::tokenizer::TextTokenizer;
 use crate::model::{load, LoadedModel};
 use crate::store::{self, Manifest};
@@ -90,19 +91,40 @@ fn batch_chunk(batch: &Batch, vocab: i64, chunk: Option<i64>) -> i64 {
 
 /// The forward pass of a batch, up to `logits`.
 fn forward(decoder: &Decoder, batch: &Batch, logits: Logits, train: bool) -> Tensor {
-    decoder
-        .forward(
-            &batch.input_ids,
-            ForwardArgs {
-                positions: Some(&batch.positions),
-                mask: Some(&batch.mask),
-                logits,
-                train,
-                ..Default::default()
-            },
-        )
-        .logits
-        .expect("logits requested")
+    forward_routed(decoder, batch, logits, train).0
+}
+
+/// [`forward`], with the sparse layers' router logits.
+fn forward_routed(
+    decoder: &Decoder,
+    batch: &Batch,
+    logits: Logits,
+    train: bool,
+) -> (Tensor, Vec<Tensor>) {
+    let out = decoder.forward(
+        &batch.input_ids,
+        ForwardArgs {
+            positions: Some(&batch.positions),
+            mask: Some(&batch.mask),
+            logits,
+            train,
+            ..Default::default()
+        },
+    );
+    (out.logits.expect("logits requested"), out.router_logits)
+}
+
+/// `weight` x the router's load-balancing loss over the batch's tokens (zero for dense
+/// models and when `weight` is 0).
+fn router_loss(
+    decoder: &Decoder,
+    batch: &Batch,
+    router_logits: &[Tensor],
+    weight: f64,
+) -> Option<Tensor> {
+    let moe = decoder.config.moe.as_ref().filter(|_| weight != 0.0)?;
+    load_balancing_loss(router_logits, moe.top_k, Some(&batch.valid.reshape([-1])))
+        .map(|l| l * weight)
 }
 
 /// Per-token next-token loss (f32) of logits `[batch, n, vocab]` against `targets` `[batch, n]`.
@@ -137,12 +159,13 @@ pub fn token_nll(decoder: &Decoder, batch: &Batch, train: bool, chunk: Option<i6
     Tensor::cat(&parts, 1)
 }
 
-/// Backpropagates `sum(nll * weights) / trained` of a batch and returns its value. With one
-/// chunk and no activation checkpointing, through the full logits; otherwise one chunk at a
-/// time: each chunk's loss is backpropagated to the final hidden states (and the unembedding)
-/// and freed, then the hidden states' gradient goes back through the blocks (recomputed one at
-/// a time under `checkpoint`, adapter dropout seeded from `seed`), so at most one chunk's
-/// logits exist.
+/// Backpropagates `sum(nll * weights) / trained` of a batch, plus `router_weight` x the
+/// router's load-balancing loss of sparse models, and returns the next-token part's value.
+/// With one chunk and no activation checkpointing, through the full logits; otherwise one
+/// chunk at a time: each chunk's loss is backpropagated to the final hidden states (and the
+/// unembedding) and freed, then the hidden states' gradient goes back through the blocks
+/// (recomputed one at a time under `checkpoint`, adapter dropout seeded from `seed`), so at
+/// most one chunk's logits exist.
 fn backward_loss(
     decoder: &Decoder,
     batch: &Batch,
@@ -150,22 +173,28 @@ fn backward_loss(
     chunk: Option<i64>,
     checkpoint: bool,
     seed: i64,
+    router_weight: f64,
 ) -> f64 {
     let seq = batch.targets.size()[1];
     let scale = trained.max(1) as f64;
     let chunk = batch_chunk(batch, decoder.config.vocab_size, chunk);
     if chunk >= seq && !checkpoint {
-        let nll = nll_of_logits(&forward(decoder, batch, Logits::All, true), &batch.targets);
+        let (logits, routed) = forward_routed(decoder, batch, Logits::All, true);
+        let nll = nll_of_logits(&logits, &batch.targets);
         let loss = (nll * &batch.weights).sum(Kind::Float) / scale;
-        loss.backward();
-        return loss.double_value(&[]);
+        let value = loss.double_value(&[]);
+        match router_loss(decoder, batch, &routed, router_weight) {
+            Some(aux) => (loss + aux).backward(),
+            None => loss.backward(),
+        }
+        return value;
     }
     let checkpointed = checkpoint.then(|| {
         decoder.forward_checkpointed(&batch.input_ids, &batch.positions, &batch.mask, seed)
     });
-    let hidden = match &checkpointed {
-        Some(c) => c.hidden.shallow_clone(),
-        None => forward(decoder, batch, Logits::FinalHidden, true),
+    let (hidden, routed) = match &checkpointed {
+        Some(c) => (c.hidden.shallow_clone(), vec![]),
+        None => forward_routed(decoder, batch, Logits::FinalHidden, true),
     };
     let detached = hidden.detach().set_requires_grad(true);
     let mut value = 0.0;
@@ -178,7 +207,11 @@ fn backward_loss(
         value += loss.double_value(&[]);
     }
     // d/d hidden of sum(hidden * g) is g: the blocks receive the chunks' gradient.
-    (hidden * detached.grad()).sum(Kind::Float).backward();
+    let carried = (hidden * detached.grad()).sum(Kind::Float);
+    match router_loss(decoder, batch, &routed, router_weight) {
+        Some(aux) => (carried + aux).backward(),
+        None => carried.backward(),
+    }
     if let Some(checkpointed) = checkpointed {
         checkpointed.backward_blocks();
     }
@@ -240,6 +273,12 @@ impl Trainee {
     fn new(config: &FinetuneConfig, device: Device) -> Result<Self> {
         tch::manual_seed(config.seed as i64);
         let mut model = LoadedModel::load(&config.model, device, config.dtype.kind())?;
+        if config.recipe.router_aux_loss_coef > 0.0 && model.decoder.config.moe.is_none() {
+            bail!(
+                "{}: recipe.router_aux_loss_coef is set but the model has no sparse expert layers",
+                config.model.display()
+            );
+        }
         let (adapters, adapter_names, params) = match &config.method {
             Method::Full => {
                 let params = model.vs.variables().into_iter().collect();
@@ -572,6 +611,7 @@ fn update(
             recipe.loss_chunk,
             recipe.checkpoint_activations,
             dropout_seed.wrapping_add((b as i64) << 16),
+            recipe.router_aux_loss_coef / recipe.grad_accum as f64,
         );
     }
     let tokens = batches.iter().map(|b| b.tokens).sum();

@@ -58,8 +58,22 @@ pub struct AdamW {
 
 impl AdamW {
     /// An optimizer over `params` (sorted by name so state files are stable).
+    ///
+    /// Every parameter starts with a zero gradient, so each update steps every parameter, as
+    /// `torch.optim.AdamW` after `zero_grad(set_to_none=False)`: a parameter the loss did not
+    /// reach this step (an expert no token was routed to) still has its moments decayed and
+    /// its weight decay applied. A run resumed in a fresh process therefore updates exactly
+    /// the parameters the uninterrupted run updates.
     pub fn new(mut params: Vec<(String, Tensor)>, config: AdamWConfig) -> Self {
         params.sort_by(|a, b| a.0.cmp(&b.0));
+        let trainable: Vec<Tensor> = params
+            .iter()
+            .filter(|(_, p)| p.requires_grad() && !p.grad().defined())
+            .map(|(_, p)| p.sum(Kind::Float) * 0.0)
+            .collect();
+        if !trainable.is_empty() {
+            Tensor::stack(&trainable, 0).sum(Kind::Float).backward();
+        }
         let zeros = |p: &Tensor| Tensor::zeros_like(p).to_kind(Kind::Float);
         let exp_avg = params.iter().map(|(_, p)| zeros(p)).collect();
         let exp_avg_sq = params.iter().map(|(_, p)| zeros(p)).collect();

@@ -358,6 +358,7 @@ fn build(
             heldout_every: None,
             loss_chunk: None,
             checkpoint_activations: false,
+            router_aux_loss_coef: 0.0,
         },
         checkpoints: CheckpointSchedule::default(),
     };

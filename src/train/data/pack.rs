@@ -124,6 +124,8 @@ pub struct Batch {
     pub doc_index: Tensor,
     /// `[b, 1, s, s]` bool: true where query `t` may attend key `u` (same document, `u <= t`).
     pub mask: Tensor,
+    /// `[b, s]` bool: true for tokens, false for padding.
+    pub valid: Tensor,
     /// Number of non-padding tokens.
     pub tokens: i64,
 }
@@ -143,6 +145,7 @@ impl Batch {
         let mut kinds = vec![TokenKind::Other.code(); b * s];
         let mut positions = vec![0i64; b * s];
         let mut docs = vec![0i64; b * s];
+        let mut valid = vec![false; b * s];
         let mut tokens = 0;
         for (r, row) in rows.iter().enumerate() {
             let n = row.len();
@@ -152,6 +155,7 @@ impl Batch {
             let pad_doc = i64::from(row.documents());
             for t in 0..s {
                 if t < n {
+                    valid[o + t] = true;
                     input[o + t] = row.ids[t];
                     positions[o + t] = row.positions[t];
                     docs[o + t] = i64::from(row.doc_index[t]);
@@ -179,6 +183,7 @@ impl Batch {
             positions: to(Tensor::from_slice(&positions)),
             doc_index,
             mask,
+            valid: to(Tensor::from_slice(&valid)),
             tokens,
         }
     }
