@@ -292,6 +292,38 @@ fn model_info_reports_smollm2_shape() {
     }
 }
 
+/// `model info` shows layer types (sliding windows, sparse layers) and the experts.
+#[test]
+fn model_info_shows_layer_types_and_experts() {
+    for (arch, expected) in [
+        (
+            "qwen3_moe_step2",
+            vec![
+                "architecture    qwen3_moe",
+                "active params   147392 per token",
+                "experts         6 per sparse layer, top 3, expert mlp dim 24; sparse: layers 1, 3 (2 of 4)",
+            ],
+        ),
+        (
+            "gemma3_text",
+            vec![
+                "norms           sandwich (rms_unit_offset), q/k norm per_head",
+                "attention       full: layers 2; sliding (window 8): layers 0-1, 3; logits capped at 1.5",
+            ],
+        ),
+        (
+            "phi3",
+            vec!["sliding (window 12): layers 0-3; rotary on 8 of 16 dims"],
+        ),
+    ] {
+        let run = neglect_ok(&["model", "info", fixtures().join(arch).to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&run.stdout);
+        for line in expected {
+            assert!(text.contains(line), "{arch}: missing {line:?} in:\n{text}");
+        }
+    }
+}
+
 #[test]
 fn model_info_reads_the_weights_dtype_and_refuses_unreadable_weights() {
     let dir = broken_copy();

@@ -53,15 +53,58 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     // which also checks that they are readable.
     let stored: Vec<String> = super::load::stored_dtypes(&args.dir)?.into_iter().collect();
     let c = &config;
-    let rows: Vec<(&str, String)> = vec![
-        ("architecture", format!("{:?}", c.arch).to_lowercase()),
+    let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let mut rows: Vec<(&str, String)> = vec![
+        ("architecture", name(serde_json::json!(c.arch))),
         ("parameters", format!("{}", c.parameter_count())),
+    ];
+    if c.moe.is_some() {
+        rows.push((
+            "active params",
+            format!("{} per token", c.active_parameter_count()),
+        ));
+    }
+    rows.extend([
         ("layers", c.num_layers.to_string()),
         ("d_model", c.hidden_size.to_string()),
         ("heads", c.num_heads.to_string()),
         ("kv heads", c.num_kv_heads.to_string()),
         ("head dim", c.head_dim.to_string()),
         ("mlp dim", c.intermediate_size.to_string()),
+        (
+            "norms",
+            format!(
+                "{} ({}), q/k norm {}",
+                name(serde_json::json!(c.norm_placement)),
+                name(serde_json::json!(c.norm)),
+                name(serde_json::json!(c.qk_norm))
+            ),
+        ),
+        ("attention", attention_summary(c)),
+    ]);
+    if let Some(moe) = &c.moe {
+        let sparse: Vec<usize> = (0..c.layer_types.len())
+            .filter(|&i| c.layer_types[i].sparse_mlp)
+            .collect();
+        rows.push((
+            "experts",
+            format!(
+                "{} per sparse layer, top {}{}, expert mlp dim {}; sparse: layers {} ({} of {})",
+                moe.num_experts,
+                moe.top_k,
+                if moe.norm_topk_prob {
+                    " renormalised"
+                } else {
+                    ""
+                },
+                moe.expert_intermediate_size,
+                index_ranges(&sparse),
+                sparse.len(),
+                c.num_layers
+            ),
+        ));
+    }
+    rows.extend([
         (
             "vocab",
             format!("{} (tokenizer {})", c.vocab_size, tokenizer.vocab_size()),
@@ -70,11 +113,62 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         ("tied embeddings", c.tie_word_embeddings.to_string()),
         ("saved dtype", stored.join(", ")),
         ("chat template", tokenizer.has_chat_template().to_string()),
-    ];
+    ]);
     for (key, value) in rows {
         println!("{key:<16}{value}");
     }
     Ok(())
+}
+
+/// Attention span of the layers (full, or sliding with its window), rotary width and
+/// soft-capping, in one line.
+fn attention_summary(c: &super::config::ModelConfig) -> String {
+    use super::config::AttentionSpan;
+    let of = |span: AttentionSpan| -> Vec<usize> {
+        (0..c.layer_types.len())
+            .filter(|&i| c.layer_types[i].attention == span)
+            .collect()
+    };
+    let (full, sliding) = (of(AttentionSpan::Full), of(AttentionSpan::Sliding));
+    let mut parts = vec![];
+    if !full.is_empty() {
+        parts.push(format!("full: layers {}", index_ranges(&full)));
+    }
+    if let (false, Some(window)) = (sliding.is_empty(), c.sliding_window) {
+        parts.push(format!(
+            "sliding (window {window}): layers {}",
+            index_ranges(&sliding)
+        ));
+    }
+    if c.rotary_dim > 0 && c.rotary_dim < c.head_dim {
+        parts.push(format!("rotary on {} of {} dims", c.rotary_dim, c.head_dim));
+    }
+    if let Some(cap) = c.attention_softcap {
+        parts.push(format!("scores capped at {cap}"));
+    }
+    if let Some(cap) = c.final_logit_softcap {
+        parts.push(format!("logits capped at {cap}"));
+    }
+    parts.join("; ")
+}
+
+/// Layer indices as ranges: `[0, 1, 2, 4]` -> `0-2, 4`.
+fn index_ranges(indices: &[usize]) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut i = 0;
+    while i < indices.len() {
+        let mut j = i;
+        while j + 1 < indices.len() && indices[j + 1] == indices[j] + 1 {
+            j += 1;
+        }
+        out.push(if j == i {
+            indices[i].to_string()
+        } else {
+            format!("{}-{}", indices[i], indices[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
 }
 
 /// `neglect generate DIR --prompt TEXT ...`
