@@ -15,6 +15,8 @@ OUT/<arch>/reference.safetensors
     to f32), hidden_bf16.<i>
 OUT/<arch>/generate.json   {"prompt_ids": [...], "new_ids": [...]}
 OUT/llama_gqa_sharded/     the llama_gqa weights saved in several shards
+OUT/qwen3_5_multimodal/    qwen3_5_text inside a Qwen3.5 image-text checkpoint, with
+    reference.safetensors (input_ids, logits of the text-only forward pass)
 OUT/texts.json       {"forward": FORWARD_TEXT, "generate": GENERATE_TEXT, "paris": PARIS_PROMPT}
 OUT/tokenizers.json        [{"model": dir, "text": ..., "ids": [...]}]
 OUT/router_aux.safetensors transformers' load-balancing loss on random router logits
@@ -53,6 +55,10 @@ from transformers import (
     Qwen2Config,
     Qwen3Config,
     Qwen3MoeConfig,
+    Qwen3_5Config,
+    Qwen3_5ForConditionalGeneration,
+    Qwen3_5MoeTextConfig,
+    Qwen3_5TextConfig,
 )
 from transformers.models.qwen3_moe.modeling_qwen3_moe import load_balancing_loss_func
 
@@ -166,6 +172,25 @@ def configs(vocab: int, eos: int, bos: int):
             **llama, head_dim=16, moe_intermediate_size=24, num_experts=8,
             num_experts_per_tok=2, norm_topk_prob=True, mlp_only_layers=[2],
             tie_word_embeddings=False),
+        # Gated DeltaNet layers around one gated full-attention layer; two value heads per key
+        # head; a quarter of each head rotated.
+        "qwen3_5_text": Qwen3_5TextConfig(
+            **llama, head_dim=16, linear_num_key_heads=2, linear_num_value_heads=4,
+            linear_key_head_dim=16, linear_value_head_dim=12, linear_conv_kernel_dim=4,
+            layer_types=["linear_attention", "linear_attention", "full_attention",
+                         "linear_attention"],
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                             "partial_rotary_factor": 0.25},
+            tie_word_embeddings=False),
+        "qwen3_5_moe_text": Qwen3_5MoeTextConfig(
+            **{k: v for k, v in llama.items() if k != "intermediate_size"}, head_dim=16,
+            linear_num_key_heads=2, linear_num_value_heads=2, linear_key_head_dim=16,
+            linear_value_head_dim=16, moe_intermediate_size=24,
+            shared_expert_intermediate_size=32, num_experts=8, num_experts_per_tok=2,
+            full_attention_interval=2,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                             "partial_rotary_factor": 0.25},
+            tie_word_embeddings=True),
         "qwen3_moe_step2": Qwen3MoeConfig(
             **llama, head_dim=16, moe_intermediate_size=24, num_experts=6,
             num_experts_per_tok=3, norm_topk_prob=False, decoder_sparse_step=2,
@@ -232,6 +257,31 @@ def build_model(name, config, tokenizer, out: Path):
     new_ids = generated[0, len(prompt):].tolist()
     (folder / "generate.json").write_text(json.dumps({"prompt_ids": prompt, "new_ids": new_ids}))
     return model
+
+
+def build_multimodal_qwen3_5(config, tokenizer, out: Path):
+    """A Qwen3.5 image-text checkpoint (the language model under `model.language_model`, a
+    tiny vision tower beside it) with the logits of its text-only forward pass."""
+    text = config.to_dict()
+    text["rope_parameters"] = dict(text["rope_parameters"], mrope_section=[1, 1, 0])
+    wrapper = Qwen3_5Config(
+        text_config=text,
+        vision_config=dict(depth=1, hidden_size=16, intermediate_size=32, num_heads=2,
+                           out_hidden_size=config.hidden_size, patch_size=4,
+                           temporal_patch_size=1, spatial_merge_size=1,
+                           num_position_embeddings=16))
+    torch.manual_seed(SEED)
+    model = Qwen3_5ForConditionalGeneration(wrapper)
+    perturb(model)
+    model.eval()
+    folder = out / "qwen3_5_multimodal"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    ids = tokenizer(FORWARD_TEXT)["input_ids"]
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].float()
+    save_file({"input_ids": torch.tensor(ids, dtype=torch.int64), "logits": logits.contiguous()},
+              str(folder / "reference.safetensors"))
 
 
 def chat_cases():
@@ -331,6 +381,9 @@ def main() -> int:
         tokenizer = tok_plain if name == "gpt2" else tok_bos
         models_built[name] = build_model(name, config, tokenizer, tmp)
         print(f"fixture {name}", file=sys.stderr)
+
+    build_multimodal_qwen3_5(configs(vocab, eos, bos)["qwen3_5_text"], tok_bos, tmp)
+    print("fixture qwen3_5_multimodal", file=sys.stderr)
 
     sharded = tmp / "llama_gqa_sharded"
     models_built["llama_gqa"].save_pretrained(sharded, max_shard_size="40KB")

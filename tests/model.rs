@@ -17,7 +17,7 @@ use std::path::Path;
 use tch::{Device, Kind};
 
 /// Architectures the fixtures cover.
-const ARCHS: [&str; 15] = [
+const ARCHS: [&str; 17] = [
     "llama_gqa",
     "llama3_scaled",
     "qwen2_tied",
@@ -33,6 +33,8 @@ const ARCHS: [&str; 15] = [
     "gemma3_text",
     "qwen3_moe",
     "qwen3_moe_step2",
+    "qwen3_5_text",
+    "qwen3_5_moe_text",
 ];
 
 /// f32 parity bound the design sets (max abs difference of logits and hidden states).
@@ -315,6 +317,10 @@ fn model_info_shows_layer_types_and_experts() {
             "phi3",
             vec!["sliding (window 12): layers 0-3; rotary on 8 of 16 dims"],
         ),
+        (
+            "qwen3_5_text",
+            vec!["attention       full: layers 2; gated DeltaNet (2 key / 4 value heads of 16 / 12, conv 4): layers 0-1, 3; gated attention output; rotary on 4 of 16 dims"],
+        ),
     ] {
         let run = neglect_ok(&["model", "info", fixtures().join(arch).to_str().unwrap()]);
         let text = String::from_utf8_lossy(&run.stdout);
@@ -575,6 +581,8 @@ fn batched_generation_matches_one_prompt_at_a_time() {
         "mistral_sliding",
         "gemma3_text",
         "qwen3_moe",
+        "qwen3_5_text",
+        "qwen3_5_moe_text",
     ] {
         let model = LoadedModel::load(&fixtures().join(arch), Device::Cpu, Kind::Float).unwrap();
         let prompts: Vec<Vec<i64>> = [
@@ -809,4 +817,21 @@ fn every_architecture_takes_lora_and_a_training_step() {
         let diff = max_abs_diff(&merged, &with_adapter);
         assert!(diff < 1e-4, "{arch}: merged logits differ by {diff:e}");
     }
+}
+
+/// A Qwen3.5 image-text checkpoint (`qwen3_5` with a `text_config`, the language model under
+/// `model.language_model`) loads as its language model, with transformers' text-only logits.
+#[test]
+fn qwen3_5_image_text_checkpoint_loads_its_language_model() {
+    let dir = fixtures().join("qwen3_5_multimodal");
+    let (ours, reference) = (
+        common::forward(&dir, texts()["forward"].as_str().unwrap(), "f32"),
+        read_tensors(&dir.join("reference.safetensors")),
+    );
+    assert!(ours["input_ids"].equal(&reference["input_ids"]));
+    let diff = max_abs_diff(&ours["logits"], &reference["logits"]);
+    assert!(diff <= F32_TOLERANCE, "logits differ by {diff:e}");
+    let run = neglect_ok(&["model", "info", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(text.contains("architecture    qwen3_5_text"), "{text}");
 }

@@ -719,10 +719,11 @@ fn router_load_balancing_loss_matches_transformers() {
     assert!(load_balancing_loss(&[], 2, None).is_none());
 }
 
-/// A sparse expert model (Qwen3-MoE) finetunes with LoRA on attention and on its experts and
-/// the router's load-balancing loss on; killed mid-run, it resumes to bit-identical adapter
-/// and optimizer state. The router loss is live (the run ends elsewhere without it), and is
-/// refused for a dense model. The chunked loss path trains the same adapter.
+/// Sparse expert models (Qwen3-MoE; Qwen3.5-MoE with its linear-attention layers, unpacked)
+/// finetune with LoRA on attention and on their experts and the router's load-balancing loss
+/// on; killed mid-run, they resume to bit-identical adapter and optimizer state. The router
+/// loss is live (the run ends elsewhere without it), and is refused for a dense model; packing
+/// is refused for linear attention. The chunked loss path trains the same adapter.
 #[test]
 fn sparse_expert_model_finetunes_with_router_loss_and_resumes_bit_identically() {
     let dir = tempfile::tempdir().unwrap();
@@ -731,65 +732,90 @@ fn sparse_expert_model_finetunes_with_router_loss_and_resumes_bit_identically() 
         std::fs::create_dir_all(&d).unwrap();
         d
     };
-    let lora = "[method]\nkind = \"lora\"\nrank = 4\nalpha = 8.0\ntargets = \"q_proj|v_proj|experts\\\\.\\\\d+\\\\.down_proj\"";
-    let extra = "router_aux_loss_coef = 0.05\n[checkpoints]\nevery = 5";
-    let (straight, killed) = (dir.path().join("straight"), dir.path().join("killed"));
-    let config = |name: &str, out: &Path, extra: &str| {
-        write_config_on("qwen3_moe", &sub(name), out, lora, 10, 5e-3, extra)
-    };
-    finetune_ok(&config("a", &straight, extra));
-    let adapter_names: Vec<String> = {
-        let file = straight.join("step-10/adapter_model.safetensors");
-        Tensor::read_safetensors(&file)
-            .unwrap()
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect()
-    };
-    assert!(adapter_names.iter().any(|n| n.contains("mlp.experts.")));
-    assert!(adapter_names.iter().any(|n| n.contains("self_attn.q_proj")));
-
-    let killed_config = config("b", &killed, extra);
-    let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_neglect"))
-        .args(["finetune", killed_config.to_str().unwrap()])
-        .env(neglect::store::FAILPOINT_VAR, "checkpoint-10")
-        .output()
-        .unwrap();
-    assert!(!crashed.status.success());
-    neglect_ok(&["finetune", killed_config.to_str().unwrap(), "--resume"]);
-    for file in ["adapter_model.safetensors", "optimizer.safetensors"] {
-        let a = std::fs::read(straight.join("step-10").join(file)).unwrap();
-        let b = std::fs::read(killed.join("step-10").join(file)).unwrap();
+    let lora = "[method]\nkind = \"lora\"\nrank = 4\nalpha = 8.0\ntargets = \"q_proj|v_proj|in_proj_qkv|experts\\\\.\\\\d+\\\\.down_proj\"";
+    for (arch, pack) in [("qwen3_moe", ""), ("qwen3_5_moe_text", "pack = false\n")] {
+        let extra = format!("{pack}router_aux_loss_coef = 0.05\n[checkpoints]\nevery = 5");
+        let (straight, killed) = (
+            dir.path().join(format!("{arch}-straight")),
+            dir.path().join(format!("{arch}-killed")),
+        );
+        let config = |name: &str, out: &Path, extra: &str| {
+            write_config_on(
+                arch,
+                &sub(&format!("{arch}-{name}")),
+                out,
+                lora,
+                10,
+                5e-3,
+                extra,
+            )
+        };
+        finetune_ok(&config("a", &straight, &extra));
+        let adapter_names: Vec<String> = {
+            let file = straight.join("step-10/adapter_model.safetensors");
+            Tensor::read_safetensors(&file)
+                .unwrap()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect()
+        };
         assert!(
-            a == b,
-            "{file} differs between the straight and the resumed run"
+            adapter_names.iter().any(|n| n.contains("mlp.experts.")),
+            "{arch}"
+        );
+
+        let killed_config = config("b", &killed, &extra);
+        let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_neglect"))
+            .args(["finetune", killed_config.to_str().unwrap()])
+            .env(neglect::store::FAILPOINT_VAR, "checkpoint-10")
+            .output()
+            .unwrap();
+        assert!(!crashed.status.success());
+        neglect_ok(&["finetune", killed_config.to_str().unwrap(), "--resume"]);
+        for file in ["adapter_model.safetensors", "optimizer.safetensors"] {
+            let a = std::fs::read(straight.join("step-10").join(file)).unwrap();
+            let b = std::fs::read(killed.join("step-10").join(file)).unwrap();
+            assert!(
+                a == b,
+                "{arch}: {file} differs between the straight and the resumed run"
+            );
+        }
+        assert_eq!(train_losses(&straight), train_losses(&killed), "{arch}");
+        if arch == "qwen3_5_moe_text" {
+            let packed = config(
+                "p",
+                &dir.path().join("packed"),
+                "router_aux_loss_coef = 0.05",
+            );
+            let run = neglect(&["finetune", packed.to_str().unwrap()]);
+            assert_eq!(run.status.code(), Some(1));
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            assert!(stderr.contains("recipe.pack = false"), "{stderr}");
+            continue;
+        }
+        // The chunked loss carries the router loss too.
+        let chunked = dir.path().join("chunked");
+        finetune_ok(&config(
+            "e",
+            &chunked,
+            "router_aux_loss_coef = 0.05\nloss_chunk = 3\n[checkpoints]\nevery = 5",
+        ));
+        let weights =
+            |run: &Path| common::read_tensors(&run.join("step-10/adapter_model.safetensors"));
+        let (plain, split) = (weights(&straight), weights(&chunked));
+        for (name, t) in &plain {
+            let diff = max_abs_diff(t, &split[name]);
+            assert!(diff < 1e-5, "{name}: chunked loss differs by {diff:e}");
+        }
+        let without = dir.path().join("without");
+        finetune_ok(&config("c", &without, "[checkpoints]\nevery = 5"));
+        let adapter =
+            |run: &Path| std::fs::read(run.join("step-10/adapter_model.safetensors")).unwrap();
+        assert!(
+            adapter(&without) != adapter(&straight),
+            "the router loss changes nothing"
         );
     }
-    assert_eq!(train_losses(&straight), train_losses(&killed));
-
-    // The chunked loss carries the router loss too.
-    let chunked = dir.path().join("chunked");
-    finetune_ok(&config(
-        "e",
-        &chunked,
-        "router_aux_loss_coef = 0.05\nloss_chunk = 3\n[checkpoints]\nevery = 5",
-    ));
-    let weights = |run: &Path| common::read_tensors(&run.join("step-10/adapter_model.safetensors"));
-    let (plain, split) = (weights(&straight), weights(&chunked));
-    for (name, t) in &plain {
-        let diff = max_abs_diff(t, &split[name]);
-        assert!(diff < 1e-5, "{name}: chunked loss differs by {diff:e}");
-    }
-
-    let without = dir.path().join("without");
-    finetune_ok(&config("c", &without, "[checkpoints]\nevery = 5"));
-    let adapter =
-        |run: &Path| std::fs::read(run.join("step-10/adapter_model.safetensors")).unwrap();
-    assert!(
-        adapter(&without) != adapter(&straight),
-        "the router loss changes nothing"
-    );
-
     let dense = write_config_on(
         "llama_gqa",
         &sub("d"),
@@ -797,7 +823,7 @@ fn sparse_expert_model_finetunes_with_router_loss_and_resumes_bit_identically() 
         LORA,
         2,
         5e-3,
-        extra,
+        "router_aux_loss_coef = 0.05",
     );
     let run = neglect(&["finetune", dense.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(1));

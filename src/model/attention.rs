@@ -3,7 +3,7 @@
 //! embeddings (whole or partial), the KV cache, grouped-query attention and optional score
 //! soft-capping, and the output projection.
 
-use super::config::{Arch, AttentionSpan, ModelConfig, QkNorm};
+use super::config::{Arch, LayerMixer, ModelConfig, QkNorm};
 use super::layers::{apply_rotary, Init, Linear, NormLayer, WeightLayout};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -76,19 +76,22 @@ pub(crate) struct PassContext {
     pub mask: AttentionMask,
     /// Mask of the sliding layers, when the model has any.
     pub sliding_mask: Option<AttentionMask>,
+    /// Real tokens `[batch, seq]` for linear-attention layers (see
+    /// [`super::decoder::ForwardArgs::real_tokens`]).
+    pub real_tokens: Option<Tensor>,
 }
 
 impl PassContext {
-    fn rope(&self, span: AttentionSpan) -> Option<&(Tensor, Tensor)> {
+    fn rope(&self, span: LayerMixer) -> Option<&(Tensor, Tensor)> {
         match (span, &self.sliding_rope) {
-            (AttentionSpan::Sliding, Some(tables)) => Some(tables),
+            (LayerMixer::Sliding, Some(tables)) => Some(tables),
             _ => self.rope.as_ref(),
         }
     }
 
-    fn mask(&self, span: AttentionSpan) -> &AttentionMask {
+    fn mask(&self, span: LayerMixer) -> &AttentionMask {
         match (span, &self.sliding_mask) {
-            (AttentionSpan::Sliding, Some(mask)) => mask,
+            (LayerMixer::Sliding, Some(mask)) => mask,
             _ => &self.mask,
         }
     }
@@ -111,7 +114,8 @@ pub(crate) struct Attention {
     q_norm: Option<NormLayer>,
     k_norm: Option<NormLayer>,
     qk_norm: QkNorm,
-    span: AttentionSpan,
+    span: LayerMixer,
+    output_gate: bool,
     num_heads: i64,
     num_kv_heads: i64,
     head_dim: i64,
@@ -140,6 +144,12 @@ impl Attention {
                 linear("c_proj", d, d, true, WeightLayout::InOut),
             ),
             _ => {
+                // Qwen3.5's query projection also yields a gate per head.
+                let q_out = if cfg.attention_output_gate {
+                    2 * q_dim
+                } else {
+                    q_dim
+                };
                 let qkv = if cfg.fused_qkv {
                     Projections::Fused(linear(
                         "qkv_proj",
@@ -150,7 +160,7 @@ impl Attention {
                     ))
                 } else {
                     Projections::Split {
-                        q: linear("q_proj", d, q_dim, cfg.qkv_bias, WeightLayout::OutIn),
+                        q: linear("q_proj", d, q_out, cfg.qkv_bias, WeightLayout::OutIn),
                         k: linear("k_proj", d, kv_dim, cfg.qkv_bias, WeightLayout::OutIn),
                         v: linear("v_proj", d, kv_dim, cfg.qkv_bias, WeightLayout::OutIn),
                     }
@@ -179,6 +189,7 @@ impl Attention {
             k_norm,
             qk_norm: cfg.qk_norm,
             span: cfg.layer_types[index].attention,
+            output_gate: cfg.attention_output_gate,
             num_heads: cfg.num_heads,
             num_kv_heads: cfg.num_kv_heads,
             head_dim: cfg.head_dim,
@@ -227,6 +238,18 @@ impl Attention {
                 )
             }
         };
+        // Qwen3.5: each head's projection is [query, gate].
+        let (q, gate) = if self.output_gate {
+            let halves = q
+                .view([b, s, self.num_heads, 2 * self.head_dim])
+                .chunk(2, -1);
+            (
+                halves[0].reshape([b, s, q_dim]),
+                Some(halves[1].reshape([b, s, q_dim])),
+            )
+        } else {
+            (q, None)
+        };
         let norm = |n: &Option<NormLayer>, t: Tensor| {
             n.as_ref().map_or(t.shallow_clone(), |n| n.forward(&t))
         };
@@ -264,6 +287,10 @@ impl Attention {
             Some(cap) => self.attend_softcapped(&q, &k, &v, ctx.mask(self.span), cap),
         };
         let merged = attended.transpose(1, 2).reshape([b, s, q_dim]);
+        let merged = match gate {
+            Some(gate) => merged * gate.sigmoid(),
+            None => merged,
+        };
         // 6. output projection
         self.out.forward(&merged, train)
     }

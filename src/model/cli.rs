@@ -123,13 +123,13 @@ pub fn info(args: &InfoArgs) -> Result<()> {
 /// Attention span of the layers (full, or sliding with its window), rotary width and
 /// soft-capping, in one line.
 fn attention_summary(c: &super::config::ModelConfig) -> String {
-    use super::config::AttentionSpan;
-    let of = |span: AttentionSpan| -> Vec<usize> {
+    use super::config::LayerMixer;
+    let of = |span: LayerMixer| -> Vec<usize> {
         (0..c.layer_types.len())
             .filter(|&i| c.layer_types[i].attention == span)
             .collect()
     };
-    let (full, sliding) = (of(AttentionSpan::Full), of(AttentionSpan::Sliding));
+    let (full, sliding) = (of(LayerMixer::Full), of(LayerMixer::Sliding));
     let mut parts = vec![];
     if !full.is_empty() {
         parts.push(format!("full: layers {}", index_ranges(&full)));
@@ -139,6 +139,21 @@ fn attention_summary(c: &super::config::ModelConfig) -> String {
             "sliding (window {window}): layers {}",
             index_ranges(&sliding)
         ));
+    }
+    let linear = of(LayerMixer::Linear);
+    if let (false, Some(l)) = (linear.is_empty(), &c.linear_attention) {
+        parts.push(format!(
+            "gated DeltaNet ({} key / {} value heads of {} / {}, conv {}): layers {}",
+            l.key_heads,
+            l.value_heads,
+            l.key_head_dim,
+            l.value_head_dim,
+            l.conv_kernel,
+            index_ranges(&linear)
+        ));
+    }
+    if c.attention_output_gate {
+        parts.push("gated attention output".into());
     }
     if c.rotary_dim > 0 && c.rotary_dim < c.head_dim {
         parts.push(format!("rotary on {} of {} dims", c.rotary_dim, c.head_dim));

@@ -18,6 +18,8 @@ pub const MODEL_TYPES: &[&str] = &[
     "qwen2",
     "qwen3",
     "qwen3_moe",
+    "qwen3_5_text",
+    "qwen3_5_moe_text",
     "olmo2",
     "olmo3",
     "phi3",
@@ -40,6 +42,13 @@ pub enum Arch {
     Qwen3,
     /// Qwen3-MoE: Qwen3 attention, sparse expert MLPs.
     Qwen3Moe,
+    /// Qwen3.5 (text): gated DeltaNet linear-attention layers between gated full-attention
+    /// layers (`layer_types`), `1 + weight` RMSNorms, partial rotary.
+    #[serde(rename = "qwen3_5_text")]
+    Qwen3_5,
+    /// Qwen3.5-MoE (text): Qwen3.5 with sparse experts and a gated shared expert in every layer.
+    #[serde(rename = "qwen3_5_moe_text")]
+    Qwen3_5Moe,
     /// OLMo 2: norms after attention and MLP (not before), q/k RMSNorm over all heads.
     Olmo2,
     /// OLMo 3: OLMo 2 with sliding-window and full layers.
@@ -170,14 +179,32 @@ pub enum QkNorm {
     AllHeads,
 }
 
-/// Attention span of one layer.
+/// How one layer mixes positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum AttentionSpan {
-    /// Every earlier position.
+pub enum LayerMixer {
+    /// Attention over every earlier position.
     Full,
-    /// The last [`ModelConfig::sliding_window`] positions (this one included).
+    /// Attention over the last [`ModelConfig::sliding_window`] positions (this one included).
     Sliding,
+    /// Gated DeltaNet linear attention ([`ModelConfig::linear_attention`]): a recurrent state
+    /// updated by the gated delta rule.
+    Linear,
+}
+
+/// Gated DeltaNet settings (Qwen3.5's `linear_*` keys).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinearAttentionConfig {
+    /// Query/key heads.
+    pub key_heads: i64,
+    /// Value heads (a multiple of the key heads).
+    pub value_heads: i64,
+    /// Width of a query/key head.
+    pub key_head_dim: i64,
+    /// Width of a value head.
+    pub value_head_dim: i64,
+    /// Width of the causal depthwise convolution over q, k and v.
+    pub conv_kernel: i64,
 }
 
 /// Sparse mixture-of-experts settings (Qwen3-MoE).
@@ -187,6 +214,9 @@ pub struct MoeConfig {
     pub num_experts: i64,
     /// Experts each token is routed to.
     pub top_k: i64,
+    /// Inner width of the shared expert every token also passes through, scaled by a sigmoid
+    /// gate (Qwen3.5-MoE).
+    pub shared_expert_intermediate_size: Option<i64>,
     /// Renormalise the top-k routing probabilities to sum to 1.
     pub norm_topk_prob: bool,
     /// Width of one expert's inner layer.
@@ -201,7 +231,7 @@ pub struct MoeConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LayerType {
     /// Full or sliding-window attention.
-    pub attention: AttentionSpan,
+    pub attention: LayerMixer,
     /// A sparse expert MLP ([`ModelConfig::moe`]) instead of the dense one.
     pub sparse_mlp: bool,
 }
@@ -246,6 +276,14 @@ pub struct ModelConfig {
     pub layer_types: Vec<LayerType>,
     /// Sparse expert settings of the sparse layers.
     pub moe: Option<MoeConfig>,
+    /// Gated DeltaNet settings of the linear-attention layers.
+    pub linear_attention: Option<LinearAttentionConfig>,
+    /// Where the checkpoint keeps the decoder body when not under the architecture's own prefix
+    /// (`model.language_model` in Qwen3.5's image-text checkpoints).
+    pub checkpoint_prefix: Option<String>,
+    /// Full attention's output is gated by `sigmoid(gate)`, the gate coming from a second half
+    /// of each query head's projection (Qwen3.5).
+    pub attention_output_gate: bool,
     /// Attention scores are multiplied by this (default `1 / sqrt(head_dim)`).
     pub attention_scale: f64,
     /// `cap * tanh(score / cap)` on attention scores.
@@ -408,6 +446,23 @@ impl ModelConfig {
             .get("model_type")
             .and_then(Value::as_str)
             .with_context(|| format!("{}: missing key `model_type`", file.display()))?;
+        // Image-text checkpoints: the language model's config is `text_config`.
+        if let ("qwen3_5" | "qwen3_5_moe", Some(text)) = (model_type, keys.get("text_config")) {
+            let mut text = text.clone();
+            let object = text
+                .as_object_mut()
+                .with_context(|| format!("{}: `text_config` must be an object", file.display()))?;
+            let inner = format!("{model_type}_text");
+            object.entry("model_type").or_insert(inner.into());
+            for key in ["tie_word_embeddings", "bos_token_id", "eos_token_id"] {
+                if let (false, Some(v)) = (object.contains_key(key), keys.get(key)) {
+                    object.insert(key.to_string(), v.clone());
+                }
+            }
+            let mut config = Self::from_json(&text, file)?;
+            config.checkpoint_prefix = Some("model.language_model".into());
+            return Ok(config);
+        }
         let config = match model_type {
             "gpt2" => Self::gpt2(&keys)?,
             "llama" => Self::rotary(&keys, Arch::Llama)?,
@@ -415,6 +470,8 @@ impl ModelConfig {
             "qwen2" => Self::rotary(&keys, Arch::Qwen2)?,
             "qwen3" => Self::rotary(&keys, Arch::Qwen3)?,
             "qwen3_moe" => Self::rotary(&keys, Arch::Qwen3Moe)?,
+            "qwen3_5_text" => Self::rotary(&keys, Arch::Qwen3_5)?,
+            "qwen3_5_moe_text" => Self::rotary(&keys, Arch::Qwen3_5Moe)?,
             "olmo2" => Self::rotary(&keys, Arch::Olmo2)?,
             "olmo3" => Self::rotary(&keys, Arch::Olmo3)?,
             "phi3" => Self::rotary(&keys, Arch::Phi3)?,
@@ -467,6 +524,7 @@ impl ModelConfig {
             _ => (attention_bias, attention_bias),
         };
         let gemma = matches!(arch, Arch::Gemma2 | Arch::Gemma3Text);
+        let qwen3_5 = matches!(arch, Arch::Qwen3_5 | Arch::Qwen3_5Moe);
         let olmo = matches!(arch, Arch::Olmo2 | Arch::Olmo3);
         let (positions, sliding_positions) = Self::rope_by_layer_type(keys, arch)?;
         let sliding_window = match arch {
@@ -477,8 +535,19 @@ impl ModelConfig {
             _ => None,
         };
         let layer_types = Self::layer_types(keys, arch, num_layers, sliding_window)?;
-        let moe = (arch == Arch::Qwen3Moe)
-            .then(|| Self::moe(keys))
+        let moe = matches!(arch, Arch::Qwen3Moe | Arch::Qwen3_5Moe)
+            .then(|| Self::moe(keys, arch))
+            .transpose()?;
+        let linear_attention = qwen3_5
+            .then(|| -> Result<LinearAttentionConfig> {
+                Ok(LinearAttentionConfig {
+                    key_heads: keys.int("linear_num_key_heads")?,
+                    value_heads: keys.int("linear_num_value_heads")?,
+                    key_head_dim: keys.int("linear_key_head_dim")?,
+                    value_head_dim: keys.int("linear_value_head_dim")?,
+                    conv_kernel: keys.int_or("linear_conv_kernel_dim", 4)?,
+                })
+            })
             .transpose()?;
         let activation_key = if gemma {
             "hidden_activation"
@@ -496,14 +565,22 @@ impl ModelConfig {
             arch,
             vocab_size: keys.int("vocab_size")?,
             hidden_size,
-            intermediate_size: keys.int("intermediate_size")?,
+            // Qwen3.5-MoE has no dense MLP (every layer is sparse).
+            intermediate_size: match &moe {
+                Some(m) if arch == Arch::Qwen3_5Moe => {
+                    keys.int_or("intermediate_size", m.expert_intermediate_size)?
+                }
+                _ => keys.int("intermediate_size")?,
+            },
             num_layers,
             num_heads,
             num_kv_heads,
             head_dim,
             norm: match arch {
                 Arch::Olmo2 | Arch::Olmo3 => Norm::RmsScaledInF32,
-                Arch::Gemma2 | Arch::Gemma3Text => Norm::RmsUnitOffset,
+                Arch::Gemma2 | Arch::Gemma3Text | Arch::Qwen3_5 | Arch::Qwen3_5Moe => {
+                    Norm::RmsUnitOffset
+                }
                 _ => Norm::Rms,
             },
             norm_placement: match arch {
@@ -519,6 +596,9 @@ impl ModelConfig {
             sliding_window,
             layer_types,
             moe,
+            linear_attention,
+            checkpoint_prefix: None,
+            attention_output_gate: qwen3_5,
             attention_scale: if gemma {
                 keys.float_or("query_pre_attn_scalar", 256.0)?.powf(-0.5)
             } else {
@@ -547,7 +627,11 @@ impl ModelConfig {
             o_bias,
             mlp_bias: keys.bool_or("mlp_bias", false)?,
             qk_norm: match arch {
-                Arch::Qwen3 | Arch::Qwen3Moe | Arch::Gemma3Text => QkNorm::PerHead,
+                Arch::Qwen3
+                | Arch::Qwen3Moe
+                | Arch::Qwen3_5
+                | Arch::Qwen3_5Moe
+                | Arch::Gemma3Text => QkNorm::PerHead,
                 Arch::Olmo2 | Arch::Olmo3 => QkNorm::AllHeads,
                 _ => QkNorm::None,
             },
@@ -585,8 +669,11 @@ impl ModelConfig {
                 file.display()
             ),
         };
-        let spans: Vec<AttentionSpan> = match (arch, listed) {
-            (Arch::Olmo3 | Arch::Gemma2 | Arch::Gemma3Text, Some(types)) => {
+        let spans: Vec<LayerMixer> = match (arch, listed) {
+            (
+                Arch::Olmo3 | Arch::Gemma2 | Arch::Gemma3Text | Arch::Qwen3_5 | Arch::Qwen3_5Moe,
+                Some(types),
+            ) => {
                 if types.len() as i64 != num_layers {
                     bail!(
                         "{}: `layer_types` lists {} layers, num_hidden_layers is {num_layers}",
@@ -597,10 +684,13 @@ impl ModelConfig {
                 types
                     .iter()
                     .map(|t| match t.as_str() {
-                        "full_attention" => Ok(AttentionSpan::Full),
-                        "sliding_attention" => Ok(AttentionSpan::Sliding),
+                        "full_attention" => Ok(LayerMixer::Full),
+                        "sliding_attention" => Ok(LayerMixer::Sliding),
+                        "linear_attention" if matches!(arch, Arch::Qwen3_5 | Arch::Qwen3_5Moe) => {
+                            Ok(LayerMixer::Linear)
+                        }
                         other => bail!(
-                            "{}: unsupported layer type `{other}` (supported: full_attention, sliding_attention)",
+                            "{}: unsupported layer type `{other}` for {arch:?}",
                             file.display()
                         ),
                     })
@@ -617,27 +707,43 @@ impl ModelConfig {
                 (0..num_layers)
                     .map(|i| {
                         if (i + 1) % every == 0 {
-                            AttentionSpan::Full
+                            LayerMixer::Full
                         } else {
-                            AttentionSpan::Sliding
+                            LayerMixer::Sliding
+                        }
+                    })
+                    .collect()
+            }
+            (Arch::Qwen3_5 | Arch::Qwen3_5Moe, None) => {
+                // transformers' default: every `full_attention_interval`-th layer (4) is full
+                // attention, the others linear.
+                let every = keys.int_or("full_attention_interval", 4)?.max(1);
+                (0..num_layers)
+                    .map(|i| {
+                        if (i + 1) % every == 0 {
+                            LayerMixer::Full
+                        } else {
+                            LayerMixer::Linear
                         }
                     })
                     .collect()
             }
             (Arch::Mistral | Arch::Phi3, _) if sliding_window.is_some() => {
-                vec![AttentionSpan::Sliding; num_layers as usize]
+                vec![LayerMixer::Sliding; num_layers as usize]
             }
-            _ => vec![AttentionSpan::Full; num_layers as usize],
+            _ => vec![LayerMixer::Full; num_layers as usize],
         };
-        if spans.contains(&AttentionSpan::Sliding) && sliding_window.is_none() {
+        if spans.contains(&LayerMixer::Sliding) && sliding_window.is_none() {
             bail!(
                 "{}: sliding-window layers need `sliding_window`",
                 file.display()
             );
         }
         let sparse = |i: i64| -> Result<bool> {
-            if arch != Arch::Qwen3Moe {
-                return Ok(false);
+            match arch {
+                Arch::Qwen3_5Moe => return Ok(true),
+                Arch::Qwen3Moe => {}
+                _ => return Ok(false),
             }
             let dense = keys.ids("mlp_only_layers")?;
             let step = keys.int_or("decoder_sparse_step", 1)?;
@@ -655,9 +761,11 @@ impl ModelConfig {
             .collect()
     }
 
-    /// Qwen3-MoE's expert settings (`num_experts`, saved by transformers 5 as
-    /// `num_local_experts`).
-    fn moe(keys: &Keys) -> Result<MoeConfig> {
+    /// Qwen3-MoE's and Qwen3.5-MoE's expert settings (`num_experts`, saved by transformers 5
+    /// as `num_local_experts` for Qwen3-MoE). Qwen3.5-MoE always renormalises the top-k
+    /// probabilities and adds a shared expert.
+    fn moe(keys: &Keys, arch: Arch) -> Result<MoeConfig> {
+        let qwen3_5 = arch == Arch::Qwen3_5Moe;
         let num_experts = match keys.get("num_experts") {
             Some(_) => keys.int("num_experts")?,
             None => keys.int("num_local_experts")?,
@@ -672,7 +780,10 @@ impl ModelConfig {
         Ok(MoeConfig {
             num_experts,
             top_k,
-            norm_topk_prob: keys.bool_or("norm_topk_prob", false)?,
+            shared_expert_intermediate_size: qwen3_5
+                .then(|| keys.int("shared_expert_intermediate_size"))
+                .transpose()?,
+            norm_topk_prob: qwen3_5 || keys.bool_or("norm_topk_prob", false)?,
             expert_intermediate_size: keys.int("moe_intermediate_size")?,
             router_aux_loss_coef: keys.float_or("router_aux_loss_coef", 0.0)?,
         })
@@ -802,12 +913,15 @@ impl ModelConfig {
             sliding_window: None,
             layer_types: vec![
                 LayerType {
-                    attention: AttentionSpan::Full,
+                    attention: LayerMixer::Full,
                     sparse_mlp: false
                 };
                 num_layers.max(0) as usize
             ],
             moe: None,
+            linear_attention: None,
+            checkpoint_prefix: None,
+            attention_output_gate: false,
             attention_scale: (head_dim as f64).powf(-0.5),
             attention_softcap: None,
             final_logit_softcap: None,
@@ -862,6 +976,16 @@ impl ModelConfig {
                 self.rotary_dim
             );
         }
+        if let Some(linear) = &self.linear_attention {
+            if linear.key_heads <= 0 || linear.value_heads % linear.key_heads != 0 {
+                bail!(
+                    "{}: linear_num_value_heads {} is not a multiple of linear_num_key_heads {}",
+                    file.display(),
+                    linear.value_heads,
+                    linear.key_heads
+                );
+            }
+        }
         if let Some(window) = self.sliding_window {
             if window <= 0 {
                 bail!(
@@ -889,15 +1013,30 @@ impl ModelConfig {
         let q = self.num_heads * self.head_dim;
         let kv = self.num_kv_heads * self.head_dim;
         let norm_params = if self.norm == Norm::Layer { 2 * d } else { d };
-        let attn = d * (q + 2 * kv)
+        // The output gate doubles the query projection.
+        let q_out = if self.attention_output_gate { 2 * q } else { q };
+        let attention = d * (q_out + 2 * kv)
             + q * d
-            + if self.qkv_bias { q + 2 * kv } else { 0 }
+            + if self.qkv_bias { q_out + 2 * kv } else { 0 }
             + if self.o_bias { d } else { 0 }
             + match self.qk_norm {
                 QkNorm::None => 0,
                 QkNorm::PerHead => 2 * self.head_dim,
                 QkNorm::AllHeads => q + kv,
             };
+        let linear_attention = self.linear_attention.as_ref().map_or(0, |l| {
+            let keys = l.key_heads * l.key_head_dim;
+            let values = l.value_heads * l.value_head_dim;
+            let conv = 2 * keys + values;
+            // in_proj_qkv, in_proj_z, in_proj_b, in_proj_a, conv1d, dt_bias, A_log, norm, out_proj
+            d * conv
+                + d * values
+                + 2 * d * l.value_heads
+                + conv * l.conv_kernel
+                + 2 * l.value_heads
+                + l.value_head_dim
+                + values * d
+        });
         let mlp_of = |i: i64| {
             if self.gated_mlp {
                 3 * d * i + if self.mlp_bias { 2 * i + d } else { 0 }
@@ -913,6 +1052,10 @@ impl ModelConfig {
             .layer_types
             .iter()
             .map(|layer| {
+                let mixer = match layer.attention {
+                    LayerMixer::Linear => linear_attention,
+                    _ => attention,
+                };
                 let mlp = match (&self.moe, layer.sparse_mlp) {
                     (Some(moe), true) => {
                         let experts = if active_only {
@@ -920,11 +1063,16 @@ impl ModelConfig {
                         } else {
                             moe.num_experts
                         };
-                        experts * mlp_of(moe.expert_intermediate_size) + moe.num_experts * d
+                        let shared = moe
+                            .shared_expert_intermediate_size
+                            .map_or(0, |i| mlp_of(i) + d);
+                        experts * mlp_of(moe.expert_intermediate_size)
+                            + moe.num_experts * d
+                            + shared
                     }
                     _ => mlp_of(self.intermediate_size),
                 };
-                attn + mlp + norms_per_layer * norm_params
+                mixer + mlp + norms_per_layer * norm_params
             })
             .sum();
         let embeddings = self.vocab_size * d

@@ -8,7 +8,8 @@
 //! and the same store is what the training engine optimises.
 
 use super::attention::{Attention, AttentionMask, PassContext};
-use super::config::{Arch, ModelConfig, NormPlacement, Positions};
+use super::config::{Arch, LayerMixer, ModelConfig, NormPlacement, Positions};
+use super::deltanet::GatedDeltaNet;
 use super::edit::{EditGuard, EditSlot, ResidualEdit};
 use super::layers::{variable, Fill, Init, Linear, NormLayer, Rotary};
 use super::lora::{LoraAdapter, LoraConfig, PEFT_PREFIX};
@@ -33,19 +34,19 @@ pub fn padded_causal_mask(lengths: &[usize], seq: usize, device: Device) -> Tens
     causal.logical_and(&valid.unsqueeze(1).unsqueeze(1))
 }
 
-/// Keys and values of earlier positions, one entry per layer, `[batch, kv_heads, len, head_dim]`.
+/// What earlier positions left, one entry per layer: keys and values
+/// `[batch, kv_heads, len, head_dim]` of attention layers, the convolution inputs and recurrent
+/// state of linear-attention layers.
 #[derive(Debug, Default)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
+    positions: i64,
 }
 
 impl KvCache {
     /// Number of positions already cached.
     pub fn len(&self) -> i64 {
-        match self.layers.first() {
-            Some(Some((k, _))) => k.size()[2],
-            _ => 0,
-        }
+        self.positions
     }
 
     /// True when nothing is cached yet.
@@ -83,6 +84,10 @@ pub struct ForwardArgs<'a> {
     pub capture_hidden: bool,
     /// Training mode: enables adapter dropout.
     pub train: bool,
+    /// `[batch, seq]` booleans, false at left padding: linear-attention layers zero those
+    /// inputs so that they leave no state (attention layers rely on `mask`). Default: every
+    /// position is a token.
+    pub real_tokens: Option<&'a Tensor>,
 }
 
 impl Default for ForwardArgs<'_> {
@@ -94,6 +99,7 @@ impl Default for ForwardArgs<'_> {
             logits: Logits::All,
             capture_hidden: false,
             train: false,
+            real_tokens: None,
         }
     }
 }
@@ -116,15 +122,23 @@ pub struct ForwardOutput {
 #[derive(Debug)]
 enum FeedForward {
     Dense(Box<Mlp>),
-    Sparse(SparseMlp),
+    Sparse(Box<SparseMlp>),
 }
 
-/// One transformer block: attention and feed-forward, each a residual update, with norms
-/// where the architecture puts them ([`NormPlacement`]).
+/// A block's token mixer.
+#[derive(Debug)]
+enum Mixer {
+    Attention(Box<Attention>),
+    DeltaNet(Box<GatedDeltaNet>),
+}
+
+/// One transformer block: a token mixer (attention or linear attention) and a feed-forward
+/// layer, each a residual update, with norms where the architecture puts them
+/// ([`NormPlacement`]).
 #[derive(Debug)]
 struct Block {
     attn_in: Option<NormLayer>,
-    attn: Attention,
+    attn: Mixer,
     attn_out: Option<NormLayer>,
     mlp_in: Option<NormLayer>,
     mlp: FeedForward,
@@ -147,9 +161,13 @@ impl Block {
         slot: Option<&mut Option<(Tensor, Tensor)>>,
         train: bool,
     ) -> (Tensor, Option<Tensor>) {
-        let attended = self
-            .attn
-            .forward(&maybe_norm(&self.attn_in, x), ctx, slot, train);
+        let mixer_in = maybe_norm(&self.attn_in, x);
+        let attended = match &self.attn {
+            Mixer::Attention(attn) => attn.forward(&mixer_in, ctx, slot, train),
+            Mixer::DeltaNet(linear) => {
+                linear.forward(&mixer_in, ctx.real_tokens.as_ref(), slot, train)
+            }
+        };
         let h = x + maybe_norm(&self.attn_out, &attended);
         let mlp_in = maybe_norm(&self.mlp_in, &h);
         let (update, router_logits) = match &self.mlp {
@@ -201,9 +219,13 @@ impl Block {
             ),
         };
         let mlp = match (&cfg.moe, cfg.layer_types[index].sparse_mlp) {
-            (Some(moe), true) => {
-                FeedForward::Sparse(SparseMlp::new(&path / mlp_name, cfg, moe, kind, init))
-            }
+            (Some(moe), true) => FeedForward::Sparse(Box::new(SparseMlp::new(
+                &path / mlp_name,
+                cfg,
+                moe,
+                kind,
+                init,
+            ))),
             _ => FeedForward::Dense(Box::new(Mlp::new(
                 &path / mlp_name,
                 cfg,
@@ -212,9 +234,25 @@ impl Block {
                 init,
             ))),
         };
+        let attn = match (cfg.layer_types[index].attention, &cfg.linear_attention) {
+            (LayerMixer::Linear, Some(shape)) => Mixer::DeltaNet(Box::new(GatedDeltaNet::new(
+                &path / "linear_attn",
+                cfg,
+                shape,
+                kind,
+                init,
+            ))),
+            _ => Mixer::Attention(Box::new(Attention::new(
+                &path / attn_name,
+                cfg,
+                index,
+                kind,
+                init,
+            ))),
+        };
         Block {
             attn_in,
-            attn: Attention::new(&path / attn_name, cfg, index, kind, init),
+            attn,
             attn_out,
             mlp_in,
             mlp,
@@ -375,6 +413,7 @@ impl Decoder {
             logits,
             capture_hidden,
             train,
+            real_tokens,
         } = args;
         let (batch, seq) = (input_ids.size()[0], input_ids.size()[1]);
         let past = cache.as_ref().map_or(0, |c| c.len());
@@ -404,7 +443,8 @@ impl Decoder {
             }
         };
 
-        let ctx = self.pass_context(&positions, attention_mask, past, seq);
+        let mut ctx = self.pass_context(&positions, attention_mask, past, seq);
+        ctx.real_tokens = real_tokens.map(Tensor::shallow_clone);
 
         let edit = self.edit.current();
         let edited =
@@ -426,6 +466,9 @@ impl Decoder {
             if capture_hidden {
                 hidden.push(x.shallow_clone());
             }
+        }
+        if let Some(c) = cache {
+            c.positions = past + seq;
         }
         let logits = match logits {
             Logits::Skip => None,
@@ -465,6 +508,7 @@ impl Decoder {
             sliding_rope: self.sliding_rotary.as_ref().map(tables),
             mask,
             sliding_mask,
+            real_tokens: None,
         }
     }
 
@@ -536,7 +580,10 @@ impl Decoder {
         let mut out = Vec::new();
         for block in &mut self.blocks {
             let Block { attn, mlp, .. } = block;
-            out.extend(attn.linears_mut());
+            match attn {
+                Mixer::Attention(attn) => out.extend(attn.linears_mut()),
+                Mixer::DeltaNet(linear) => out.extend(linear.linears_mut()),
+            }
             match mlp {
                 FeedForward::Dense(mlp) => out.extend(mlp.linears_mut()),
                 FeedForward::Sparse(moe) => out.extend(moe.linears_mut()),

@@ -230,6 +230,7 @@ pub fn generate_batch(
                     mask: Some(&mask),
                     cache: Some(&mut cache),
                     logits: Logits::Last,
+                    real_tokens: Some(&real),
                     ..Default::default()
                 },
             )

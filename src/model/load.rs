@@ -4,6 +4,7 @@
 //! memory-mapped and tensors are copied into the store's variables one at a time (converting
 //! dtype and device on the way), so loading never holds two copies of the model.
 
+use super::config::ModelConfig;
 use anyhow::{bail, Context, Result};
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
@@ -97,28 +98,36 @@ fn kind_of(dtype: Dtype, name: &str, path: &Path) -> Result<Kind> {
 }
 
 /// The checkpoint name to read for variable `var`: the same name, or without the body prefix
-/// (`transformer.h.0...` -> `h.0...`) as in checkpoints saved from the bare body model.
+/// (`transformer.h.0...` -> `h.0...`) as in checkpoints saved from the bare body model, or
+/// under `checkpoint_prefix` (`model.layers.0...` -> `model.language_model.layers.0...`).
 fn source_name<'a>(
     var: &'a str,
     files: &'a BTreeMap<String, PathBuf>,
     body_prefix: &str,
+    checkpoint_prefix: Option<&str>,
 ) -> Option<&'a str> {
     if files.contains_key(var) {
         return Some(var);
     }
     let stripped = var.strip_prefix(body_prefix)?.strip_prefix('.')?;
-    files.get_key_value(stripped).map(|(k, _)| k.as_str())
+    if let Some((name, _)) = files.get_key_value(stripped) {
+        return Some(name.as_str());
+    }
+    let moved = format!("{}.{stripped}", checkpoint_prefix?);
+    files.get_key_value(&moved).map(|(k, _)| k.as_str())
 }
 
 /// Copies every variable of `vs` from the checkpoint in `dir`. Each variable must be present
 /// with the same shape; extra checkpoint tensors are reported on stderr.
-pub fn load_into(vs: &VarStore, dir: &Path, body_prefix: &str) -> Result<()> {
+pub fn load_into(vs: &VarStore, dir: &Path, config: &ModelConfig) -> Result<()> {
+    let body_prefix = config.arch.body_prefix();
+    let checkpoint_prefix = config.checkpoint_prefix.as_deref();
     let files = weight_files(dir)?;
     let variables = vs.variables();
     // Group variables by the file that holds them, so each file is mapped once.
     let mut by_file: BTreeMap<&Path, Vec<(&str, &str)>> = BTreeMap::new();
     for var in variables.keys() {
-        let source = source_name(var, &files, body_prefix)
+        let source = source_name(var, &files, body_prefix, checkpoint_prefix)
             .with_context(|| format!("{}: checkpoint has no tensor `{var}`", dir.display()))?;
         by_file
             .entry(files[source].as_path())

@@ -19,6 +19,7 @@ pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod decoder;
+mod deltanet;
 pub mod edit;
 pub mod generate;
 pub mod layers;
@@ -119,7 +120,7 @@ impl LoadedModel {
         }
         let vs = VarStore::new(device);
         let decoder = Decoder::new(&vs, &config, kind, Init::Empty);
-        load::load_into(&vs, dir, config.arch.body_prefix())?;
+        load::load_into(&vs, dir, &config)?;
         Ok(LoadedModel {
             dir: dir.to_path_buf(),
             vs,

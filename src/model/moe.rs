@@ -1,5 +1,5 @@
-//! Sparse mixture-of-experts feed-forward layer (Qwen3-MoE), and the router's load-balancing
-//! loss.
+//! Sparse mixture-of-experts feed-forward layer (Qwen3-MoE, Qwen3.5-MoE with its gated shared
+//! expert), and the router's load-balancing loss.
 //!
 //! A router (`mlp.gate.weight` `[experts, d]`) scores every token; its softmax (in f32) picks
 //! each token's `top_k` experts, whose weights are renormalised when `norm_topk_prob`. Tokens
@@ -18,6 +18,8 @@ use tch::{nn, Kind, Tensor};
 pub(crate) struct SparseMlp {
     router: Tensor,
     experts: Vec<Mlp>,
+    /// Qwen3.5-MoE's shared expert and its gate `[1, d]`.
+    shared: Option<(Mlp, Tensor)>,
     top_k: i64,
     norm_topk_prob: bool,
 }
@@ -51,20 +53,39 @@ impl SparseMlp {
                 )
             })
             .collect();
+        let shared = moe.shared_expert_intermediate_size.map(|inner| {
+            (
+                Mlp::new(&path / "shared_expert", cfg, inner, kind, init),
+                variable(
+                    &(&path / "shared_expert_gate"),
+                    "weight",
+                    &[1, cfg.hidden_size],
+                    kind,
+                    Fill::Normal,
+                    init,
+                ),
+            )
+        });
         SparseMlp {
             router,
             experts,
+            shared,
             top_k: moe.top_k,
             norm_topk_prob: moe.norm_topk_prob,
         }
     }
 
-    /// Every expert's projections, expert by expert.
+    /// Every expert's projections, expert by expert, then the shared expert's.
     pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
-        self.experts
+        let mut out: Vec<&mut Linear> = self
+            .experts
             .iter_mut()
             .flat_map(|e| e.linears_mut())
-            .collect()
+            .collect();
+        if let Some((shared, _)) = &mut self.shared {
+            out.extend(shared.linears_mut());
+        }
+        out
     }
 
     /// The layer's output for `x` `[b, s, d]`, and the router logits `[b * s, experts]`.
@@ -100,6 +121,13 @@ impl SparseMlp {
         let weights = top.reshape([-1]).index_select(0, &order).unsqueeze(1);
         let weighted = Tensor::cat(&outputs, 0) * weights;
         let out = tokens.zeros_like().index_add(0, &pair_token, &weighted);
+        let out = match &self.shared {
+            Some((shared, gate)) => {
+                let scale = tokens.linear(gate, None::<&Tensor>).sigmoid();
+                out + shared.forward(&tokens, train) * scale
+            }
+            None => out,
+        };
         (out.view(size.as_slice()), router_logits)
     }
 }

@@ -273,6 +273,12 @@ impl Trainee {
     fn new(config: &FinetuneConfig, device: Device) -> Result<Self> {
         tch::manual_seed(config.seed as i64);
         let mut model = LoadedModel::load(&config.model, device, config.dtype.kind())?;
+        if config.recipe.pack && model.decoder.config.linear_attention.is_some() {
+            bail!(
+                "{}: recipe.pack = true puts several documents in one row, and this model's linear-attention layers would carry their state from one document into the next; set recipe.pack = false",
+                config.model.display()
+            );
+        }
         if config.recipe.router_aux_loss_coef > 0.0 && model.decoder.config.moe.is_none() {
             bail!(
                 "{}: recipe.router_aux_loss_coef is set but the model has no sparse expert layers",
@@ -768,11 +774,7 @@ fn restore(trainee: &mut Trainee, mix: &mut DataMix, dir: &Path) -> Result<RunSt
             let file = dir.join("adapter_model.safetensors");
             copy_tensors(&adapters.variables(), &file)?;
         }
-        None => load::load_into(
-            &trainee.model.vs,
-            dir,
-            trainee.model.decoder.config.arch.body_prefix(),
-        )?,
+        None => load::load_into(&trainee.model.vs, dir, &trainee.model.decoder.config)?,
     }
     let optimizer_file = dir.join("optimizer.safetensors");
     let optimizer: HashMap<String, Tensor> = Tensor::read_safetensors(&optimizer_file)
