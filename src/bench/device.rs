@@ -447,7 +447,8 @@ fn train_and_resume(
             max_length: args.seq,
             steps: Some(args.steps),
             epochs: None,
-            pack: true,
+            // Linear-attention layers would carry state across packed documents.
+            pack: config.linear_attention.is_none(),
             betas: [0.9, 0.999],
             eps: 1e-8,
             weight_decay: 0.0,
