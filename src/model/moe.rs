@@ -4,8 +4,8 @@
 //! A router (`mlp.gate.weight` `[experts, d]`) scores every token; its softmax (in f32) picks
 //! each token's `top_k` experts, whose weights are renormalised when `norm_topk_prob`. Tokens
 //! are grouped by expert (one `index_select` of the token rows, sorted by expert), each expert
-//! runs once on its contiguous group, and the weighted outputs are added back per token
-//! (`index_add`). Experts are ordinary gated MLPs under `mlp.experts.<e>`, so checkpoints load
+//! runs once on its contiguous group, and the weighted outputs are put back in token order and
+//! summed over each token's experts. Experts are ordinary gated MLPs under `mlp.experts.<e>`, so checkpoints load
 //! name for name and LoRA can target them like any linear layer.
 
 use super::config::{ModelConfig, MoeConfig};
@@ -120,7 +120,13 @@ impl SparseMlp {
         }
         let weights = top.reshape([-1]).index_select(0, &order).unsqueeze(1);
         let weighted = Tensor::cat(&outputs, 0) * weights;
-        let out = tokens.zeros_like().index_add(0, &pair_token, &weighted);
+        // Back to (token, slot) order, then each token's slots summed: a permutation and a
+        // sum instead of an index_add over repeated token ids (3x faster on CPU, forward and
+        // backward).
+        let in_pair_order = weighted.index_select(0, &order.argsort(0, false));
+        let out = in_pair_order
+            .view([-1, self.top_k, d])
+            .sum_dim_intlist(1, false, weighted.kind());
         let out = match &self.shared {
             Some((shared, gate)) => {
                 let scale = tokens.linear(gate, None::<&Tensor>).sigmoid();
