@@ -706,23 +706,10 @@ fn peft_adapters_load_with_peft_logits() {
 /// and of the adapter gives finite gradients, reaching the embedding and every adapter.
 #[test]
 fn every_architecture_takes_lora_and_a_training_step() {
-    use neglect::model::decoder::{ForwardArgs, Logits};
+    use common::all_logits as logits_of;
     use neglect::model::lora::LoraConfig;
     use tch::nn::VarStore;
     use tch::Tensor;
-    let logits_of = |model: &LoadedModel, ids: &Tensor| {
-        model
-            .decoder
-            .forward(
-                ids,
-                ForwardArgs {
-                    logits: Logits::All,
-                    ..Default::default()
-                },
-            )
-            .logits
-            .unwrap()
-    };
     let loss_of = |model: &LoadedModel, ids: &Tensor| {
         let logits = logits_of(model, ids);
         let n = ids.size()[1];

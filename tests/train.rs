@@ -6,7 +6,6 @@ mod common;
 
 use common::{fixtures, max_abs_diff, neglect, neglect_ok};
 use neglect::model::checkpoints::{list_checkpoints, RunLoader};
-use neglect::model::decoder::{ForwardArgs, Logits};
 use neglect::model::lora::LoraConfig;
 use neglect::model::LoadedModel;
 use neglect::train::data::{heldout_batches, tokenize, MaskRules, Record};
@@ -157,17 +156,7 @@ fn full_finetune_memorises_a_tiny_set() {
 }
 
 fn logits(model: &LoadedModel, ids: &Tensor) -> Tensor {
-    tch::no_grad(|| {
-        model.decoder.forward(
-            ids,
-            ForwardArgs {
-                logits: Logits::All,
-                ..Default::default()
-            },
-        )
-    })
-    .logits
-    .unwrap()
+    tch::no_grad(|| common::all_logits(model, ids))
 }
 
 #[test]

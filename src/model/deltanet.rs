@@ -207,6 +207,17 @@ fn heads_first(
     )
 }
 
+/// `state`, or the zero state `[b, h_v, d_k, d_v]` of heads-first `k` and `v`.
+fn initial_state(state: Option<Tensor>, k: &Tensor, v: &Tensor) -> Tensor {
+    let size = k.size();
+    state.unwrap_or_else(|| {
+        Tensor::zeros(
+            [size[0], size[1], size[3], v.size()[3]],
+            (Kind::Float, k.device()),
+        )
+    })
+}
+
 /// The gated delta rule over a whole sequence, chunk by chunk; returns the outputs
 /// `[b, s, h_v, d_v]` (f32) and the final state `[b, h_v, d_k, d_v]`.
 fn chunked_delta_rule(
@@ -218,9 +229,9 @@ fn chunked_delta_rule(
     state: Option<Tensor>,
 ) -> (Tensor, Tensor) {
     let (q, k, v, decay, beta) = heads_first(q, k, v, decay, beta);
+    let mut state = initial_state(state, &k, &v);
     let size = k.size();
-    let (b, h, s, dk) = (size[0], size[1], size[2], size[3]);
-    let dv = v.size()[3];
+    let (b, h, s) = (size[0], size[1], size[2]);
     let pad = (CHUNK - s % CHUNK) % CHUNK;
     let padded = |t: &Tensor| {
         if pad == 0 {
@@ -264,8 +275,6 @@ fn chunked_delta_rule(
     let q_decayed = &q * cumulative.exp().unsqueeze(-1);
     let k_to_end = &k * (&last - &cumulative).exp().unsqueeze(-1);
     let chunk_decay = last.exp().unsqueeze(-1); // [b, h, n, 1, 1]
-    let mut state =
-        state.unwrap_or_else(|| Tensor::zeros([b, h, dk, dv], (Kind::Float, k.device())));
     let mut outputs = Vec::with_capacity(n as usize);
     for i in 0..n {
         let at = |t: &Tensor| t.select(2, i);
@@ -287,11 +296,8 @@ fn recurrent_delta_rule(
     state: Option<Tensor>,
 ) -> (Tensor, Tensor) {
     let (q, k, v, decay, beta) = heads_first(q, k, v, decay, beta);
-    let size = k.size();
-    let (b, h, s, dk) = (size[0], size[1], size[2], size[3]);
-    let dv = v.size()[3];
-    let mut state =
-        state.unwrap_or_else(|| Tensor::zeros([b, h, dk, dv], (Kind::Float, k.device())));
+    let mut state = initial_state(state, &k, &v);
+    let s = k.size()[2];
     let mut outputs = Vec::with_capacity(s as usize);
     for t in 0..s {
         let (q_t, k_t, v_t) = (q.select(2, t), k.select(2, t), v.select(2, t));

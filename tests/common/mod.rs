@@ -89,6 +89,22 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
         .double_value(&[])
 }
 
+/// Every position's logits of `model` on `ids` `[batch, seq]` (with the autograd graph).
+pub fn all_logits(model: &neglect::model::LoadedModel, ids: &Tensor) -> Tensor {
+    use neglect::model::decoder::{ForwardArgs, Logits};
+    model
+        .decoder
+        .forward(
+            ids,
+            ForwardArgs {
+                logits: Logits::All,
+                ..Default::default()
+            },
+        )
+        .logits
+        .expect("logits requested")
+}
+
 /// Runs `neglect forward` on `dir` with `text` on the CPU in `dtype` and returns what it wrote.
 pub fn forward(dir: &Path, text: &str, dtype: &str) -> Tensors {
     forward_on(dir, text, "cpu", dtype)
