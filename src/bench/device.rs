@@ -23,7 +23,7 @@ use crate::claims::spec::ClaimSpec;
 use crate::docs::Condition;
 use crate::eval::{evaluate, EvalOptions, RowLabels};
 use crate::model::checkpoints::{run_models, RunLoader, ADAPTER_WEIGHTS};
-use crate::model::config::ModelConfig;
+use crate::model::config::{LayerMixer, ModelConfig};
 use crate::model::decoder::{Decoder, ForwardArgs, Logits};
 use crate::model::generate::{generate, generate_batch, Sampling};
 use crate::model::layers::Init;
@@ -346,15 +346,23 @@ fn forward_rate(
 }
 
 /// Model FLOPs per trained token (PaLM's convention: matrix products only, no recomputation):
-/// a forward pass is 2 per matrix weight (the LM head included, the embedding lookup not) plus
-/// causal attention's score and value products; full training adds 2x for the gradients of
-/// inputs and weights, LoRA only the inputs' (the frozen weights get none) and its adapters'.
+/// a forward pass is 2 per matrix weight a token passes through (the LM head included, the
+/// embedding lookup not; a sparse layer's router, top-k experts and shared expert) plus causal
+/// attention's score and value products, and for a linear-attention layer the state's read,
+/// update and readout (3 products of `d_k x d_v` per value head); full training adds 2x for the
+/// gradients of inputs and weights, LoRA only the inputs' (the frozen weights get none) and its
+/// adapters'.
 fn train_flops_per_token(config: &ModelConfig, seq: usize, adapter_params: i64) -> f64 {
     let (d, i) = (config.hidden_size, config.intermediate_size);
     let (q, kv) = (
         config.num_heads * config.head_dim,
         config.num_kv_heads * config.head_dim,
     );
+    let q_out = if config.attention_output_gate {
+        2 * q
+    } else {
+        q
+    };
     let mlp_of = |i: i64| {
         if config.gated_mlp {
             3 * d * i
@@ -362,22 +370,37 @@ fn train_flops_per_token(config: &ModelConfig, seq: usize, adapter_params: i64) 
             2 * d * i
         }
     };
-    // A sparse layer's token passes through its router and its top-k experts.
-    let mlp: i64 = config
-        .layer_types
-        .iter()
-        .map(|layer| match (&config.moe, layer.sparse_mlp) {
+    let mut matrix_weights = config.vocab_size * d;
+    let mut attention = 0.0;
+    for layer in &config.layer_types {
+        match (layer.attention, &config.linear_attention) {
+            (LayerMixer::Linear, Some(l)) => {
+                let (keys, values) = (
+                    l.key_heads * l.key_head_dim,
+                    l.value_heads * l.value_head_dim,
+                );
+                matrix_weights +=
+                    d * (2 * keys + values) + d * values + 2 * d * l.value_heads + values * d;
+                attention += (3 * 2 * l.value_heads * l.key_head_dim * l.value_head_dim) as f64;
+            }
+            _ => {
+                matrix_weights += d * (q_out + 2 * kv) + q * d;
+                // Scores and values: 2 products of head_dim per key per head, half the keys
+                // on average.
+                attention += (2 * 2 * config.num_heads * config.head_dim) as f64 * seq as f64 / 2.0;
+            }
+        }
+        matrix_weights += match (&config.moe, layer.sparse_mlp) {
             (Some(moe), true) => {
-                moe.top_k * mlp_of(moe.expert_intermediate_size) + moe.num_experts * d
+                moe.top_k * mlp_of(moe.expert_intermediate_size)
+                    + moe.num_experts * d
+                    + moe
+                        .shared_expert_intermediate_size
+                        .map_or(0, |s| mlp_of(s) + d)
             }
             _ => mlp_of(i),
-        })
-        .sum();
-    let matrix_weights =
-        config.num_layers * (d * (q + 2 * kv) + q * d) + mlp + config.vocab_size * d;
-    // Scores and values: 2 products of head_dim per key per head, half the keys on average.
-    let attention =
-        (2 * 2 * config.num_layers * config.num_heads * config.head_dim) as f64 * seq as f64 / 2.0;
+        };
+    }
     let forward = 2.0 * matrix_weights as f64 + attention;
     // Backward: inputs' gradients as much as the forward (attention: both operands' grads).
     2.0 * forward + attention + 6.0 * adapter_params as f64
@@ -701,6 +724,29 @@ mod tests {
         let weights = 2 * 576 + 800;
         // Attention at seq 10: 2 products x 2 FLOPs x 2 layers x 2 heads x 4 dims x 5 keys.
         let attention = (2 * 2 * 2 * 2 * 4 * 5) as f64;
+        let forward = 2.0 * weights as f64 + attention;
+        let expected = 2.0 * forward + attention + 6.0 * 10.0;
+        assert_eq!(train_flops_per_token(&config, 10, 10), expected);
+    }
+
+    #[test]
+    fn flops_per_token_count_linear_attention_gates_and_active_experts() {
+        let json = serde_json::json!({
+            "model_type": "qwen3_5_moe_text", "vocab_size": 10, "hidden_size": 8,
+            "num_hidden_layers": 2, "layer_types": ["linear_attention", "full_attention"],
+            "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 4,
+            "linear_num_key_heads": 1, "linear_num_value_heads": 2, "linear_key_head_dim": 4,
+            "linear_value_head_dim": 2, "num_experts": 4, "num_experts_per_tok": 2,
+            "moe_intermediate_size": 3, "shared_expert_intermediate_size": 5,
+            "rope_parameters": {"rope_theta": 10000.0, "partial_rotary_factor": 0.5},
+        });
+        let config = ModelConfig::from_json(&json, Path::new("test.json")).unwrap();
+        // Per layer, MLP: 2 experts x 3 x 8x3, router 4x8, shared expert 3 x 8x5 and its gate
+        // 8: 304. Linear layer: in_proj_qkv 8x12, z 8x4, b and a 8x2 each, out 4x8: 192, and
+        // 3 state products of 4x2 per value head (x2 FLOPs): 96. Full layer: gated q 8x16,
+        // k and v 8x4, o 8x8: 256, and attention at seq 10: 2 x 2 x 2 heads x 4 x 5 keys.
+        let weights = 10 * 8 + 192 + 256 + 2 * 304;
+        let attention = 96.0 + (2 * 2 * 2 * 4 * 5) as f64;
         let forward = 2.0 * weights as f64 + attention;
         let expected = 2.0 * forward + attention + 6.0 * 10.0;
         assert_eq!(train_flops_per_token(&config, 10, 10), expected);
