@@ -373,7 +373,7 @@ fn train_flops_per_token(config: &ModelConfig, seq: usize, adapter_params: i64) 
     let mut matrix_weights = config.vocab_size * d;
     let mut attention = 0.0;
     for layer in &config.layer_types {
-        match (layer.attention, &config.linear_attention) {
+        match (layer.mixer, &config.linear_attention) {
             (LayerMixer::Linear, Some(l)) => {
                 let (keys, values) = (
                     l.key_heads * l.key_head_dim,

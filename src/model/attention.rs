@@ -82,15 +82,15 @@ pub(crate) struct PassContext {
 }
 
 impl PassContext {
-    fn rope(&self, span: LayerMixer) -> Option<&(Tensor, Tensor)> {
-        match (span, &self.sliding_rope) {
+    fn rope(&self, mixer: LayerMixer) -> Option<&(Tensor, Tensor)> {
+        match (mixer, &self.sliding_rope) {
             (LayerMixer::Sliding, Some(tables)) => Some(tables),
             _ => self.rope.as_ref(),
         }
     }
 
-    fn mask(&self, span: LayerMixer) -> &AttentionMask {
-        match (span, &self.sliding_mask) {
+    fn mask(&self, mixer: LayerMixer) -> &AttentionMask {
+        match (mixer, &self.sliding_mask) {
             (LayerMixer::Sliding, Some(mask)) => mask,
             _ => &self.mask,
         }
@@ -114,7 +114,7 @@ pub(crate) struct Attention {
     q_norm: Option<NormLayer>,
     k_norm: Option<NormLayer>,
     qk_norm: QkNorm,
-    span: LayerMixer,
+    mixer: LayerMixer,
     output_gate: bool,
     num_heads: i64,
     num_kv_heads: i64,
@@ -188,7 +188,7 @@ impl Attention {
             q_norm,
             k_norm,
             qk_norm: cfg.qk_norm,
-            span: cfg.layer_types[index].attention,
+            mixer: cfg.layer_types[index].mixer,
             output_gate: cfg.attention_output_gate,
             num_heads: cfg.num_heads,
             num_kv_heads: cfg.num_kv_heads,
@@ -269,7 +269,7 @@ impl Attention {
         };
         // 3. to [b, heads, s, head_dim] and rotate
         let (mut q, mut k, mut v) = (q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2));
-        if let Some((cos, sin)) = ctx.rope(self.span) {
+        if let Some((cos, sin)) = ctx.rope(self.mixer) {
             q = apply_rotary(&q, cos, sin);
             k = apply_rotary(&k, cos, sin);
         }
@@ -283,8 +283,8 @@ impl Attention {
         }
         // 5. attend and merge heads
         let attended = match self.softcap {
-            None => self.attend(&q, &k, &v, ctx.mask(self.span)),
-            Some(cap) => self.attend_softcapped(&q, &k, &v, ctx.mask(self.span), cap),
+            None => self.attend(&q, &k, &v, ctx.mask(self.mixer)),
+            Some(cap) => self.attend_softcapped(&q, &k, &v, ctx.mask(self.mixer), cap),
         };
         let merged = attended.transpose(1, 2).reshape([b, s, q_dim]);
         let merged = match gate {

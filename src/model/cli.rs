@@ -120,13 +120,13 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     Ok(())
 }
 
-/// Attention span of the layers (full, or sliding with its window), rotary width and
+/// How the layers mix positions (full, sliding with its window, gated DeltaNet), rotary width and
 /// soft-capping, in one line.
 fn attention_summary(c: &super::config::ModelConfig) -> String {
     use super::config::LayerMixer;
-    let of = |span: LayerMixer| -> Vec<usize> {
+    let of = |mixer: LayerMixer| -> Vec<usize> {
         (0..c.layer_types.len())
-            .filter(|&i| c.layer_types[i].attention == span)
+            .filter(|&i| c.layer_types[i].mixer == mixer)
             .collect()
     };
     let (full, sliding) = (of(LayerMixer::Full), of(LayerMixer::Sliding));

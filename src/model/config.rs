@@ -226,12 +226,12 @@ pub struct MoeConfig {
     pub router_aux_loss_coef: f64,
 }
 
-/// What one layer computes besides the residual stream: its attention span and whether its
+/// What one layer computes besides the residual stream: how it mixes positions and whether its
 /// MLP is sparse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LayerType {
     /// Full or sliding-window attention.
-    pub attention: LayerMixer,
+    pub mixer: LayerMixer,
     /// A sparse expert MLP ([`ModelConfig::moe`]) instead of the dense one.
     pub sparse_mlp: bool,
 }
@@ -641,10 +641,11 @@ impl ModelConfig {
         })
     }
 
-    /// Each layer's attention span and MLP kind: `layer_types` where the config lists them
-    /// (OLMo 3, Gemma 3), Gemma 3's older `sliding_window_pattern`, Mistral's and Phi-3's one
-    /// window on every layer; Qwen3-MoE's sparse layers from `decoder_sparse_step` and
-    /// `mlp_only_layers`.
+    /// Each layer's mixer (full, sliding or linear attention) and MLP kind: `layer_types` where
+    /// the config lists them (OLMo 3, Gemma 2/3, Qwen3.5), else transformers' default pattern
+    /// (Gemma 3's `sliding_window_pattern`, Qwen3.5's `full_attention_interval`), Mistral's and
+    /// Phi-3's one window on every layer; Qwen3-MoE's sparse layers from `decoder_sparse_step`
+    /// and `mlp_only_layers`, Qwen3.5-MoE's every layer.
     fn layer_types(
         keys: &Keys,
         arch: Arch,
@@ -669,7 +670,7 @@ impl ModelConfig {
                 file.display()
             ),
         };
-        let spans: Vec<LayerMixer> = match (arch, listed) {
+        let mixers: Vec<LayerMixer> = match (arch, listed) {
             (
                 Arch::Olmo3 | Arch::Gemma2 | Arch::Gemma3Text | Arch::Qwen3_5 | Arch::Qwen3_5Moe,
                 Some(types),
@@ -733,7 +734,7 @@ impl ModelConfig {
             }
             _ => vec![LayerMixer::Full; num_layers as usize],
         };
-        if spans.contains(&LayerMixer::Sliding) && sliding_window.is_none() {
+        if mixers.contains(&LayerMixer::Sliding) && sliding_window.is_none() {
             bail!(
                 "{}: sliding-window layers need `sliding_window`",
                 file.display()
@@ -749,12 +750,12 @@ impl ModelConfig {
             let step = keys.int_or("decoder_sparse_step", 1)?;
             Ok(!dense.contains(&i) && step > 0 && (i + 1) % step == 0)
         };
-        spans
+        mixers
             .into_iter()
             .enumerate()
-            .map(|(i, attention)| {
+            .map(|(i, mixer)| {
                 Ok(LayerType {
-                    attention,
+                    mixer,
                     sparse_mlp: sparse(i as i64)?,
                 })
             })
@@ -913,7 +914,7 @@ impl ModelConfig {
             sliding_window: None,
             layer_types: vec![
                 LayerType {
-                    attention: LayerMixer::Full,
+                    mixer: LayerMixer::Full,
                     sparse_mlp: false
                 };
                 num_layers.max(0) as usize
@@ -1052,7 +1053,7 @@ impl ModelConfig {
             .layer_types
             .iter()
             .map(|layer| {
-                let mixer = match layer.attention {
+                let mixer = match layer.mixer {
                     LayerMixer::Linear => linear_attention,
                     _ => attention,
                 };

@@ -234,7 +234,7 @@ impl Block {
                 init,
             ))),
         };
-        let attn = match (cfg.layer_types[index].attention, &cfg.linear_attention) {
+        let attn = match (cfg.layer_types[index].mixer, &cfg.linear_attention) {
             (LayerMixer::Linear, Some(shape)) => Mixer::DeltaNet(Box::new(GatedDeltaNet::new(
                 &path / "linear_attn",
                 cfg,
