@@ -121,8 +121,8 @@ impl SparseMlp {
         let weights = top.reshape([-1]).index_select(0, &order).unsqueeze(1);
         let weighted = Tensor::cat(&outputs, 0) * weights;
         // Back to (token, slot) order, then each token's slots summed: a permutation and a
-        // sum instead of an index_add over repeated token ids (3x faster on CPU, forward and
-        // backward).
+        // sum instead of an index_add over repeated token ids (about 3x faster in a CPU
+        // micro-benchmark, forward and backward; qwen3_moe forward 22% faster).
         let in_pair_order = weighted.index_select(0, &order.argsort(0, false));
         let out =
             in_pair_order
