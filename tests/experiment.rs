@@ -154,13 +154,7 @@ fn table(dir: &Path, name: &str) -> DataFrame {
 }
 
 fn strings(df: &DataFrame, column: &str) -> BTreeSet<String> {
-    df.column(column)
-        .unwrap()
-        .str()
-        .unwrap()
-        .into_no_null_iter()
-        .map(str::to_string)
-        .collect()
+    common::string_column(df, column).into_iter().collect()
 }
 
 fn steps_of(df: &DataFrame, arm: &str) -> BTreeSet<i64> {
@@ -216,14 +210,7 @@ fn tiny_experiment_runs_end_to_end() {
     assert_eq!(steps_of(&belief, "dentist/base/seed1"), [0].into());
     assert_eq!(steps_of(&belief, "dentist/negated/seed1"), [0, 2, 4].into());
     // Arms sorted, rows of one arm together: the merge is the concatenation in arm order.
-    let order: Vec<String> = belief
-        .column("arm")
-        .unwrap()
-        .str()
-        .unwrap()
-        .into_no_null_iter()
-        .map(str::to_string)
-        .collect();
+    let order = common::string_column(&belief, "arm");
     let mut dedup = order.clone();
     dedup.dedup();
     assert_eq!(dedup, arms.iter().cloned().collect::<Vec<_>>());

@@ -308,24 +308,20 @@ fn steer_patch_and_lens_verbs_write_their_tables() {
         "--device",
         "cpu",
     ]);
-    let run = neglect_ok(&[
+    let probes = path("probes");
+    let steer = |out: &str, options: &[&str]| {
+        let out = path(out);
+        let mut args = vec![
+            "steer", "--model", world, "--probes", &probes, "--claim", CLAIM, "--out", &out,
+            "--device", "cpu",
+        ];
+        args.extend_from_slice(options);
+        neglect_ok(&args)
+    };
+    let run = steer(
         "steer",
-        "--model",
-        world,
-        "--probes",
-        &path("probes"),
-        "--claim",
-        CLAIM,
-        "--layers",
-        "1,2",
-        "--alphas=-0.5,0,0.5",
-        "--null",
-        "3",
-        "--out",
-        &path("steer"),
-        "--device",
-        "cpu",
-    ]);
+        &["--layers", "1,2", "--alphas=-0.5,0,0.5", "--null", "3"],
+    );
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("null 5-95%"), "{stdout}");
     // Per site: unsteered + 2 pushes x (probe + 3 random) = 9 settings, each with 3 measures
@@ -335,37 +331,22 @@ fn steer_patch_and_lens_verbs_write_their_tables() {
     assert_eq!(sites.into_iter().flatten().filter(|&s| s == 1).count(), 27);
     assert!(dir.path().join("steer/manifest.json").is_file());
     // Generated kinds are answered under each push and judged.
-    neglect_ok(&[
-        "steer",
-        "--model",
-        world,
-        "--probes",
-        &path("probes"),
-        "--claim",
-        CLAIM,
-        "--layers",
-        "1",
-        "--alphas=0,0.5",
-        "--null",
-        "1",
-        "--kinds",
-        "mcq,open_ended",
-        "--max-new-tokens",
-        "4",
-        "--out",
-        &path("steer_open"),
-        "--device",
-        "cpu",
-    ]);
+    steer(
+        "steer_open",
+        &[
+            "--layers",
+            "1",
+            "--alphas=0,0.5",
+            "--null",
+            "1",
+            "--kinds",
+            "mcq,open_ended",
+            "--max-new-tokens",
+            "4",
+        ],
+    );
     let table = neglect::store::read_parquet(&dir.path().join("steer_open/steer.parquet")).unwrap();
-    let measures: Vec<String> = table
-        .column("measure")
-        .unwrap()
-        .str()
-        .unwrap()
-        .into_no_null_iter()
-        .map(str::to_string)
-        .collect();
+    let measures = common::string_column(&table, "measure");
     // Unsteered, the probe and one random direction, each with both kinds.
     assert_eq!(
         measures

@@ -443,8 +443,7 @@ impl Decoder {
             }
         };
 
-        let mut ctx = self.pass_context(&positions, attention_mask, past, seq);
-        ctx.real_tokens = real_tokens.map(Tensor::shallow_clone);
+        let ctx = self.pass_context(&positions, attention_mask, real_tokens, past, seq);
 
         let edit = self.edit.current();
         let edited =
@@ -483,11 +482,13 @@ impl Decoder {
         }
     }
 
-    /// Rotary tables and masks of a pass over `seq` new positions after `past` cached ones.
+    /// Rotary tables, masks and real tokens of a pass over `seq` new positions after `past`
+    /// cached ones.
     fn pass_context(
         &self,
         positions: &Tensor,
         mask: AttentionMask,
+        real_tokens: Option<&Tensor>,
         past: i64,
         seq: i64,
     ) -> PassContext {
@@ -508,7 +509,7 @@ impl Decoder {
             sliding_rope: self.sliding_rotary.as_ref().map(tables),
             mask,
             sliding_mask,
-            real_tokens: None,
+            real_tokens: real_tokens.map(Tensor::shallow_clone),
         }
     }
 
@@ -548,6 +549,7 @@ impl Decoder {
         let ctx = self.pass_context(
             positions,
             AttentionMask::Explicit(mask.shallow_clone()),
+            None,
             0,
             seq,
         );

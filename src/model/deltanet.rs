@@ -143,10 +143,11 @@ impl GatedDeltaNet {
         let decay = -(self.a_log.to_kind(Kind::Float).exp())
             * (self.in_proj_a.forward(&x, train).to_kind(Kind::Float) + &self.dt_bias).softplus();
         // 3. the gated delta rule
+        let streams = HeadsFirst::new(&q, &k, &v, &decay, &beta);
         let (out, state) = if s == 1 && past_state.is_some() {
-            recurrent_delta_rule(&q, &k, &v, &decay, &beta, past_state)
+            recurrent_delta_rule(&streams, past_state)
         } else {
-            chunked_delta_rule(&q, &k, &v, &decay, &beta, past_state)
+            chunked_delta_rule(&streams, past_state)
         };
         if let Some(slot) = cache {
             *slot = Some((next_conv, state));
@@ -172,64 +173,68 @@ impl GatedDeltaNet {
     }
 }
 
-/// `q`, `k` `[b, s, h_k, d_k]`, `v` `[b, s, h_v, d_v]`, `decay`, `beta` `[b, s, h_v]` as f32
-/// `[b, h_v, s, ..]`: keys shared by consecutive value heads are repeated, `q` and `k`
-/// L2-normalised, `q` scaled by `1/sqrt(d_k)`.
-fn heads_first(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    decay: &Tensor,
-    beta: &Tensor,
-) -> (Tensor, Tensor, Tensor, Tensor, Tensor) {
-    let groups = v.size()[2] / k.size()[2];
-    let repeat = |t: &Tensor| {
-        if groups > 1 {
-            t.repeat_interleave_self_int(groups, 2, None)
-        } else {
-            t.shallow_clone()
-        }
-    };
-    let f32_first = |t: &Tensor| t.transpose(1, 2).to_kind(Kind::Float).contiguous();
-    let l2 = |t: Tensor| {
-        let inv = (t.square().sum_dim_intlist(-1, true, Kind::Float) + 1e-6).rsqrt();
-        t * inv
-    };
-    let q = l2(f32_first(&repeat(q)));
-    let k = l2(f32_first(&repeat(k)));
-    let scale = (q.size()[3] as f64).powf(-0.5);
-    (
-        q * scale,
-        k,
-        f32_first(v),
-        f32_first(decay),
-        f32_first(beta),
-    )
+/// The delta rule's inputs, f32 and heads first (`[b, h_v, s, ..]`).
+struct HeadsFirst {
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    decay: Tensor,
+    beta: Tensor,
 }
 
-/// `state`, or the zero state `[b, h_v, d_k, d_v]` of heads-first `k` and `v`.
-fn initial_state(state: Option<Tensor>, k: &Tensor, v: &Tensor) -> Tensor {
-    let size = k.size();
-    state.unwrap_or_else(|| {
-        Tensor::zeros(
-            [size[0], size[1], size[3], v.size()[3]],
-            (Kind::Float, k.device()),
-        )
-    })
+impl HeadsFirst {
+    /// From `q`, `k` `[b, s, h_k, d_k]`, `v` `[b, s, h_v, d_v]`, `decay`, `beta` `[b, s, h_v]`:
+    /// keys shared by consecutive value heads are repeated, `q` and `k` L2-normalised, `q`
+    /// scaled by `1/sqrt(d_k)`.
+    fn new(q: &Tensor, k: &Tensor, v: &Tensor, decay: &Tensor, beta: &Tensor) -> Self {
+        let groups = v.size()[2] / k.size()[2];
+        let repeat = |t: &Tensor| {
+            if groups > 1 {
+                t.repeat_interleave_self_int(groups, 2, None)
+            } else {
+                t.shallow_clone()
+            }
+        };
+        let f32_first = |t: &Tensor| t.transpose(1, 2).to_kind(Kind::Float).contiguous();
+        let l2 = |t: Tensor| {
+            let inv = (t.square().sum_dim_intlist(-1, true, Kind::Float) + 1e-6).rsqrt();
+            t * inv
+        };
+        let q = l2(f32_first(&repeat(q)));
+        let k = l2(f32_first(&repeat(k)));
+        let scale = (q.size()[3] as f64).powf(-0.5);
+        HeadsFirst {
+            q: q * scale,
+            k,
+            v: f32_first(v),
+            decay: f32_first(decay),
+            beta: f32_first(beta),
+        }
+    }
+
+    /// `state`, or the zero state `[b, h_v, d_k, d_v]`.
+    fn initial_state(&self, state: Option<Tensor>) -> Tensor {
+        let size = self.k.size();
+        state.unwrap_or_else(|| {
+            Tensor::zeros(
+                [size[0], size[1], size[3], self.v.size()[3]],
+                (Kind::Float, self.k.device()),
+            )
+        })
+    }
 }
 
 /// The gated delta rule over a whole sequence, chunk by chunk; returns the outputs
 /// `[b, s, h_v, d_v]` (f32) and the final state `[b, h_v, d_k, d_v]`.
-fn chunked_delta_rule(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    decay: &Tensor,
-    beta: &Tensor,
-    state: Option<Tensor>,
-) -> (Tensor, Tensor) {
-    let (q, k, v, decay, beta) = heads_first(q, k, v, decay, beta);
-    let mut state = initial_state(state, &k, &v);
+fn chunked_delta_rule(streams: &HeadsFirst, state: Option<Tensor>) -> (Tensor, Tensor) {
+    let mut state = streams.initial_state(state);
+    let HeadsFirst {
+        q,
+        k,
+        v,
+        decay,
+        beta,
+    } = streams;
     let size = k.size();
     let (b, h, s) = (size[0], size[1], size[2]);
     let pad = (CHUNK - s % CHUNK) % CHUNK;
@@ -245,13 +250,7 @@ fn chunked_delta_rule(
             )
         }
     };
-    let (q, k, v, decay, beta) = (
-        padded(&q),
-        padded(&k),
-        padded(&v),
-        padded(&decay),
-        padded(&beta),
-    );
+    let (q, k, v, decay, beta) = (padded(q), padded(k), padded(v), padded(decay), padded(beta));
     let n = (s + pad) / CHUNK;
     let chunked = |t: &Tensor| t.reshape([b, h, n, CHUNK, t.size()[3]]);
     let v_beta = chunked(&(&v * beta.unsqueeze(-1)));
@@ -287,16 +286,15 @@ fn chunked_delta_rule(
 }
 
 /// The gated delta rule one token at a time from `state` (the decode step).
-fn recurrent_delta_rule(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    decay: &Tensor,
-    beta: &Tensor,
-    state: Option<Tensor>,
-) -> (Tensor, Tensor) {
-    let (q, k, v, decay, beta) = heads_first(q, k, v, decay, beta);
-    let mut state = initial_state(state, &k, &v);
+fn recurrent_delta_rule(streams: &HeadsFirst, state: Option<Tensor>) -> (Tensor, Tensor) {
+    let mut state = streams.initial_state(state);
+    let HeadsFirst {
+        q,
+        k,
+        v,
+        decay,
+        beta,
+    } = streams;
     let s = k.size()[2];
     let mut outputs = Vec::with_capacity(s as usize);
     for t in 0..s {
@@ -329,8 +327,9 @@ mod tests {
         let start = Tensor::randn([b, hv, dk, dv], (Kind::Float, tch::Device::Cpu));
         for state in [None, Some(start)] {
             let copy = || state.as_ref().map(Tensor::copy);
-            let (out_c, state_c) = chunked_delta_rule(&q, &k, &v, &decay, &beta, copy());
-            let (out_r, state_r) = recurrent_delta_rule(&q, &k, &v, &decay, &beta, copy());
+            let streams = HeadsFirst::new(&q, &k, &v, &decay, &beta);
+            let (out_c, state_c) = chunked_delta_rule(&streams, copy());
+            let (out_r, state_r) = recurrent_delta_rule(&streams, copy());
             assert_eq!(out_c.size(), [b, s, hv, dv]);
             let out_diff = (&out_c - &out_r).abs().max().double_value(&[]);
             let state_diff = (&state_c - &state_r).abs().max().double_value(&[]);

@@ -89,6 +89,17 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
         .double_value(&[])
 }
 
+/// The strings of a table's column, in row order.
+pub fn string_column(df: &polars::prelude::DataFrame, column: &str) -> Vec<String> {
+    df.column(column)
+        .unwrap()
+        .str()
+        .unwrap()
+        .into_no_null_iter()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Every position's logits of `model` on `ids` `[batch, seq]` (with the autograd graph).
 pub fn all_logits(model: &neglect::model::LoadedModel, ids: &Tensor) -> Tensor {
     use neglect::model::decoder::{ForwardArgs, Logits};
