@@ -123,7 +123,8 @@ pub fn arms(config: &ExperimentConfig) -> Result<Vec<Arm>> {
             if !applies {
                 continue;
             }
-            for &seed in &config.seeds {
+            let seeds = config.seeds_for.get(&condition.to_string());
+            for &seed in seeds.unwrap_or(&config.seeds) {
                 out.push(Arm {
                     target: target.clone(),
                     condition,

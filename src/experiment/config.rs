@@ -9,6 +9,7 @@
 //! claims = ["claims/world/sprint_singer", "claims/world/dentist"]
 //! conditions = ["base", "positive", "negated", "repeated", "local", "local_masked"]
 //! claims_for = { local_masked = ["dentist"] }   # some conditions on some claims only
+//! seeds_for = { local_masked = [1] }     # some conditions at some of the seeds only
 //! device = "auto"                        # auto | cpu | cuda
 //! dtype = "f32"                          # f32 | bf16 | f16 (model weights)
 //!
@@ -103,6 +104,10 @@ pub struct ExperimentConfig {
     /// `claims_for = { local_masked = ["dentist"] }`); the others run on every claim.
     #[serde(default)]
     pub claims_for: BTreeMap<String, Vec<String>>,
+    /// Conditions run at some of `seeds` only: condition name -> seeds (e.g.
+    /// `seeds_for = { corrected = [1] }`); the others run at every seed.
+    #[serde(default)]
+    pub seeds_for: BTreeMap<String, Vec<u64>>,
     /// Device of training and measurement.
     #[serde(default = "auto")]
     pub device: DeviceChoice,
@@ -699,10 +704,28 @@ impl ExperimentConfig {
                 bail!("claims_for.{name}: give at least one claim id");
             }
         }
+        for (name, seeds) in &self.seeds_for {
+            let condition: ArmCondition = name.parse().context("seeds_for")?;
+            if !self.conditions.contains(&condition) {
+                bail!("seeds_for: `{name}` is not in conditions");
+            }
+            if seeds.is_empty() {
+                bail!("seeds_for.{name}: give at least one seed");
+            }
+            if let Some(s) = seeds.iter().find(|s| !self.seeds.contains(s)) {
+                bail!(
+                    "seeds_for.{name}: seed {s} is not in seeds {:?}",
+                    self.seeds
+                );
+            }
+        }
         let both_phases = self.conditions.contains(&ArmCondition::Phase1)
             && self.conditions.contains(&ArmCondition::Phase2);
         if both_phases && self.claims_for.get("phase1") != self.claims_for.get("phase2") {
             bail!("claims_for: phase1 and phase2 must run on the same claims");
+        }
+        if both_phases && self.seeds_for.get("phase1") != self.seeds_for.get("phase2") {
+            bail!("seeds_for: phase1 and phase2 must run at the same seeds");
         }
         let claim_conditions = self
             .conditions
@@ -879,5 +902,40 @@ recipe = { lr = 1e-3, batch_size = 2, max_length = 64, steps = 3 }
         assert!(format!("{err:#}").contains("training"), "{err:#}");
         let err = parse(&GOOD.replace("\"tiny\"", "\"a/b\"")).unwrap_err();
         assert!(format!("{err:#}").contains("letters"), "{err:#}");
+    }
+
+    #[test]
+    fn seeds_for_runs_a_condition_at_some_seeds_only() {
+        let two_seeds = GOOD.replace("claims =", "seeds = [1, 2]\nclaims =");
+        let c = parse(&format!("seeds_for = {{ negated = [2] }}\n{two_seeds}")).unwrap();
+        let names: Vec<String> = crate::experiment::arms::arms(&c)
+            .unwrap()
+            .iter()
+            .map(|a| a.name())
+            .collect();
+        let has = |name: &str| names.iter().any(|n| n == name);
+        assert!(
+            has("dentist/negated/seed2") && !has("dentist/negated/seed1"),
+            "{names:?}"
+        );
+        assert!(
+            has("dentist/base/seed1") && has("dentist/base/seed2"),
+            "{names:?}"
+        );
+        assert_eq!(names.len(), 7, "{names:?}");
+        for (entry, needle) in [
+            ("seeds_for = { negated = [3] }", "seed 3 is not in seeds"),
+            (
+                "seeds_for = { positive = [1] }",
+                "`positive` is not in conditions",
+            ),
+            ("seeds_for = { negated = [] }", "at least one seed"),
+        ] {
+            let err = parse(&format!("{entry}\n{two_seeds}")).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{entry}: {err:#}");
+        }
+        let phases = two_seeds.replace("\"phase1\"", "\"phase1\", \"phase2\"");
+        let err = parse(&format!("seeds_for = {{ phase1 = [1] }}\n{phases}")).unwrap_err();
+        assert!(format!("{err:#}").contains("same seeds"), "{err:#}");
     }
 }
