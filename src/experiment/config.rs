@@ -663,6 +663,26 @@ impl ExperimentConfig {
         Ok(config)
     }
 
+    /// `claims_for` / `seeds_for` (`key`): every condition named is listed in `conditions`
+    /// and keeps at least one `what`.
+    fn check_restriction<T>(
+        &self,
+        key: &str,
+        map: &BTreeMap<String, Vec<T>>,
+        what: &str,
+    ) -> Result<()> {
+        for (name, values) in map {
+            let condition: ArmCondition = name.parse().context(key.to_string())?;
+            if !self.conditions.contains(&condition) {
+                bail!("{key}: `{name}` is not in conditions");
+            }
+            if values.is_empty() {
+                bail!("{key}.{name}: give at least one {what}");
+            }
+        }
+        Ok(())
+    }
+
     /// Semantic checks serde cannot express.
     pub fn check(&self) -> Result<()> {
         if self.name.is_empty()
@@ -695,23 +715,9 @@ impl ExperimentConfig {
             }
             seen.push(*c);
         }
-        for (name, ids) in &self.claims_for {
-            let condition: ArmCondition = name.parse().context("claims_for")?;
-            if !self.conditions.contains(&condition) {
-                bail!("claims_for: `{name}` is not in conditions");
-            }
-            if ids.is_empty() {
-                bail!("claims_for.{name}: give at least one claim id");
-            }
-        }
+        self.check_restriction("claims_for", &self.claims_for, "claim id")?;
+        self.check_restriction("seeds_for", &self.seeds_for, "seed")?;
         for (name, seeds) in &self.seeds_for {
-            let condition: ArmCondition = name.parse().context("seeds_for")?;
-            if !self.conditions.contains(&condition) {
-                bail!("seeds_for: `{name}` is not in conditions");
-            }
-            if seeds.is_empty() {
-                bail!("seeds_for.{name}: give at least one seed");
-            }
             if let Some(s) = seeds.iter().find(|s| !self.seeds.contains(s)) {
                 bail!(
                     "seeds_for.{name}: seed {s} is not in seeds {:?}",
