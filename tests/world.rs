@@ -195,15 +195,7 @@ fn gate_table_matches_direct_scoring() {
         "embeddings and two blocks: {layers}"
     );
     let rows = neglect::store::read_parquet(&dir.join("gates.parquet")).unwrap();
-    let col = |name: &str| -> Vec<String> {
-        rows.column(name)
-            .unwrap()
-            .str()
-            .unwrap()
-            .into_no_null_iter()
-            .map(str::to_string)
-            .collect()
-    };
+    let col = |name: &str| common::string_column(&rows, name);
     let (gate, group, qid, grade) = (col("gate"), col("group"), col("question_id"), col("grade"));
     let response = col("response");
     for l in &lines {
