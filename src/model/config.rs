@@ -230,7 +230,7 @@ pub struct MoeConfig {
 /// MLP is sparse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LayerType {
-    /// Full or sliding-window attention.
+    /// Full or sliding-window attention, or gated DeltaNet linear attention.
     pub mixer: LayerMixer,
     /// A sparse expert MLP ([`ModelConfig::moe`]) instead of the dense one.
     pub sparse_mlp: bool,
