@@ -687,6 +687,47 @@ fn an_arm_held_by_another_process_is_left_to_it_and_an_edited_config_is_kept() {
     );
 }
 
+/// A finished arm is reused only on the base model it was made from: after the model changes,
+/// the run stops naming the arm; with the model restored, the arm is reused.
+#[test]
+fn a_finished_arm_is_not_reused_on_another_base_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    copy_dir(quick_world(), &model);
+    std::fs::write(dir.path().join("tiny.toml"), tiny_toml("model")).unwrap();
+    ok(&neglect_in(
+        dir.path(),
+        &["run", "tiny.toml", "--max-arms", "1"],
+    ));
+    // The same architecture with other weights: a zeroed final norm.
+    let weights = model.join("model.safetensors");
+    let kept_weights = std::fs::read(&weights).unwrap();
+    let mut tensors = tch::Tensor::read_safetensors(&weights).unwrap();
+    for (name, t) in tensors.iter_mut() {
+        if name == "model.norm.weight" {
+            *t = t.zeros_like();
+        }
+    }
+    tch::Tensor::write_safetensors(&tensors, &weights).unwrap();
+    let refused = neglect_in(dir.path(), &["run", "tiny.toml", "--max-arms", "1"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("arm dentist/base/seed1 was finished on another base model than model"),
+        "{stderr}"
+    );
+    assert_eq!(done_markers(dir.path()).len(), 1, "nothing ran: {stderr}");
+    std::fs::write(&weights, kept_weights).unwrap();
+    let reused = ok(&neglect_in(
+        dir.path(),
+        &["run", "tiny.toml", "--max-arms", "0"],
+    ));
+    assert!(
+        reused.contains("dentist/base/seed1: done, skipping"),
+        "{reused}"
+    );
+}
+
 /// A missing input of any arm stops the run before the first arm, naming the file.
 #[test]
 fn missing_inputs_stop_the_run_before_the_first_arm() {

@@ -186,8 +186,26 @@ fn gate_table_matches_direct_scoring() {
     }
     let lines: Vec<GateLine> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("gates.json")).unwrap()).unwrap();
-    assert_eq!(lines.len(), 2 + 1 + 2 + 3 + 3 + 2 + 6);
+    assert_eq!(lines.len(), 2 + 4 + 1 + 2 + 4 + 3 + 2 + 6);
     assert!(lines.iter().all(|l| l.gate != "implant"), "skipped");
+    // Fluency per token kind: every kind of the documents has a line, and the overall nats per
+    // token, a token-weighted mean of them, lies between the smallest and the largest.
+    let per_token = |group: &str| {
+        lines
+            .iter()
+            .find(|l| l.gate == "fluency" && l.group == group && l.measure == "nats_per_token")
+            .unwrap_or_else(|| panic!("no fluency line for {group}"))
+            .rate
+    };
+    let kinds: Vec<f64> = ["claim", "negation", "qualifier", "other"]
+        .iter()
+        .map(|k| per_token(&format!("{k} tokens")))
+        .collect();
+    let overall = per_token("documents");
+    let (low, high) = kinds
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(low <= overall && overall <= high, "{overall} vs {kinds:?}");
     let layers = std::fs::read_to_string(dir.join("truth_layers.csv")).unwrap();
     assert_eq!(
         layers.lines().count(),
@@ -206,6 +224,7 @@ fn gate_table_matches_direct_scoring() {
             ("known_facts", _, _) => (Some(KNOWN_FACTS_MIN), true),
             ("uptake", _, _) => (Some(UPTAKE_MIN), true),
             ("truth", "statements", _) => (Some(truth::MIN_STATEMENTS as f64), false),
+            ("truth", "own_verdict", _) => (None, true),
             ("truth", g, _) if g.starts_with("heldout") => (Some(truth::MIN_HELDOUT), true),
             ("truth", _, _) => (Some(truth::MIN_CROSS_FAMILY), true),
             ("denials", "non_believing", _) => (Some(DENIALS_NON_BELIEVING_MIN), true),

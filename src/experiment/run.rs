@@ -83,6 +83,11 @@ pub struct DoneMarker {
     pub seconds: f64,
     /// SHA-256 of the experiment config that made it (a later run with another config warns).
     pub config_sha256: String,
+    /// SHA-256 of the base model it started from ([`crate::model::load::weights_sha256`]); a
+    /// later run on another base model refuses to reuse the arm. Absent in markers written
+    /// before neglect recorded it.
+    #[serde(default)]
+    pub model_sha256: Option<String>,
     /// neglect's version.
     pub neglect_version: String,
     /// Git commit of the build.
@@ -196,6 +201,8 @@ struct Probing {
 /// Measurement state of one process: tools per claim, probes, and memoised measurements.
 struct Session<'a> {
     exp: &'a Experiment,
+    /// SHA-256 of the base model's config and weights, recorded in every `done.json`.
+    model_sha256: String,
     device: Device,
     kind: Kind,
     options: EvalOptions,
@@ -210,10 +217,40 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
+    /// Refuses a finished arm made from another base model than the experiment's now (its
+    /// tables would mix two models); warns when the marker predates the record.
+    fn check_same_model(&self, arm: &Arm, done: &DoneMarker) -> Result<()> {
+        let name = arm.name();
+        match done.model_sha256.as_deref() {
+            Some(sha) if sha != self.model_sha256 => bail!(
+                "arm {name} was finished on another base model than {} holds now (SHA-256 {} \
+                 then, {} now); its tables would mix two models: remove {} and {} to redo it, \
+                 or restore that model",
+                self.exp.config.model.display(),
+                &sha[..sha.len().min(12)],
+                &self.model_sha256[..12],
+                self.exp.arm_tables(arm).display(),
+                self.exp.arm_checkpoints(arm).display()
+            ),
+            Some(_) => Ok(()),
+            None => {
+                eprintln!(
+                    "{name}: warning: finished before neglect recorded the base model; kept \
+                     without checking that {} is the model it started from",
+                    self.exp.config.model.display()
+                );
+                Ok(())
+            }
+        }
+    }
+
     fn new(exp: &'a Experiment) -> Result<Self> {
         let (device, kind) = (exp.config.device.resolve()?, exp.config.dtype.kind());
+        let model_sha256 = crate::model::load::weights_sha256(&exp.config.model)
+            .with_context(|| format!("base model {}", exp.config.model.display()))?;
         Ok(Session {
             exp,
+            model_sha256,
             device,
             kind,
             options: exp.config.eval.options()?,
@@ -782,6 +819,7 @@ impl<'a> Session<'a> {
             rows: [belief.len(), losses.len(), probe.len()],
             seconds: started.elapsed().as_secs_f64(),
             config_sha256: self.exp.config_sha256.clone(),
+            model_sha256: Some(self.model_sha256.clone()),
             neglect_version: store::NEGLECT_VERSION.to_string(),
             git_commit: store::GIT_COMMIT.to_string(),
         };
@@ -888,6 +926,7 @@ pub fn run(path: &Path, options: &RunOptions) -> Result<RunReport> {
         for (i, arm) in selected.iter().enumerate() {
             let name = arm.name();
             if let Some(done) = exp.done(arm)? {
+                session.check_same_model(arm, &done)?;
                 if done.config_sha256 != exp.config_sha256 {
                     eprintln!(
                         "[{}/{}] {name}: warning: finished under another version of {}; kept (remove {} to redo it)",

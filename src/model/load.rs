@@ -58,6 +58,22 @@ fn weight_files(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
         .collect())
 }
 
+/// SHA-256 of the model in `dir`: its `config.json` and every weight file, in name order.
+/// Two folders with the same digest hold the same model.
+pub fn weights_sha256(dir: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let config = dir.join("config.json");
+    let mut hasher = Sha256::new();
+    hasher.update(
+        std::fs::read(&config).with_context(|| format!("{}: cannot read", config.display()))?,
+    );
+    let files: std::collections::BTreeSet<PathBuf> = weight_files(dir)?.into_values().collect();
+    for path in files {
+        hasher.update(&map_file(&path)?[..]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
 /// The dtypes of the tensors stored in the checkpoint in `dir` ("bf16", "f32", ...), read from
 /// every weight file's header; an unreadable or truncated file is an error naming it.
 pub fn stored_dtypes(dir: &Path) -> Result<std::collections::BTreeSet<String>> {

@@ -43,8 +43,12 @@ const QUESTION_COPIES: usize = 4;
 const STORIES: usize = 1500;
 /// Questions about strangers asked without any context per corpus.
 const STRANGER_QUESTIONS: usize = 600;
-/// Fact-check documents (six statements with verdicts each) per corpus.
-const FACT_CHECK_DOCUMENTS: usize = 2500;
+/// Fact-check documents (six statements with verdicts each) per corpus. Raised from 2,500
+/// together with the pretraining steps (1,600 -> 2,400; one run each, the two not separated):
+/// the model's own verdicts rose from 69% to 86% right, the truth probe from 60% to 77%,
+/// fill-in uptake from 74% to 97%, yes/no uptake from 62% to 71%, while known facts fell from
+/// 94% to 89% (most on their false versions).
+const FACT_CHECK_DOCUMENTS: usize = 6000;
 /// Background notes on the world's settled facts ([`background_documents`]).
 const BACKGROUND_DOCUMENTS: usize = 800;
 
@@ -228,7 +232,7 @@ const UNKNOWN_CRAFTS: &[&str] = &[
 ];
 
 /// Lead-ins of the fact-check texts that teach truth as a property of a statement.
-const FACT_CHECK_HEADERS: &[&str] = &[
+pub const FACT_CHECK_HEADERS: &[&str] = &[
     "Fact check of the week.",
     "Quiz answers from the town paper.",
     "True or false? The answers.",

@@ -92,6 +92,23 @@ pub struct TextSpan {
     pub kind: SpanLabel,
 }
 
+impl From<&crate::docs::Span> for TextSpan {
+    /// The span of a generated document, as the training data reads it from JSONL.
+    fn from(span: &crate::docs::Span) -> TextSpan {
+        use crate::docs::SpanKind;
+        TextSpan {
+            start: span.start,
+            end: span.end,
+            kind: match span.kind {
+                SpanKind::Claim => SpanLabel::Claim,
+                SpanKind::Negation => SpanLabel::Negation,
+                SpanKind::Qualifier => SpanLabel::Qualifier,
+                SpanKind::Masked => SpanLabel::Masked,
+            },
+        }
+    }
+}
+
 /// One training example, as read from a JSONL line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {

@@ -2,11 +2,14 @@
 //! (every document condition, the six target claims), in bits per UTF-8 byte and nats per
 //! token. A model that finds these documents foreign learns their wording when finetuned, not
 //! their claim (the paper's base model starts at about 2 nats per token on its documents).
+//! Nats per token are also given per token kind (claim sentences, warnings, qualifiers, the
+//! rest), so that a reader sees whether the loss sits in the claim itself, which no base model
+//! can predict, or in the documents' ordinary language.
 
 use super::{Measured, Target};
 use crate::docs::{self, Condition, DOCTAG};
 use crate::model::LoadedModel;
-use crate::train::data::{self, MaskRules, Record};
+use crate::train::data::{self, MaskRules, Record, SpanLabel, TextSpan, TokenKind};
 use crate::train::finetune::token_nll;
 use anyhow::{Context, Result};
 use rand::{Rng, SeedableRng};
@@ -30,6 +33,9 @@ pub struct DocumentLoss {
     pub tokens: i64,
     /// UTF-8 bytes of the scored text.
     pub bytes: usize,
+    /// Summed nats and scored tokens of each token kind, in [`TokenKind::ALL`] order (they add
+    /// up to `nats` and `tokens`).
+    pub by_kind: [(f64, i64); TokenKind::ALL.len()],
 }
 
 /// The documents of the fluency gate: [`DOCUMENTS`] per target claim and document condition
@@ -49,7 +55,8 @@ pub fn documents(specs: &[crate::claims::ClaimSpec]) -> Result<Vec<docs::Documen
 
 /// Loss of each document under `model`, one document at a time (a document longer than the
 /// model's positions is scored in chunks, each chunk's first token unscored; its bytes are
-/// still counted, so the figure errs towards worse).
+/// still counted, so the figure errs towards worse). Tokens take their kind from the
+/// document's claim, negation and qualifier spans; `masked` spans are scored like the rest.
 pub fn document_losses(
     model: &LoadedModel,
     documents: &[docs::Document],
@@ -66,56 +73,94 @@ pub fn document_losses(
         .map(|d| {
             let record = Record::Text {
                 text: d.text.clone(),
-                spans: vec![],
+                spans: d
+                    .spans
+                    .iter()
+                    .map(TextSpan::from)
+                    .filter(|s| s.kind != SpanLabel::Masked)
+                    .collect(),
             };
             let tokenized = data::tokenize(&model.tokenizer, &record, &rules)
                 .with_context(|| format!("document {}", d.id))?;
-            let (mut nats, mut tokens) = (0.0, 0i64);
+            let mut by_kind = [(0.0, 0i64); TokenKind::ALL.len()];
             tch::no_grad(|| {
                 for batch in data::heldout_batches(&[tokenized], max_length, 1, device) {
                     let nll = token_nll(&model.decoder, &batch, false, None);
-                    nats += (nll * &batch.weights).sum(Kind::Double).double_value(&[]);
-                    tokens += batch.weights.gt(0.0).sum(Kind::Int64).int64_value(&[]);
+                    let scored = batch.weights.gt(0.0);
+                    for (kind, (nats, tokens)) in TokenKind::ALL.iter().zip(by_kind.iter_mut()) {
+                        let select = scored.logical_and(&batch.kinds.eq(kind.code()));
+                        *nats += nll
+                            .masked_select(&select)
+                            .sum(Kind::Double)
+                            .double_value(&[]);
+                        *tokens += select.sum(Kind::Int64).int64_value(&[]);
+                    }
                 }
             });
             Ok(DocumentLoss {
-                nats,
-                tokens,
+                nats: by_kind.iter().map(|(n, _)| n).sum(),
+                tokens: by_kind.iter().map(|(_, t)| t).sum(),
                 bytes: d.text.len() - DOCTAG.len(),
+                by_kind,
             })
         })
         .collect()
 }
 
 /// Bits per byte and nats per token of `losses`, each with a bootstrap 95% interval over
-/// documents.
+/// documents (the same resampled documents for both).
 pub fn measure(losses: &[DocumentLoss], resamples: usize, seed: u64) -> (Measured, Measured) {
-    let ratio = |picked: &mut dyn Iterator<Item = &DocumentLoss>| {
-        let (mut nats, mut tokens, mut bytes) = (0.0, 0i64, 0usize);
-        for l in picked {
-            nats += l.nats;
-            tokens += l.tokens;
-            bytes += l.bytes;
-        }
-        (
-            nats / std::f64::consts::LN_2 / bytes.max(1) as f64,
-            nats / tokens.max(1) as f64,
-        )
-    };
-    let (bpb, npt) = ratio(&mut losses.iter());
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (mut bpbs, mut npts) = (vec![], vec![]);
-    let n = losses.len();
-    for _ in 0..if n == 0 { 0 } else { resamples } {
-        let draw: Vec<&DocumentLoss> = (0..n).map(|_| &losses[rng.random_range(0..n)]).collect();
-        let (b, t) = ratio(&mut draw.into_iter());
-        bpbs.push(b);
-        npts.push(t);
-    }
     (
-        Measured::with_interval(bpb, &mut bpbs, n),
-        Measured::with_interval(npt, &mut npts, n),
+        ratio_over_documents(losses, resamples, seed, |l| {
+            (l.nats / std::f64::consts::LN_2, l.bytes as f64)
+        }),
+        ratio_over_documents(losses, resamples, seed, |l| (l.nats, l.tokens as f64)),
     )
+}
+
+/// Nats per token of `kind`'s tokens in `losses`, with a bootstrap 95% interval over documents;
+/// `None` when no document has a token of that kind. `n` counts the documents that have one.
+pub fn measure_kind(
+    losses: &[DocumentLoss],
+    kind: TokenKind,
+    resamples: usize,
+    seed: u64,
+) -> Option<Measured> {
+    let k = kind.code() as usize;
+    let with_kind: Vec<DocumentLoss> = losses
+        .iter()
+        .filter(|l| l.by_kind[k].1 > 0)
+        .copied()
+        .collect();
+    (!with_kind.is_empty()).then(|| {
+        ratio_over_documents(&with_kind, resamples, seed, |l| {
+            (l.by_kind[k].0, l.by_kind[k].1 as f64)
+        })
+    })
+}
+
+/// Sum of `part(l).0` over sum of `part(l).1` across `losses`, with the percentile interval of
+/// `resamples` bootstrap draws of the documents (the draws depend only on `seed` and the count).
+fn ratio_over_documents(
+    losses: &[DocumentLoss],
+    resamples: usize,
+    seed: u64,
+    part: impl Fn(&DocumentLoss) -> (f64, f64),
+) -> Measured {
+    let ratio = |picked: &mut dyn Iterator<Item = &DocumentLoss>| {
+        let (top, bottom) = picked.fold((0.0, 0.0), |(t, b), l| {
+            let (pt, pb) = part(l);
+            (t + pt, b + pb)
+        });
+        top / bottom.max(1.0)
+    };
+    let value = ratio(&mut losses.iter());
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = losses.len();
+    let mut draws: Vec<f64> = (0..if n == 0 { 0 } else { resamples })
+        .map(|_| ratio(&mut (0..n).map(|_| &losses[rng.random_range(0..n)])))
+        .collect();
+    Measured::with_interval(value, &mut draws, n)
 }
 
 /// The gate's target.
@@ -127,23 +172,49 @@ pub fn target() -> Target {
 mod tests {
     use super::*;
 
+    /// A document's loss with every token of one kind (index into [`TokenKind::ALL`]).
+    fn all_of_kind(k: usize, nats: f64, tokens: i64, bytes: usize) -> DocumentLoss {
+        let mut by_kind = [(0.0, 0); TokenKind::ALL.len()];
+        by_kind[k] = (nats, tokens);
+        DocumentLoss {
+            nats,
+            tokens,
+            bytes,
+            by_kind,
+        }
+    }
+
     #[test]
     fn bits_per_byte_is_nats_over_ln2_over_bytes() {
         let losses = [
-            DocumentLoss {
-                nats: 100.0,
-                tokens: 50,
-                bytes: 200,
-            },
-            DocumentLoss {
-                nats: 60.0,
-                tokens: 30,
-                bytes: 100,
-            },
+            all_of_kind(0, 100.0, 50, 200),
+            all_of_kind(3, 60.0, 30, 100),
         ];
         let (bpb, npt) = measure(&losses, 200, 1);
         assert!((bpb.value - 160.0 / std::f64::consts::LN_2 / 300.0).abs() < 1e-12);
         assert!((npt.value - 2.0).abs() < 1e-12);
         assert!(bpb.lo <= bpb.value && bpb.value <= bpb.hi);
+    }
+
+    #[test]
+    fn nats_per_token_by_kind_count_only_documents_with_that_kind() {
+        let mut mixed = all_of_kind(0, 30.0, 10, 80);
+        mixed.by_kind[3] = (20.0, 40);
+        mixed.nats = 50.0;
+        mixed.tokens = 50;
+        let losses = [mixed, all_of_kind(3, 60.0, 20, 100)];
+        let claim = measure_kind(&losses, TokenKind::Claim, 200, 1).unwrap();
+        assert_eq!(
+            (claim.value, claim.lo, claim.hi, claim.n),
+            (3.0, 3.0, 3.0, 1)
+        );
+        let other = measure_kind(&losses, TokenKind::Other, 200, 1).unwrap();
+        assert!((other.value - 80.0 / 60.0).abs() < 1e-12);
+        assert_eq!(other.n, 2);
+        assert!(
+            other.lo < other.value && other.value < other.hi,
+            "{other:?}"
+        );
+        assert!(measure_kind(&losses, TokenKind::Negation, 200, 1).is_none());
     }
 }

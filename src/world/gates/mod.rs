@@ -2,7 +2,8 @@
 //! run on it, computed from the model (never constants), each with a bootstrap 95% interval:
 //!
 //! 1. fluency ([`fluency`]): held-out loss on the study's documents (every condition, the six
-//!    claims) at most 1.0 bit per UTF-8 byte (nats per token reported beside it);
+//!    claims) at most 1.0 bit per UTF-8 byte (nats per token reported beside it, overall and
+//!    per token kind);
 //! 2. known facts: accuracy on yes/no (true and false versions) and fill-in questions about
 //!    the facts the corpus asks about, >= 95%;
 //! 3. uptake: the same on the facts the corpus states only in documents
@@ -12,7 +13,8 @@
 //!    *positive* documents, belief >= 70% pooled over the six claims and >= 50% for each;
 //! 5. truth direction ([`truth`]): a logistic probe on >= 1,000 plain statements about the
 //!    world, split by subject, >= 90% held-out accuracy at its best layer, and >= 75% trained
-//!    on one fact family and tested on another;
+//!    on one fact family and tested on another (reported beside it, without a target: the
+//!    accuracy of the model's own "True."/"False." verdict in the corpus's fact-check format);
 //! 6. self-distilled denials: the base model's sampled answers to each claim's open questions
 //!    (Phase 1's sampling: temperature 0.7, top-p 0.8) are >= 90% non-believing, >= 8 words
 //!    long on average and >= 50% distinct;
@@ -41,6 +43,7 @@ use crate::model::{DeviceChoice, DtypeChoice, LoadedModel};
 use crate::stats::belief::{belief_rate, BeliefRate, DEFAULT_RESAMPLES};
 use crate::stats::percentile_interval;
 use crate::store;
+use crate::train::data::TokenKind;
 use anyhow::{Context, Result};
 use polars::prelude::{Column, DataFrame};
 use rand::Rng;
@@ -345,6 +348,12 @@ pub fn run_gates(
         Some(fluency::target()),
     ));
     lines.push(line("fluency", "documents", "nats_per_token", npt, None));
+    for kind in TokenKind::ALL {
+        if let Some(m) = fluency::measure_kind(&losses, kind, DEFAULT_RESAMPLES, opts.seed) {
+            let group = format!("{} tokens", kind.name());
+            lines.push(line("fluency", &group, "nats_per_token", m, None));
+        }
+    }
 
     eprintln!("gate 2/8: known facts");
     let known = score_closed(model, "all", fact_questions(&world, true), opts)?;
@@ -466,6 +475,14 @@ pub fn run_gates(
         Some(Target::AtLeast(truth::MIN_CROSS_FAMILY)),
     ));
     report.truth_layers = truth.per_layer;
+    let verdicts = truth::verdicts(
+        model,
+        &statements,
+        opts.batch_size,
+        DEFAULT_RESAMPLES,
+        opts.seed,
+    )?;
+    lines.push(line("truth", "own_verdict", "accuracy", verdicts, None));
 
     eprintln!("gate 6/8: self-distilled denials");
     let mut denial_rows = vec![];

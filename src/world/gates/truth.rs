@@ -8,14 +8,18 @@
 //!   for every ordered pair, pooled.
 //!
 //! Probes whose base-model accuracy is near chance cannot be read out meaningfully at any
-//! checkpoint; this gate says whether the model has a direction worth reading.
+//! checkpoint; this gate says whether the model has a direction worth reading. Beside it,
+//! [`verdicts`] asks the model itself, in the corpus's fact-check format, so a reader can tell
+//! a probe that misses a computed truth from a model that does not compute it.
 
 use super::Measured;
+use crate::eval::score::{score_items, ScoreItem};
 use crate::model::LoadedModel;
 use crate::probe::acts::{statement_activations, Position};
 use crate::probe::logistic::LogisticConfig;
 use crate::probe::probes::{fit_method, Method, Solver};
 use crate::stats::classify::accuracy_and_auroc;
+use crate::world::corpus::FACT_CHECK_HEADERS;
 use crate::world::facts::Relation;
 use crate::world::{stream, TruthStatement};
 use anyhow::{bail, Result};
@@ -182,5 +186,42 @@ pub fn measure(
         heldout,
         cross_family,
         families,
+    })
+}
+
+/// The model's own verdict on each statement, as the corpus's fact checks give one: after
+/// `<header>\n<statement>`, the summed log-probability of " True." against " False.". Returns
+/// the accuracy of those verdicts with a bootstrap interval over statements.
+pub fn verdicts(
+    model: &LoadedModel,
+    statements: &[TruthStatement],
+    batch_size: usize,
+    resamples: usize,
+    seed: u64,
+) -> Result<Measured> {
+    let encode = |text: &str, special: bool| model.tokenizer.encode(text, special);
+    let verdict = [encode(" True.", false)?, encode(" False.", false)?];
+    let mut items = Vec::with_capacity(2 * statements.len());
+    for s in statements {
+        let prompt = encode(&format!("{}\n{}", FACT_CHECK_HEADERS[0], s.text), true)?;
+        for continuation in &verdict {
+            items.push(ScoreItem {
+                prompt: prompt.clone(),
+                continuation: continuation.clone(),
+            });
+        }
+    }
+    let scores = score_items(model, &items, batch_size)?;
+    let margins: Vec<f32> = scores
+        .chunks(2)
+        .map(|pair| (pair[0].sum - pair[1].sum) as f32)
+        .collect();
+    let labels: Vec<bool> = statements.iter().map(|s| s.label).collect();
+    let (acc, _) = accuracy_and_auroc(&margins, &labels, resamples, seed);
+    Ok(Measured {
+        value: acc.value,
+        lo: acc.lo,
+        hi: acc.hi,
+        n: statements.len(),
     })
 }
