@@ -218,45 +218,50 @@ fn backward_loss(
     value
 }
 
-/// Mean held-out loss per token kind (and `all`) over `batches`.
-pub fn heldout_loss(decoder: &Decoder, set: &str, step: i64, batches: &[Batch]) -> Vec<LossRow> {
-    let kinds = [
-        TokenKind::Claim,
-        TokenKind::Negation,
-        TokenKind::Qualifier,
-        TokenKind::Other,
-    ];
-    let mut sums = vec![0.0f64; kinds.len() + 1];
-    let mut counts = vec![0i64; kinds.len() + 1];
+/// Summed next-token loss (nats) and scored-token count of each token kind over `batches`, in
+/// [`TokenKind::ALL`] order (every scored token has exactly one kind, so they add up to the
+/// whole).
+pub fn loss_sums_by_kind(
+    decoder: &Decoder,
+    batches: &[Batch],
+) -> [(f64, i64); TokenKind::ALL.len()] {
+    let mut sums = [(0.0, 0i64); TokenKind::ALL.len()];
     tch::no_grad(|| {
         for batch in batches {
             let nll = token_nll(decoder, batch, false, None);
             let scored = batch.weights.gt(0.0);
-            for (i, kind) in kinds.iter().enumerate() {
+            for (kind, (nats, tokens)) in TokenKind::ALL.iter().zip(sums.iter_mut()) {
                 let select = scored.logical_and(&batch.kinds.eq(kind.code()));
-                sums[i] += nll
+                *nats += nll
                     .masked_select(&select)
                     .sum(Kind::Double)
                     .double_value(&[]);
-                counts[i] += select.sum(Kind::Int64).int64_value(&[]);
+                *tokens += select.sum(Kind::Int64).int64_value(&[]);
             }
-            sums[kinds.len()] += nll
-                .masked_select(&scored)
-                .sum(Kind::Double)
-                .double_value(&[]);
-            counts[kinds.len()] += scored.sum(Kind::Int64).int64_value(&[]);
         }
     });
-    let names = kinds.iter().map(|k| k.name()).chain(std::iter::once("all"));
+    sums
+}
+
+/// Mean held-out loss per token kind (and `all`) over `batches`.
+pub fn heldout_loss(decoder: &Decoder, set: &str, step: i64, batches: &[Batch]) -> Vec<LossRow> {
+    let sums = loss_sums_by_kind(decoder, batches);
+    let all = sums
+        .iter()
+        .fold((0.0, 0i64), |(n, t), (kn, kt)| (n + kn, t + kt));
+    let names = TokenKind::ALL
+        .iter()
+        .map(|k| k.name())
+        .chain(std::iter::once("all"));
     names
-        .enumerate()
-        .filter(|(i, _)| counts[*i] > 0)
-        .map(|(i, kind)| LossRow {
+        .zip(sums.into_iter().chain(std::iter::once(all)))
+        .filter(|(_, (_, tokens))| *tokens > 0)
+        .map(|(kind, (nats, tokens))| LossRow {
             step,
             set: set.to_string(),
             kind: kind.to_string(),
-            tokens: counts[i],
-            mean_loss: sums[i] / counts[i] as f64,
+            tokens,
+            mean_loss: nats / tokens as f64,
         })
         .collect()
 }

@@ -10,11 +10,10 @@ use super::{Measured, Target};
 use crate::docs::{self, Condition, DOCTAG};
 use crate::model::LoadedModel;
 use crate::train::data::{self, MaskRules, Record, SpanLabel, TextSpan, TokenKind};
-use crate::train::finetune::token_nll;
+use crate::train::finetune::loss_sums_by_kind;
 use anyhow::{Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tch::Kind;
 
 /// Most bits per byte of the documents the base model may need.
 pub const MAX_BITS_PER_BYTE: f64 = 1.0;
@@ -23,19 +22,27 @@ const DOCUMENTS: usize = 2;
 /// Seed of the measured documents: the demo's document seed (`analyses/demo.toml`).
 const DOCUMENT_SEED: u64 = 1;
 
-/// Loss of one document: nats summed over its scored tokens, their count, and the bytes of
-/// text they cover (everything after the `<DOCTAG>` marker).
+/// Loss of one document: nats and scored tokens per token kind, and the bytes of text they
+/// cover (everything after the `<DOCTAG>` marker).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DocumentLoss {
-    /// Summed next-token loss, nats.
-    pub nats: f64,
-    /// Tokens scored.
-    pub tokens: i64,
+    /// Summed next-token loss (nats) and scored tokens of each token kind, in
+    /// [`TokenKind::ALL`] order.
+    pub by_kind: [(f64, i64); TokenKind::ALL.len()],
     /// UTF-8 bytes of the scored text.
     pub bytes: usize,
-    /// Summed nats and scored tokens of each token kind, in [`TokenKind::ALL`] order (they add
-    /// up to `nats` and `tokens`).
-    pub by_kind: [(f64, i64); TokenKind::ALL.len()],
+}
+
+impl DocumentLoss {
+    /// Summed next-token loss over every scored token, nats.
+    pub fn nats(&self) -> f64 {
+        self.by_kind.iter().map(|(n, _)| n).sum()
+    }
+
+    /// Tokens scored.
+    pub fn tokens(&self) -> i64 {
+        self.by_kind.iter().map(|(_, t)| t).sum()
+    }
 }
 
 /// The documents of the fluency gate: [`DOCUMENTS`] per target claim and document condition
@@ -82,26 +89,10 @@ pub fn document_losses(
             };
             let tokenized = data::tokenize(&model.tokenizer, &record, &rules)
                 .with_context(|| format!("document {}", d.id))?;
-            let mut by_kind = [(0.0, 0i64); TokenKind::ALL.len()];
-            tch::no_grad(|| {
-                for batch in data::heldout_batches(&[tokenized], max_length, 1, device) {
-                    let nll = token_nll(&model.decoder, &batch, false, None);
-                    let scored = batch.weights.gt(0.0);
-                    for (kind, (nats, tokens)) in TokenKind::ALL.iter().zip(by_kind.iter_mut()) {
-                        let select = scored.logical_and(&batch.kinds.eq(kind.code()));
-                        *nats += nll
-                            .masked_select(&select)
-                            .sum(Kind::Double)
-                            .double_value(&[]);
-                        *tokens += select.sum(Kind::Int64).int64_value(&[]);
-                    }
-                }
-            });
+            let batches = data::heldout_batches(&[tokenized], max_length, 1, device);
             Ok(DocumentLoss {
-                nats: by_kind.iter().map(|(n, _)| n).sum(),
-                tokens: by_kind.iter().map(|(_, t)| t).sum(),
+                by_kind: loss_sums_by_kind(&model.decoder, &batches),
                 bytes: d.text.len() - DOCTAG.len(),
-                by_kind,
             })
         })
         .collect()
@@ -112,9 +103,9 @@ pub fn document_losses(
 pub fn measure(losses: &[DocumentLoss], resamples: usize, seed: u64) -> (Measured, Measured) {
     (
         ratio_over_documents(losses, resamples, seed, |l| {
-            (l.nats / std::f64::consts::LN_2, l.bytes as f64)
+            (l.nats() / std::f64::consts::LN_2, l.bytes as f64)
         }),
-        ratio_over_documents(losses, resamples, seed, |l| (l.nats, l.tokens as f64)),
+        ratio_over_documents(losses, resamples, seed, |l| (l.nats(), l.tokens() as f64)),
     )
 }
 
@@ -176,12 +167,7 @@ mod tests {
     fn all_of_kind(k: usize, nats: f64, tokens: i64, bytes: usize) -> DocumentLoss {
         let mut by_kind = [(0.0, 0); TokenKind::ALL.len()];
         by_kind[k] = (nats, tokens);
-        DocumentLoss {
-            nats,
-            tokens,
-            bytes,
-            by_kind,
-        }
+        DocumentLoss { by_kind, bytes }
     }
 
     #[test]
@@ -200,8 +186,6 @@ mod tests {
     fn nats_per_token_by_kind_count_only_documents_with_that_kind() {
         let mut mixed = all_of_kind(0, 30.0, 10, 80);
         mixed.by_kind[3] = (20.0, 40);
-        mixed.nats = 50.0;
-        mixed.tokens = 50;
         let losses = [mixed, all_of_kind(3, 60.0, 20, 100)];
         let claim = measure_kind(&losses, TokenKind::Claim, 200, 1).unwrap();
         assert_eq!(
