@@ -2,7 +2,7 @@
 #
 #   make demo    build, install the shipped world model (or pretrain it when the shipped one
 #                does not match the corpus), run analyses/demo.toml, draw
-#                its figures and print a summary (make demo QUICK=1: the two-minute version)
+#                its figures and print a summary (make demo QUICK=1: one seed, under a minute)
 #   make test    build and run the whole test suite (Rust + Python reference fixtures)
 #   make gpu-check  on a CUDA machine: GPU parity tests and the device self-check
 #
@@ -94,7 +94,7 @@ WORLD_SEED := 7
 WORLD_CACHE := $(CACHE)/models/world-base-s$(WORLD_SEED)
 WORLD := checkpoints/world-base
 WORLD_SHIPPED := checkpoints/shipped/world-base-s$(WORLD_SEED)
-# `make demo QUICK=1` runs the two-minute version.
+# `make demo QUICK=1` runs the one-seed version (under a minute).
 DEMO := $(if $(QUICK),demo_quick,demo)
 
 ## world: the embedded world model: the shipped one when its key matches this corpus and these
