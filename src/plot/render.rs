@@ -423,6 +423,34 @@ fn cell_label<T: ToString>(labels: &[T], v: f64) -> String {
         .unwrap_or_default()
 }
 
+/// Font size of the group names under grouped bars: 13, or smaller (down to 8) so that the
+/// longest name fits its group's `group_px` pixels and neighbouring names do not overlap.
+fn group_label_size<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    groups: &[String],
+    group_px: f64,
+) -> Result<f64>
+where
+    DB::ErrorType: 'static,
+{
+    let mut size = 13.0;
+    while size > 8.0 {
+        let widest = groups
+            .iter()
+            .map(|g| area.estimate_text_size(g, &TextStyle::from((FONT, size).into_font())))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .map(|(w, _)| w)
+            .max()
+            .unwrap_or(0);
+        if (widest as f64) <= 0.95 * group_px {
+            break;
+        }
+        size -= 1.0;
+    }
+    Ok(size)
+}
+
 /// Grouped bars with 95% interval whiskers; groups are named on the x axis, series in the legend.
 fn draw_bars<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -439,6 +467,8 @@ where
         (0.0, if top > 0.0 { 1.1 * top } else { 1.0 })
     });
     let mut chart = chart_on(area).build_cartesian_2d(CellAxis::new(groups, groups), y.0..y.1)?;
+    let group_px = chart.plotting_area().dim_in_pixel().0 as f64 / groups as f64;
+    let x_label_size = group_label_size(area, &bars.groups, group_px)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -446,6 +476,7 @@ where
         .y_desc(panel.y_label.as_str())
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 13))
+        .x_label_style((FONT, x_label_size))
         .light_line_style(TRANSPARENT)
         .x_label_formatter(&|v| cell_label(&bars.groups, *v))
         .y_label_formatter(&|v| tick(*v))
