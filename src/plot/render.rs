@@ -423,7 +423,7 @@ fn cell_label<T: ToString>(labels: &[T], v: f64) -> String {
         .unwrap_or_default()
 }
 
-/// Font size of the group names under grouped bars: 13, or smaller (down to 8) so that the
+/// Font size of the group names under grouped bars: 13, scaled down (to at least 8) so that the
 /// longest name fits its group's `group_px` pixels and neighbouring names do not overlap.
 fn group_label_size<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -433,22 +433,20 @@ fn group_label_size<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let mut size = 13.0;
-    while size > 8.0 {
-        let widest = groups
-            .iter()
-            .map(|g| area.estimate_text_size(g, &TextStyle::from((FONT, size).into_font())))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .map(|(w, _)| w)
-            .max()
-            .unwrap_or(0);
-        if (widest as f64) <= 0.95 * group_px {
-            break;
-        }
-        size -= 1.0;
+    const SIZE: f64 = 13.0;
+    let mut widest = 0;
+    for group in groups {
+        widest = widest.max(
+            area.estimate_text_size(group, &(FONT, SIZE).into_text_style(area))?
+                .0,
+        );
     }
-    Ok(size)
+    let fit = if widest == 0 {
+        1.0
+    } else {
+        0.95 * group_px / widest as f64
+    };
+    Ok((SIZE * fit.min(1.0)).max(8.0))
 }
 
 /// Grouped bars with 95% interval whiskers; groups are named on the x axis, series in the legend.
